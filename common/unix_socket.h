@@ -1,0 +1,34 @@
+// Unix-domain socket helpers shared by the binaries.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <sys/types.h>
+
+#include "common/result.h"
+
+namespace dxs {
+
+// "unix:/run/dxs/store.sock" -> "/run/dxs/store.sock". EINVAL for any other scheme, an
+// empty path or one too long for sun_path.
+Result<std::string> parse_unix_address(std::string_view address);
+
+// A listening, non-blocking, close-on-exec stream socket at `path` with file mode `mode`.
+// A stale socket file left by a dead process is replaced; a live one is EADDRINUSE.
+// Missing parent directories are created (mode 0755).
+Result<int> listen_unix(const std::string& path, mode_t mode, int backlog = 128);
+
+// A connected, blocking, close-on-exec stream socket.
+Result<int> connect_unix(const std::string& path);
+
+// mkdir -p with `mode` for the directories it creates.
+Status make_directories(const std::string& dir, mode_t mode);
+
+struct PeerCredentials {
+  pid_t pid = -1;
+  uid_t uid = static_cast<uid_t>(-1);
+  gid_t gid = static_cast<gid_t>(-1);
+};
+bool peer_credentials(int fd, PeerCredentials& out);
+
+}  // namespace dxs

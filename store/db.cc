@@ -1,0 +1,307 @@
+#include "store/db.h"
+
+#include <google/protobuf/message_lite.h>
+#include <rocksdb/cache.h>
+#include <rocksdb/table.h>
+#include <rocksdb/version.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <filesystem>
+#include <vector>
+
+#include "common/unix_socket.h"
+
+namespace dxs::store {
+namespace {
+
+constexpr const char* kCfNames[] = {
+    "default",  // meta (RocksDB's default column family)
+    "nodes",  "versions", "commits",   "connections", "replies", "watches",
+    "events", "domains",  "txns",      "txn_nodes",   "txn_log",
+};
+static_assert(std::size(kCfNames) == static_cast<size_t>(Cf::kCount));
+
+[[noreturn]] void die(const char* what, const std::string& detail) {
+  std::fprintf(stderr, "dxs-store: fatal: %s: %s\n", what, detail.c_str());
+  std::abort();
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Db>> Db::open(const DbOptions& options, Logger& log) {
+  DXS_RETURN_IF_ERROR(make_directories(options.dir, 0700));
+
+  auto table_options = rocksdb::BlockBasedTableOptions();
+  table_options.block_cache = rocksdb::NewLRUCache(options.block_cache_bytes);
+  table_options.cache_index_and_filter_blocks = true;
+
+  rocksdb::ColumnFamilyOptions cf_options;
+  cf_options.write_buffer_size = options.write_buffer_bytes;
+  cf_options.max_write_buffer_number = 3;
+  cf_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table_options));
+
+  rocksdb::DBOptions db_options;
+  db_options.create_if_missing = true;
+  db_options.create_missing_column_families = true;
+  db_options.max_background_jobs = 2;
+  db_options.keep_log_file_num = 4;
+  // RocksDB's own LOG file is enough for its internals; ours goes to `log`.
+  db_options.info_log_level = rocksdb::WARN_LEVEL;
+
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  for (const char* name : kCfNames) descriptors.emplace_back(name, cf_options);
+
+  std::unique_ptr<Db> db(new Db());
+  db->dir_ = options.dir;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s = rocksdb::DB::Open(db_options, options.dir, descriptors, &handles, &raw);
+  if (!s.ok()) {
+    return Status::error(EIO, "opening RocksDB in " + options.dir + ": " + s.ToString());
+  }
+  db->db_.reset(raw);
+  for (size_t i = 0; i < handles.size(); ++i) db->handles_[i] = handles[i];
+  db->write_options_.sync = options.sync;
+  log.info("state in {} (RocksDB {}.{}; WAL {})", options.dir, ROCKSDB_MAJOR, ROCKSDB_MINOR,
+           options.sync ? "fsynced on every commit" : "written, not fsynced");
+  return db;
+}
+
+Db::~Db() {
+  if (!db_) return;
+  for (auto* h : handles_) {
+    if (h != nullptr) db_->DestroyColumnFamilyHandle(h);
+  }
+  db_->Close();
+}
+
+bool Db::get(Cf c, std::string_view key, std::string* value) {
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf(c), rocksdb::Slice(key.data(), key.size()), value);
+  if (s.IsNotFound()) return false;
+  if (!s.ok()) die("read", s.ToString());
+  return true;
+}
+
+std::unique_ptr<rocksdb::Iterator> Db::iterate(Cf c) {
+  return std::unique_ptr<rocksdb::Iterator>(db_->NewIterator(rocksdb::ReadOptions(), cf(c)));
+}
+
+Status Db::write(rocksdb::WriteBatch* batch) {
+  rocksdb::Status s = db_->Write(write_options_, batch);
+  if (!s.ok()) return Status::error(EIO, "RocksDB write: " + s.ToString());
+  return Status::ok();
+}
+
+uint64_t Db::disk_bytes() {
+  uint64_t total = 0;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir_, ec)) {
+    if (entry.is_regular_file(ec)) total += entry.file_size(ec);
+  }
+  return total;
+}
+
+WriteSet::WriteSet(Db& db) : db_(db), batch_(rocksdb::BytewiseComparator(), 0, true) {}
+
+bool WriteSet::get(Cf c, std::string_view key, std::string* value) {
+  rocksdb::Status s = batch_.GetFromBatchAndDB(db_.raw(), rocksdb::ReadOptions(), db_.cf(c),
+                                               rocksdb::Slice(key.data(), key.size()), value);
+  if (s.IsNotFound()) return false;
+  if (!s.ok()) die("read", s.ToString());
+  return true;
+}
+
+bool WriteSet::get_record(Cf c, std::string_view key, google::protobuf::MessageLite* record) {
+  std::string value;
+  if (!get(c, key, &value)) return false;
+  if (!record->ParseFromString(value)) die("corrupt record", record->GetTypeName());
+  return true;
+}
+
+void WriteSet::put(Cf c, std::string_view key, std::string_view value) {
+  rocksdb::Status s = batch_.Put(db_.cf(c), rocksdb::Slice(key.data(), key.size()),
+                                 rocksdb::Slice(value.data(), value.size()));
+  if (!s.ok()) die("batch put", s.ToString());
+}
+
+void WriteSet::put_record(Cf c, std::string_view key, const google::protobuf::MessageLite& record) {
+  put(c, key, record.SerializeAsString());
+}
+
+void WriteSet::del(Cf c, std::string_view key) {
+  rocksdb::Status s = batch_.Delete(db_.cf(c), rocksdb::Slice(key.data(), key.size()));
+  if (!s.ok()) die("batch delete", s.ToString());
+}
+
+void WriteSet::del_prefix(Cf c, std::string_view prefix) {
+  std::vector<std::string> doomed;
+  auto it = iterate(c);
+  for (it->Seek(rocksdb::Slice(prefix.data(), prefix.size()));
+       it->Valid() && keys::starts_with(it->key(), prefix); it->Next()) {
+    doomed.push_back(it->key().ToString());
+  }
+  for (const auto& k : doomed) del(c, k);
+}
+
+std::unique_ptr<rocksdb::Iterator> WriteSet::iterate(Cf c) {
+  return std::unique_ptr<rocksdb::Iterator>(
+      batch_.NewIteratorWithBase(db_.cf(c), db_.raw()->NewIterator(rocksdb::ReadOptions(), db_.cf(c))));
+}
+
+void WriteSet::rollback_to_savepoint() {
+  rocksdb::Status s = batch_.RollbackToSavePoint();
+  if (!s.ok()) die("rollback", s.ToString());
+}
+
+void WriteSet::pop_savepoint() {
+  rocksdb::Status s = batch_.PopSavePoint();
+  if (!s.ok()) die("pop savepoint", s.ToString());
+}
+
+Status WriteSet::commit() {
+  Status s = Status::ok();
+  if (batch_.GetWriteBatch()->Count() > 0) s = db_.write(batch_.GetWriteBatch());
+  batch_.Clear();
+  return s;
+}
+
+namespace keys {
+
+void append_be64(std::string& out, uint64_t v) {
+  for (int shift = 56; shift >= 0; shift -= 8) out.push_back(static_cast<char>((v >> shift) & 0xff));
+}
+
+void append_be32(std::string& out, uint32_t v) {
+  for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<char>((v >> shift) & 0xff));
+}
+
+uint64_t load_be64(std::string_view s) {
+  uint64_t v = 0;
+  for (size_t i = 0; i < 8; ++i) v = (v << 8) | static_cast<uint8_t>(s[i]);
+  return v;
+}
+
+uint32_t load_be32(std::string_view s) {
+  uint32_t v = 0;
+  for (size_t i = 0; i < 4; ++i) v = (v << 8) | static_cast<uint8_t>(s[i]);
+  return v;
+}
+
+std::string node(std::string_view path) {
+  if (path == "/") return "/";
+  size_t slash = path.rfind('/');
+  std::string k;
+  k.reserve(path.size());
+  k.append(path.substr(0, slash));
+  k.push_back('\0');
+  k.append(path.substr(slash + 1));
+  return k;
+}
+
+std::string children_prefix(std::string_view path) {
+  std::string k;
+  if (path != "/") k.append(path);
+  k.push_back('\0');
+  return k;
+}
+
+std::string path_of_node_key(std::string_view key) {
+  if (key == "/") return "/";
+  size_t nul = key.find('\0');
+  std::string p;
+  p.reserve(key.size() + 1);
+  p.append(key.substr(0, nul));
+  p.push_back('/');
+  p.append(key.substr(nul + 1));
+  return p;
+}
+
+std::string versions_prefix(std::string_view path) {
+  std::string k = node(path);
+  k.push_back('\0');
+  return k;
+}
+
+std::string version(std::string_view path, uint64_t seq) {
+  std::string k = versions_prefix(path);
+  append_be64(k, ~seq);
+  return k;
+}
+
+uint64_t version_seq(std::string_view key) { return ~load_be64(key.substr(key.size() - 8)); }
+
+std::string commit(uint64_t seq) {
+  std::string k;
+  append_be64(k, seq);
+  return k;
+}
+
+std::string connection(uint64_t conn) {
+  std::string k;
+  append_be64(k, conn);
+  return k;
+}
+
+std::string reply(uint64_t conn, uint64_t seq) {
+  std::string k;
+  append_be64(k, conn);
+  append_be64(k, seq);
+  return k;
+}
+
+std::string watch(uint64_t conn, std::string_view path, std::string_view token) {
+  std::string k;
+  append_be64(k, conn);
+  k.append(path);
+  k.push_back('\0');
+  k.append(token);
+  return k;
+}
+
+std::string event(uint64_t conn, uint64_t event_id) { return reply(conn, event_id); }
+
+std::string domain(uint32_t domid) {
+  std::string k;
+  append_be32(k, domid);
+  return k;
+}
+
+std::string txn(uint64_t conn, uint32_t tx_id) {
+  std::string k;
+  append_be64(k, conn);
+  append_be32(k, tx_id);
+  return k;
+}
+
+std::string txn_node(uint64_t conn, uint32_t tx_id, std::string_view path) {
+  std::string k = txn(conn, tx_id);
+  k.append(node(path));
+  return k;
+}
+
+std::string txn_log(uint64_t conn, uint32_t tx_id, uint32_t index) {
+  std::string k = txn(conn, tx_id);
+  append_be32(k, index);
+  return k;
+}
+
+std::string prefix_end(std::string_view prefix) {
+  std::string end(prefix);
+  while (!end.empty()) {
+    unsigned char last = static_cast<unsigned char>(end.back());
+    if (last != 0xff) {
+      end.back() = static_cast<char>(last + 1);
+      return end;
+    }
+    end.pop_back();
+  }
+  return end;
+}
+
+bool starts_with(const rocksdb::Slice& key, std::string_view prefix) {
+  return key.size() >= prefix.size() && std::memcmp(key.data(), prefix.data(), prefix.size()) == 0;
+}
+
+}  // namespace keys
+}  // namespace dxs::store

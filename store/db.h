@@ -1,0 +1,172 @@
+// Db: dxs-store's RocksDB database, its column families and its key encoding. This is
+// the only file that knows how state is laid out on disk.
+//
+// Layout (column family: key -> value record from proto/records.proto):
+//   meta:        name                                 -> bytes (schema, counters, ACLs)
+//   nodes:       node_key(path)                       -> NodeRecord (current tree)
+//   versions:    node_key(path) 0x00 ~seq(BE64)       -> NodeRecord, tombstone if deleted
+//   commits:     seq(BE64)                            -> CommitRecord
+//   connections: conn(BE64)                           -> ConnectionRecord
+//   replies:     conn(BE64) seq(BE64)                 -> ReplyRecord
+//   watches:     conn(BE64) path 0x00 token           -> WatchRecord
+//   events:      conn(BE64) event_id(BE64)            -> EventRecord
+//   domains:     domid(BE32)                          -> DomainRecord
+//   txns:        conn(BE64) tx_id(BE32)               -> TxnRecord
+//   txn_nodes:   conn(BE64) tx_id(BE32) node_key(path) -> NodeRecord (transaction overlay)
+//   txn_log:     conn(BE64) tx_id(BE32) index(BE32)   -> TxnLogEntry
+//
+// node_key("/") = "/"; node_key(p) = dirname(p) 0x00 basename(p), where dirname of a
+// child of the root is "". So the children of p are exactly the keys starting with
+// children_prefix(p) = (p == "/" ? "" : p) 0x00, listed in byte order, and a node's
+// versions sort newest first.
+//
+// Thread-safety: a Db may be read from any thread; WriteSet is single-threaded.
+#pragma once
+
+#include <rocksdb/db.h>
+#include <rocksdb/utilities/write_batch_with_index.h>
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "common/log.h"
+#include "common/result.h"
+
+namespace google::protobuf {
+class MessageLite;
+}
+
+namespace dxs::store {
+
+enum class Cf {
+  kMeta = 0,
+  kNodes,
+  kVersions,
+  kCommits,
+  kConnections,
+  kReplies,
+  kWatches,
+  kEvents,
+  kDomains,
+  kTxns,
+  kTxnNodes,
+  kTxnLog,
+  kCount,
+};
+
+constexpr uint32_t kSchemaVersion = 1;
+
+struct DbOptions {
+  std::string dir;
+  // fsync the WAL on every group commit. Off by default: the WAL is written before any
+  // reply, which survives a crash of either process; see ARCHITECTURE.md section 2.
+  bool sync = false;
+  size_t block_cache_bytes = 32 << 20;
+  size_t write_buffer_bytes = 16 << 20;
+};
+
+class Db {
+ public:
+  // Opens or creates the database in options.dir (created if missing).
+  static Result<std::unique_ptr<Db>> open(const DbOptions& options, Logger& log);
+  ~Db();
+
+  rocksdb::DB* raw() { return db_.get(); }
+  rocksdb::ColumnFamilyHandle* cf(Cf c) { return handles_[static_cast<size_t>(c)]; }
+  const rocksdb::WriteOptions& write_options() const { return write_options_; }
+
+  // Committed state only (no batch in progress).
+  bool get(Cf c, std::string_view key, std::string* value);
+  std::unique_ptr<rocksdb::Iterator> iterate(Cf c);
+  // Writes one batch atomically; EIO on failure.
+  Status write(rocksdb::WriteBatch* batch);
+
+  // Approximate on-disk bytes (SST + WAL) for benchmarks and `control memreport`.
+  uint64_t disk_bytes();
+
+ private:
+  Db() = default;
+  std::unique_ptr<rocksdb::DB> db_;
+  std::array<rocksdb::ColumnFamilyHandle*, static_cast<size_t>(Cf::kCount)> handles_{};
+  rocksdb::WriteOptions write_options_;
+  std::string dir_;
+};
+
+// The writes of one group commit, readable before they are committed: every get and
+// iterator sees the database with this set's writes applied. Savepoints let one request
+// be undone without touching the others in the batch.
+class WriteSet {
+ public:
+  explicit WriteSet(Db& db);
+
+  bool get(Cf c, std::string_view key, std::string* value);
+  // Parses a record; false if absent. A record that does not parse is corruption: the
+  // process aborts (crash-only: a restart will not make it parse either, but says where).
+  bool get_record(Cf c, std::string_view key, google::protobuf::MessageLite* record);
+  void put(Cf c, std::string_view key, std::string_view value);
+  void put_record(Cf c, std::string_view key, const google::protobuf::MessageLite& record);
+  void del(Cf c, std::string_view key);
+  // Deletes every key starting with prefix (as individual deletes).
+  void del_prefix(Cf c, std::string_view prefix);
+  // Iterates the database with this set's writes applied.
+  std::unique_ptr<rocksdb::Iterator> iterate(Cf c);
+
+  void set_savepoint() { batch_.SetSavePoint(); }
+  void rollback_to_savepoint();
+  void pop_savepoint();
+
+  bool empty() { return batch_.GetWriteBatch()->Count() == 0; }
+  // Writes everything atomically and starts a new, empty set.
+  Status commit();
+
+ private:
+  Db& db_;
+  rocksdb::WriteBatchWithIndex batch_;
+};
+
+namespace keys {
+
+std::string node(std::string_view path);
+std::string children_prefix(std::string_view path);
+// Inverse of node(); REQUIRES: a key of cf nodes.
+std::string path_of_node_key(std::string_view key);
+std::string version(std::string_view path, uint64_t seq);
+// Prefix of every version of path.
+std::string versions_prefix(std::string_view path);
+// Decodes the sequence number at the end of a version key.
+uint64_t version_seq(std::string_view key);
+
+std::string commit(uint64_t seq);
+std::string connection(uint64_t conn);
+std::string reply(uint64_t conn, uint64_t seq);
+std::string watch(uint64_t conn, std::string_view path, std::string_view token);
+std::string event(uint64_t conn, uint64_t event_id);
+std::string domain(uint32_t domid);
+std::string txn(uint64_t conn, uint32_t tx_id);
+std::string txn_node(uint64_t conn, uint32_t tx_id, std::string_view path);
+std::string txn_log(uint64_t conn, uint32_t tx_id, uint32_t index);
+
+// Big-endian fixed-width integers, so byte order is numeric order.
+void append_be64(std::string& out, uint64_t v);
+void append_be32(std::string& out, uint32_t v);
+uint64_t load_be64(std::string_view s);
+uint32_t load_be32(std::string_view s);
+
+// The first key after every key starting with prefix ("" if none).
+std::string prefix_end(std::string_view prefix);
+bool starts_with(const rocksdb::Slice& key, std::string_view prefix);
+
+}  // namespace keys
+
+// Names of the meta column family's entries.
+namespace meta {
+inline constexpr std::string_view kSchemaVersion = "schema_version";
+inline constexpr std::string_view kConnIdBase = "conn_id_base";
+inline constexpr std::string_view kSpecialPermsPrefix = "special_perms:";
+inline constexpr std::string_view kQuotaPrefix = "quota:";
+}  // namespace meta
+
+}  // namespace dxs::store

@@ -1,0 +1,123 @@
+#include "store/node_view.h"
+
+#include <set>
+
+namespace dxs::store {
+namespace {
+
+std::optional<Node> decode(const std::string& value) {
+  pb::NodeRecord r;
+  if (!r.ParseFromString(value)) {
+    std::fprintf(stderr, "dxs-store: fatal: corrupt node record\n");
+    std::abort();
+  }
+  if (r.deleted()) return std::nullopt;
+  return node_from_record(r);
+}
+
+std::string encode(const Node& n) {
+  pb::NodeRecord r;
+  node_to_record(n, r);
+  return r.SerializeAsString();
+}
+
+}  // namespace
+
+std::optional<Node> MainNodes::get(std::string_view path) {
+  std::string value;
+  if (!ws_.get(Cf::kNodes, keys::node(path), &value)) return std::nullopt;
+  return decode(value);
+}
+
+std::vector<std::string> MainNodes::children(std::string_view path) {
+  std::vector<std::string> names;
+  const std::string prefix = keys::children_prefix(path);
+  auto it = ws_.iterate(Cf::kNodes);
+  for (it->Seek(prefix); it->Valid() && keys::starts_with(it->key(), prefix); it->Next()) {
+    names.emplace_back(it->key().data() + prefix.size(), it->key().size() - prefix.size());
+  }
+  return names;
+}
+
+void MainNodes::put(std::string_view path, const Node& node) {
+  ws_.put(Cf::kNodes, keys::node(path), encode(node));
+}
+
+void MainNodes::erase(std::string_view path) { ws_.del(Cf::kNodes, keys::node(path)); }
+
+std::optional<Node> SnapshotNodes::version_at_base(std::string_view path) {
+  const std::string prefix = keys::versions_prefix(path);
+  const std::string target = keys::version(path, base_);
+  auto it = ws_.iterate(Cf::kVersions);
+  it->Seek(target);
+  if (!it->Valid() || it->key().size() != prefix.size() + 8 || !keys::starts_with(it->key(), prefix)) {
+    return std::nullopt;
+  }
+  return decode(it->value().ToString());
+}
+
+std::optional<Node> SnapshotNodes::get(std::string_view path) {
+  std::optional<Node> current = main_.get(path);
+  if (current && current->modified <= base_) return current;
+  return version_at_base(path);
+}
+
+std::vector<std::string> SnapshotNodes::children(std::string_view path) {
+  std::optional<Node> current = main_.get(path);
+  if (current && current->created <= base_ && current->children_modified <= base_) {
+    return main_.children(path);
+  }
+  // Versions of the children sort by (name, newest first): per name, the first version
+  // at or before the base tells whether the child existed then.
+  std::vector<std::string> names;
+  const std::string prefix = keys::children_prefix(path);
+  auto it = ws_.iterate(Cf::kVersions);
+  std::string decided;
+  bool have_decided = false;
+  for (it->Seek(prefix); it->Valid() && keys::starts_with(it->key(), prefix); it->Next()) {
+    rocksdb::Slice key = it->key();
+    if (key.size() < prefix.size() + 9) continue;
+    std::string_view name(key.data() + prefix.size(), key.size() - prefix.size() - 9);
+    if (name.find('\0') != std::string_view::npos) continue;  // not a direct child's key
+    if (have_decided && name == decided) continue;
+    if (keys::version_seq(std::string_view(key.data(), key.size())) > base_) continue;
+    decided.assign(name);
+    have_decided = true;
+    if (decode(it->value().ToString())) names.emplace_back(name);
+  }
+  return names;
+}
+
+std::optional<Node> TxnNodes::get(std::string_view path) {
+  std::string value;
+  if (ws_.get(Cf::kTxnNodes, keys::txn_node(conn_, tx_id_, path), &value)) return decode(value);
+  return snapshot_.get(path);
+}
+
+std::vector<std::string> TxnNodes::children(std::string_view path) {
+  std::vector<std::string> base = snapshot_.children(path);
+  std::set<std::string> names(base.begin(), base.end());
+  const std::string prefix = keys::txn(conn_, tx_id_) + keys::children_prefix(path);
+  auto it = ws_.iterate(Cf::kTxnNodes);
+  for (it->Seek(prefix); it->Valid() && keys::starts_with(it->key(), prefix); it->Next()) {
+    std::string name(it->key().data() + prefix.size(), it->key().size() - prefix.size());
+    if (decode(it->value().ToString())) {
+      names.insert(std::move(name));
+    } else {
+      names.erase(name);
+    }
+  }
+  return std::vector<std::string>(names.begin(), names.end());
+}
+
+void TxnNodes::put(std::string_view path, const Node& node) {
+  ws_.put(Cf::kTxnNodes, keys::txn_node(conn_, tx_id_, path), encode(node));
+}
+
+void TxnNodes::erase(std::string_view path) {
+  pb::NodeRecord tombstone;
+  tombstone.set_deleted(true);
+  ws_.put_record(Cf::kTxnNodes, keys::txn_node(conn_, tx_id_, path), tombstone);
+}
+
+}  // namespace dxs::store

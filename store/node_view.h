@@ -1,0 +1,80 @@
+// Views of the tree: the current state (MainNodes), the state at an earlier commit
+// (SnapshotNodes), and a transaction's private state on top of its base (TxnNodes).
+// Tree operations (tree.h) run unchanged on any of them.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "store/db.h"
+#include "store/node.h"
+
+namespace dxs::store {
+
+class NodeReader {
+ public:
+  virtual ~NodeReader() = default;
+  virtual std::optional<Node> get(std::string_view path) = 0;
+  // Names of the children of path in byte order; empty if it has none or is absent.
+  virtual std::vector<std::string> children(std::string_view path) = 0;
+};
+
+class NodeView : public NodeReader {
+ public:
+  virtual void put(std::string_view path, const Node& node) = 0;
+  virtual void erase(std::string_view path) = 0;
+  // The sequence number stamped on changes made through this view.
+  virtual uint64_t stamp() const = 0;
+};
+
+// The current tree, through the group commit's WriteSet.
+class MainNodes final : public NodeView {
+ public:
+  MainNodes(WriteSet& ws, uint64_t stamp) : ws_(ws), stamp_(stamp) {}
+  std::optional<Node> get(std::string_view path) override;
+  std::vector<std::string> children(std::string_view path) override;
+  void put(std::string_view path, const Node& node) override;
+  void erase(std::string_view path) override;
+  uint64_t stamp() const override { return stamp_; }
+
+ private:
+  WriteSet& ws_;
+  uint64_t stamp_;
+};
+
+// The tree as it was right after commit `base`, from the current state where a node is
+// unchanged since, and from the versions column family where it is not.
+class SnapshotNodes final : public NodeReader {
+ public:
+  SnapshotNodes(WriteSet& ws, uint64_t base) : ws_(ws), main_(ws, 0), base_(base) {}
+  std::optional<Node> get(std::string_view path) override;
+  std::vector<std::string> children(std::string_view path) override;
+
+ private:
+  std::optional<Node> version_at_base(std::string_view path);
+  WriteSet& ws_;
+  MainNodes main_;
+  uint64_t base_;
+};
+
+// A transaction's view: its own writes (cf txn_nodes, stamped kTxnSeq) over its base.
+class TxnNodes final : public NodeView {
+ public:
+  TxnNodes(WriteSet& ws, uint64_t conn, uint32_t tx_id, uint64_t base)
+      : ws_(ws), snapshot_(ws, base), conn_(conn), tx_id_(tx_id) {}
+  std::optional<Node> get(std::string_view path) override;
+  std::vector<std::string> children(std::string_view path) override;
+  void put(std::string_view path, const Node& node) override;
+  void erase(std::string_view path) override;
+  uint64_t stamp() const override { return kTxnSeq; }
+
+ private:
+  WriteSet& ws_;
+  SnapshotNodes snapshot_;
+  uint64_t conn_;
+  uint32_t tx_id_;
+};
+
+}  // namespace dxs::store

@@ -1,0 +1,35 @@
+#include "store/ops_service.h"
+
+#include <sys/stat.h>
+
+#include "common/wire.h"
+
+namespace dxs::store {
+
+grpc::Status OpsService::Xenstore(grpc::ServerContext* ctx, const pb::Request* request, pb::Reply* reply) {
+  std::vector<pb::Outbound> others;
+  Status s;
+  {
+    std::lock_guard lock(engine_mu_);
+    s = engine_.ops_request(*request, *reply, others);
+  }
+  if (!s.is_ok()) {
+    log_.error("ops request failed to commit: {}", s.to_string());
+    return grpc::Status(grpc::StatusCode::INTERNAL, s.to_string());
+  }
+  log_.debug("ops {} from {}", wire::type_name(request->type()), ctx->peer());
+  session_.deliver(std::move(others));
+  return grpc::Status::OK;
+}
+
+Result<std::unique_ptr<grpc::Server>> start_ops_server(OpsService& service, const std::string& path, mode_t mode) {
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort("unix:" + path, grpc::InsecureServerCredentials());
+  builder.RegisterService(&service);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (!server) return Status::error(EADDRINUSE, "cannot listen on " + path);
+  chmod(path.c_str(), mode);
+  return server;
+}
+
+}  // namespace dxs::store

@@ -1,0 +1,228 @@
+#include "store/session_service.h"
+
+#include <sys/stat.h>
+
+#include <chrono>
+#include <deque>
+
+namespace dxs::store {
+
+// One Attach call. Every completion-queue tag is a pointer to one of its Op members;
+// the stream deletes itself once it is finished and no operation is outstanding.
+class SessionServer::Stream {
+ public:
+  enum class Kind { kAccept, kRead, kWrite, kFinish };
+  struct Op {
+    Stream* stream;
+    Kind kind;
+  };
+
+  explicit Stream(SessionServer& server)
+      : server_(server), rw_(&ctx_),
+        accept_op_{this, Kind::kAccept}, read_op_{this, Kind::kRead},
+        write_op_{this, Kind::kWrite}, finish_op_{this, Kind::kFinish} {
+    server_.service_.RequestAttach(&ctx_, &rw_, server_.cq_.get(), server_.cq_.get(), &accept_op_);
+    pending_ = 1;
+  }
+
+  // Runs on the completion-queue thread.
+  void on_event(Kind kind, bool ok) {
+    --pending_;
+    switch (kind) {
+      case Kind::kAccept:
+        if (!ok) {  // the server is shutting down
+          delete this;
+          return;
+        }
+        server_.listen_for_next_stream();
+        start_read();
+        break;
+      case Kind::kRead:
+        if (ok && !server_.failed_) {
+          on_message();
+          start_read();
+        } else {
+          reading_done_ = true;
+        }
+        break;
+      case Kind::kWrite: {
+        std::lock_guard lock(mu_);
+        writing_ = false;
+        if (ok) {
+          start_write_locked();
+        } else {
+          broken_ = true;
+          ctx_.TryCancel();  // the pending read fails and the stream winds down
+        }
+        break;
+      }
+      case Kind::kFinish:
+        finished_ = true;
+        break;
+    }
+    {
+      std::lock_guard lock(mu_);
+      if (reading_done_ && !writing_ && !finishing_) {
+        finishing_ = true;
+        ++pending_;
+        rw_.Finish(grpc::Status::OK, &finish_op_);
+      }
+    }
+    if (finished_ && pending_ == 0) {
+      server_.forget(this);
+      delete this;
+    }
+  }
+
+  // Thread-safe.
+  void send(std::vector<pb::Outbound>&& items) {
+    if (items.empty()) return;
+    std::lock_guard lock(mu_);
+    if (broken_ || finishing_) return;
+    if (queue_.empty()) queue_.emplace_back();
+    for (auto& o : items) *queue_.back().add_items() = std::move(o);
+    start_write_locked();
+  }
+
+  void take_over() { ctx_.TryCancel(); }
+
+ private:
+  void start_read() {
+    request_.Clear();
+    ++pending_;
+    rw_.Read(&request_, &read_op_);
+  }
+
+  void on_message() {
+    std::vector<pb::Outbound> out;
+    if (request_.has_hello()) {
+      Result<pb::Welcome> welcome = [&] {
+        std::lock_guard lock(server_.engine_mu_);
+        return server_.engine_.hello(request_.hello());
+      }();
+      if (!welcome) {
+        server_.log_.error("hello failed: {}", welcome.status().to_string());
+        server_.failed_ = true;
+        return;
+      }
+      server_.adopt(this);
+      std::lock_guard lock(mu_);
+      queue_.emplace_back();
+      *queue_.back().mutable_welcome() = std::move(welcome.value());
+      start_write_locked();
+    }
+    if (request_.items_size() > 0) {
+      Status s = [&] {
+        std::lock_guard lock(server_.engine_mu_);
+        return server_.engine_.apply(request_.items(), out);
+      }();
+      if (!s.is_ok()) {
+        server_.log_.error("commit failed, stopping: {}", s.to_string());
+        server_.failed_ = true;
+        server_.shutdown();
+        return;
+      }
+    }
+    send(std::move(out));
+  }
+
+  void start_write_locked() {
+    if (writing_ || broken_) return;
+    while (!queue_.empty() && queue_.front().items_size() == 0 && !queue_.front().has_welcome()) {
+      queue_.pop_front();
+    }
+    if (queue_.empty()) return;
+    in_flight_ = std::move(queue_.front());
+    queue_.pop_front();
+    writing_ = true;
+    ++pending_;
+    rw_.Write(in_flight_, &write_op_);
+  }
+
+  friend class SessionServer;
+  SessionServer& server_;
+  grpc::ServerContext ctx_;
+  grpc::ServerAsyncReaderWriter<pb::SessionResponse, pb::SessionRequest> rw_;
+  Op accept_op_, read_op_, write_op_, finish_op_;
+  pb::SessionRequest request_;
+  std::mutex mu_;
+  std::deque<pb::SessionResponse> queue_;
+  pb::SessionResponse in_flight_;
+  std::atomic<int> pending_{0};
+  bool writing_ = false;
+  bool broken_ = false;
+  bool reading_done_ = false;
+  bool finishing_ = false;
+  bool finished_ = false;
+};
+
+SessionServer::SessionServer(Engine& engine, std::mutex& engine_mu, Logger& log, SessionServerOptions options)
+    : engine_(engine), engine_mu_(engine_mu), log_(log), options_(std::move(options)) {}
+
+SessionServer::~SessionServer() {
+  if (server_) server_->Shutdown();
+  if (cq_) cq_->Shutdown();
+}
+
+Status SessionServer::start() {
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort("unix:" + options_.socket_path, grpc::InsecureServerCredentials());
+  builder.RegisterService(&service_);
+  builder.SetMaxReceiveMessageSize(256 << 20);
+  builder.SetMaxSendMessageSize(256 << 20);
+  cq_ = builder.AddCompletionQueue();
+  server_ = builder.BuildAndStart();
+  if (!server_) return Status::error(EADDRINUSE, "cannot listen on " + options_.socket_path);
+  chmod(options_.socket_path.c_str(), 0600);
+  listen_for_next_stream();
+  log_.info("serving the frontend session on {}", options_.socket_path);
+  return Status::ok();
+}
+
+void SessionServer::listen_for_next_stream() {
+  if (!shutting_down_) new Stream(*this);
+}
+
+void SessionServer::adopt(Stream* s) {
+  std::lock_guard lock(current_mu_);
+  if (current_ != nullptr && current_ != s) current_->take_over();
+  current_ = s;
+}
+
+void SessionServer::forget(Stream* s) {
+  std::lock_guard lock(current_mu_);
+  if (current_ == s) current_ = nullptr;
+}
+
+void SessionServer::deliver(std::vector<pb::Outbound>&& items) {
+  if (items.empty()) return;
+  std::lock_guard lock(current_mu_);
+  if (current_ != nullptr) current_->send(std::move(items));
+}
+
+Status SessionServer::run() {
+  using Clock = std::chrono::steady_clock;
+  const auto spin = std::chrono::microseconds(options_.spin_us);
+  auto spin_until = Clock::now();
+  for (;;) {
+    void* tag = nullptr;
+    bool ok = false;
+    const bool spinning = Clock::now() < spin_until;
+    auto status = cq_->AsyncNext(&tag, &ok, spinning ? gpr_time_0(GPR_CLOCK_MONOTONIC)
+                                                     : gpr_inf_future(GPR_CLOCK_MONOTONIC));
+    if (status == grpc::CompletionQueue::SHUTDOWN) break;
+    if (status == grpc::CompletionQueue::TIMEOUT) continue;
+    auto* op = static_cast<Stream::Op*>(tag);
+    op->stream->on_event(op->kind, ok);
+    spin_until = Clock::now() + spin;
+  }
+  return failed_ ? Status::error(EIO, "engine failure") : Status::ok();
+}
+
+void SessionServer::shutdown() {
+  if (shutting_down_.exchange(true)) return;
+  server_->Shutdown(std::chrono::system_clock::now());
+  cq_->Shutdown();
+}
+
+}  // namespace dxs::store

@@ -1,0 +1,66 @@
+// SessionServer: serves dxs-frontend's Session stream.
+//
+// gRPC's asynchronous API, driven by one thread that also runs the engine: a batch read
+// from the stream is applied and answered on the thread that read it, with no hand-off.
+// After each event the thread polls for a short while before it blocks (`spin_us`):
+// waking a sleeping thread costs more than a request on a small VM, and under load the
+// poll always finds work. Outbound items produced while a write is in flight are merged
+// into the next write, so replies are batched as requests are.
+//
+// One frontend is served at a time: a new Attach takes over from the previous stream.
+#pragma once
+
+#include <grpcpp/grpcpp.h>
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "common/log.h"
+#include "proto/session.grpc.pb.h"
+#include "store/engine.h"
+
+namespace dxs::store {
+
+struct SessionServerOptions {
+  std::string socket_path;  // private Unix socket, mode 0600
+  int spin_us = 50;
+};
+
+class SessionServer {
+ public:
+  SessionServer(Engine& engine, std::mutex& engine_mu, Logger& log, SessionServerOptions options);
+  ~SessionServer();
+
+  Status start();
+  // Serves until shutdown(); returns EIO if the engine failed to commit (the caller exits:
+  // crash-only, a restart recovers the last durable state).
+  Status run();
+  // Thread-safe; makes run() return.
+  void shutdown();
+
+  // Thread-safe: sends items to the attached frontend (those produced by ops requests).
+  void deliver(std::vector<pb::Outbound>&& items);
+
+ private:
+  class Stream;
+  void listen_for_next_stream();
+  void adopt(Stream* s);   // s becomes the stream outbound items go to
+  void forget(Stream* s);  // s is about to be deleted
+
+  Engine& engine_;
+  std::mutex& engine_mu_;
+  Logger& log_;
+  SessionServerOptions options_;
+  pb::Session::AsyncService service_;
+  std::unique_ptr<grpc::ServerCompletionQueue> cq_;
+  std::unique_ptr<grpc::Server> server_;
+  std::mutex current_mu_;
+  Stream* current_ = nullptr;  // the stream outbound items go to
+  std::atomic<bool> failed_{false};
+  std::atomic<bool> shutting_down_{false};
+};
+
+}  // namespace dxs::store

@@ -1,0 +1,52 @@
+// TransactionTable: open transactions (ARCHITECTURE.md section 5), durable in cf txns
+// (the record), cf txn_log (what it observed and the operations to replay) and
+// cf txn_nodes (its private view), so they survive a restart of either process.
+//
+// A transaction reads the tree as of its base commit plus its own writes. Its log holds
+// each thing it observed (a value, a listing, permissions, an absence) once, and each
+// operation with the reply the client got. At commit the observations are checked
+// against the live tree and the operations replayed onto it (engine.cc).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <unordered_set>
+#include <vector>
+
+#include "proto/records.pb.h"
+#include "store/db.h"
+
+namespace dxs::store {
+
+struct Transaction {
+  uint64_t conn = 0;
+  pb::TxnRecord record;
+  // Derived from the log and overlay: distinct nodes touched, and observations logged.
+  std::unordered_set<std::string> accessed;
+  std::unordered_set<std::string> observed;
+};
+
+class TransactionTable {
+ public:
+  size_t load(Db& db);
+
+  Transaction* find(uint64_t conn, uint32_t tx_id);
+  Transaction& start(WriteSet& ws, uint64_t conn, uint32_t tx_id, uint64_t base, int64_t now_ns);
+  void save(WriteSet& ws, const Transaction& t);
+  void append(WriteSet& ws, Transaction& t, const pb::TxnLogEntry& entry);
+  std::vector<pb::TxnLogEntry> read_log(WriteSet& ws, const Transaction& t);
+  // Forgets the transaction: record, log and private view.
+  void discard(WriteSet& ws, uint64_t conn, uint32_t tx_id);
+  void discard_all(WriteSet& ws, uint64_t conn);
+  uint32_t count(uint64_t conn) const;
+  size_t size() const { return by_key_.size(); }
+
+ private:
+  std::map<std::pair<uint64_t, uint32_t>, Transaction> by_key_;
+};
+
+// The key under which an observation is remembered in Transaction::observed.
+std::string observation_key(pb::TxnLogEntry::Observation kind, std::string_view path);
+
+}  // namespace dxs::store
