@@ -10,6 +10,7 @@
 
 #include "common/config.h"
 #include "common/daemon.h"
+#include "common/grpc_polling.h"
 #include "common/log.h"
 #include "common/unix_socket.h"
 #include "store/db.h"
@@ -35,7 +36,7 @@ Configuration keys (FILE, "key = value"):
   store.sync = false           fsync the WAL on every group commit
   store.block-cache-mb = 32    RocksDB block cache
   store.write-buffer-mb = 16   RocksDB memtable size
-  store.spin-us = 50           poll this long for the next batch before sleeping
+  store.spin-us = 200          poll this long for the next batch before sleeping
   store.privileged-domid = N   a domain with dom0's rights (xenstored -p)
   store.keep-orphans = false   hand a released domain's nodes to dom0 instead of removing them
   quota.nodes = 1000           quota.node-size = 2048     quota.watches = 128
@@ -99,6 +100,7 @@ T must(dxs::Result<T> r, const char* what) {
 int main(int argc, char** argv) {
   using namespace dxs;
   Args args = parse_args(argc, argv);
+  use_per_queue_polling();
 
   Config config;
   if (!args.config.empty()) {
@@ -147,7 +149,7 @@ int main(int argc, char** argv) {
 
   store::SessionServerOptions session_options;
   session_options.socket_path = session_path;
-  session_options.spin_us = static_cast<int>(must(config.get_int("store.spin-us", 50, 0, 100000), "config"));
+  session_options.spin_us = static_cast<int>(must(config.get_int("store.spin-us", 200, 0, 100000), "config"));
   store::SessionServer session(*engine, engine_mu, log, session_options);
   if (Status s = session.start(); !s) fail(s.to_string());
 

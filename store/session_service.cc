@@ -1,5 +1,6 @@
 #include "store/session_service.h"
 
+#include <sched.h>
 #include <sys/stat.h>
 
 #include <chrono>
@@ -211,7 +212,11 @@ Status SessionServer::run() {
     auto status = cq_->AsyncNext(&tag, &ok, spinning ? gpr_time_0(GPR_CLOCK_MONOTONIC)
                                                      : gpr_inf_future(GPR_CLOCK_MONOTONIC));
     if (status == grpc::CompletionQueue::SHUTDOWN) break;
-    if (status == grpc::CompletionQueue::TIMEOUT) continue;
+    if (status == grpc::CompletionQueue::TIMEOUT) {
+      // Polling: let any other runnable thread (a client, the frontend) have the CPU.
+      sched_yield();
+      continue;
+    }
     auto* op = static_cast<Stream::Op*>(tag);
     op->stream->on_event(op->kind, ok);
     spin_until = Clock::now() + spin;

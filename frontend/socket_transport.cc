@@ -1,0 +1,340 @@
+#include "frontend/socket_transport.h"
+
+#include <sched.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <deque>
+#include <fmt/format.h>
+
+#include "common/unix_socket.h"
+
+namespace dxs::frontend {
+
+namespace {
+
+constexpr size_t kReadChunk = 64 * 1024;
+
+}  // namespace
+
+class SocketTransport::Conn final : public ClientConnection, public std::enable_shared_from_this<Conn> {
+ public:
+  Conn(SocketTransport& t, int fd, const PeerCredentials& peer) : t_(t), fd_(fd), peer_(peer) {}
+  ~Conn() override { ::close(fd_); }
+
+  void send(std::string&& bytes, uint64_t event_id) override {
+    uint64_t acked = 0;
+    {
+      std::lock_guard lock(mu_);
+      if (closed_) return;
+      queued_total_ += bytes.size();
+      if (event_id != 0) events_.emplace_back(queued_total_, event_id);
+      if (out_.empty()) {
+        ssize_t n = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+          broken_ = true;  // the loop sees the hang-up and drops the connection
+          return;
+        }
+        const size_t written = n > 0 ? static_cast<size_t>(n) : 0;
+        written_total_ += written;
+        if (written < bytes.size()) out_.append(bytes, written, std::string::npos);
+      } else {
+        out_.append(bytes);
+      }
+      acked = pop_written_events_locked();
+      if (!out_.empty()) {
+        if (out_.size() > t_.options_.max_queued_bytes) {
+          t_.log_.warn("{} is not reading: {} bytes queued; dropping it", describe(), out_.size());
+          broken_ = true;
+          ::shutdown(fd_, SHUT_RDWR);
+        } else if (!want_out_) {
+          want_out_ = true;
+          update_epoll_locked();
+        }
+      }
+    }
+    if (acked != 0) t_.dispatch_.on_event_written(id_, acked);
+  }
+
+  void resume_reading() override { t_.request_resume(shared_from_this()); }
+
+  void close(std::string_view reason) override {
+    std::lock_guard lock(mu_);
+    if (closed_) return;
+    close_reason_ = std::string(reason);
+    ::shutdown(fd_, SHUT_RDWR);
+  }
+
+  std::string describe() const override {
+    return fmt::format("socket client {} (pid {}, uid {})", id_, peer_.pid, peer_.uid);
+  }
+
+  // Loop thread: writes what is queued.
+  void flush() {
+    uint64_t acked = 0;
+    {
+      std::lock_guard lock(mu_);
+      while (!out_.empty()) {
+        ssize_t n = ::send(fd_, out_.data(), out_.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n < 0) {
+          if (errno != EAGAIN && errno != EWOULDBLOCK) broken_ = true;
+          break;
+        }
+        written_total_ += static_cast<size_t>(n);
+        out_.erase(0, static_cast<size_t>(n));
+      }
+      acked = pop_written_events_locked();
+      if (out_.empty() && want_out_) {
+        want_out_ = false;
+        update_epoll_locked();
+      }
+    }
+    if (acked != 0) t_.dispatch_.on_event_written(id_, acked);
+  }
+
+  void set_reading(bool on) {
+    std::lock_guard lock(mu_);
+    reading_ = on;
+    update_epoll_locked();
+  }
+
+  void mark_closed() {
+    std::lock_guard lock(mu_);
+    closed_ = true;
+  }
+
+  bool broken() {
+    std::lock_guard lock(mu_);
+    return broken_;
+  }
+
+  std::string close_reason() {
+    std::lock_guard lock(mu_);
+    return close_reason_;
+  }
+
+  int fd() const { return fd_; }
+  uint64_t id() const { return id_; }
+  void set_id(uint64_t id) { id_ = id; }
+  const PeerCredentials& peer() const { return peer_; }
+  bool reading() {
+    std::lock_guard lock(mu_);
+    return reading_;
+  }
+
+  wire::MessageAssembler assembler;
+  std::string input;  // bytes read and not yet framed
+  size_t input_off = 0;
+
+ private:
+  // REQUIRES: mu_. The highest event id whose bytes have all been written, or 0.
+  uint64_t pop_written_events_locked() {
+    uint64_t acked = 0;
+    while (!events_.empty() && events_.front().first <= written_total_) {
+      acked = events_.front().second;
+      events_.pop_front();
+    }
+    return acked;
+  }
+
+  void update_epoll_locked() {
+    if (closed_) return;
+    epoll_event ev{};
+    ev.events = (reading_ ? EPOLLIN : 0u) | (want_out_ ? EPOLLOUT : 0u) | EPOLLRDHUP;
+    ev.data.ptr = this;
+    epoll_ctl(t_.epoll_fd_, EPOLL_CTL_MOD, fd_, &ev);
+  }
+
+  SocketTransport& t_;
+  const int fd_;
+  uint64_t id_ = 0;
+  PeerCredentials peer_;
+  std::mutex mu_;
+  std::string out_;
+  std::deque<std::pair<uint64_t, uint64_t>> events_;  // (end offset, event id)
+  uint64_t queued_total_ = 0;
+  uint64_t written_total_ = 0;
+  bool want_out_ = false;
+  bool reading_ = true;
+  bool closed_ = false;
+  bool broken_ = false;
+  std::string close_reason_;
+};
+
+SocketTransport::SocketTransport(Dispatch& dispatch, Logger& log, SocketTransportOptions options)
+    : dispatch_(dispatch), log_(log), options_(std::move(options)) {}
+
+SocketTransport::~SocketTransport() {
+  for (auto& [ptr, c] : conns_) c->mark_closed();
+  conns_.clear();
+  if (listen_fd_ >= 0) ::close(listen_fd_);
+  if (epoll_fd_ >= 0) ::close(epoll_fd_);
+  if (wake_fd_ >= 0) ::close(wake_fd_);
+}
+
+Status SocketTransport::listen() {
+  Result<int> fd = listen_unix(options_.path, options_.mode, 1024);
+  if (!fd) return fd.status();
+  listen_fd_ = *fd;
+  epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
+  wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (epoll_fd_ < 0 || wake_fd_ < 0) return Status::error(errno, "epoll/eventfd");
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.ptr = &listen_fd_;
+  epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, listen_fd_, &ev);
+  ev.data.ptr = &wake_fd_;
+  epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &ev);
+  log_.info("serving Xenstore clients on {}", options_.path);
+  return Status::ok();
+}
+
+void SocketTransport::wake() {
+  uint64_t one = 1;
+  [[maybe_unused]] ssize_t n = ::write(wake_fd_, &one, sizeof one);
+}
+
+void SocketTransport::stop() {
+  stopping_ = true;
+  wake();
+}
+
+void SocketTransport::request_resume(std::shared_ptr<Conn> c) {
+  {
+    std::lock_guard lock(resume_mu_);
+    resume_.push_back(std::move(c));
+  }
+  wake();
+}
+
+void SocketTransport::accept_clients() {
+  for (;;) {
+    int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+        log_.warn("accept on {}: {}", options_.path, std::strerror(errno));
+      }
+      return;
+    }
+    PeerCredentials peer;
+    peer_credentials(fd, peer);
+    auto c = std::make_shared<Conn>(*this, fd, peer);
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLRDHUP;
+    ev.data.ptr = c.get();
+    epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev);
+    conns_[c.get()] = c;
+    c->set_id(dispatch_.open(c, pb::SOCKET, 0, peer));
+  }
+}
+
+void SocketTransport::drop(Conn& c, std::string_view reason) {
+  epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, c.fd(), nullptr);
+  c.mark_closed();
+  dispatch_.on_closed(c.id(), reason);
+  log_.debug("{} gone: {}", c.describe(), reason);
+  conns_.erase(&c);
+}
+
+void SocketTransport::process_input(Conn& c) {
+  while (c.input_off < c.input.size() && c.reading()) {
+    const auto* data = reinterpret_cast<const uint8_t*>(c.input.data()) + c.input_off;
+    c.input_off += c.assembler.feed(data, c.input.size() - c.input_off);
+    if (c.assembler.failed()) {
+      log_.warn("{} announced a {}-byte payload (limit {}); closing it", c.describe(),
+                c.assembler.bad_length(), wire::kPayloadMax);
+      drop(c, "payload over 4096 bytes");
+      return;
+    }
+    if (c.assembler.has_message() && !dispatch_.on_message(c.id(), c.assembler.take())) {
+      c.set_reading(false);  // too many requests in flight: read on when answered
+    }
+  }
+  if (c.input_off == c.input.size()) {
+    c.input.clear();
+    c.input_off = 0;
+  }
+}
+
+void SocketTransport::read_from(Conn& c) {
+  char buf[kReadChunk];
+  ssize_t n = ::recv(c.fd(), buf, sizeof buf, MSG_DONTWAIT);
+  if (n == 0) {
+    std::string reason = c.close_reason();
+    drop(c, reason.empty() ? "closed by the client" : reason);
+    return;
+  }
+  if (n < 0) {
+    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return;
+    drop(c, std::strerror(errno));
+    return;
+  }
+  c.input.append(buf, static_cast<size_t>(n));
+  process_input(c);
+}
+
+void SocketTransport::handle(Conn& c, uint32_t events) {
+  auto keep = conns_.at(&c);  // c stays alive through this call
+  if (events & EPOLLOUT) c.flush();
+  if (c.broken()) {
+    drop(c, "write failed");
+    return;
+  }
+  if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
+    if (c.reading()) {
+      read_from(c);
+    } else if (events & (EPOLLHUP | EPOLLERR)) {
+      drop(c, "hung up");
+    }
+  }
+}
+
+void SocketTransport::run() {
+  using Clock = std::chrono::steady_clock;
+  const auto spin = std::chrono::microseconds(options_.spin_us);
+  auto spin_until = Clock::now();
+  epoll_event events[256];
+  while (!stopping_) {
+    const int timeout = Clock::now() < spin_until ? 0 : -1;
+    int n = epoll_wait(epoll_fd_, events, 256, timeout);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      log_.error("epoll_wait: {}", std::strerror(errno));
+      return;
+    }
+    if (n == 0) {
+      sched_yield();
+      continue;
+    }
+    for (int i = 0; i < n; ++i) {
+      void* ptr = events[i].data.ptr;
+      if (ptr == &listen_fd_) {
+        accept_clients();
+      } else if (ptr == &wake_fd_) {
+        uint64_t value;
+        [[maybe_unused]] ssize_t r = ::read(wake_fd_, &value, sizeof value);
+        std::vector<std::shared_ptr<Conn>> resume;
+        {
+          std::lock_guard lock(resume_mu_);
+          resume.swap(resume_);
+        }
+        for (auto& c : resume) {
+          if (conns_.count(c.get()) == 0) continue;
+          c->set_reading(true);
+          process_input(*c);
+        }
+      } else {
+        auto* c = static_cast<Conn*>(ptr);
+        if (conns_.count(c) != 0) handle(*c, events[i].events);
+      }
+    }
+    spin_until = Clock::now() + spin;
+  }
+}
+
+}  // namespace dxs::frontend

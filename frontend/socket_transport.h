@@ -1,0 +1,67 @@
+// SocketTransport: Xenstore clients on a Unix socket (libxenstore, xenstore-utils, xl).
+//
+// One thread runs an epoll loop: it accepts clients, reads their bytes, frames messages
+// (closing a client whose header announces a payload over 4096 bytes, as xenstored does)
+// and hands them to the Dispatch. Replies are written by whichever thread has them, at
+// once when the socket takes them and otherwise queued for the loop to flush; a client
+// that stops reading while its queue grows past `max_queued_bytes` is dropped.
+#pragma once
+
+#include <sys/types.h>
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "common/log.h"
+#include "common/result.h"
+#include "frontend/dispatch.h"
+
+namespace dxs::frontend {
+
+struct SocketTransportOptions {
+  std::string path;
+  mode_t mode = 0600;
+  int spin_us = 50;
+  size_t max_queued_bytes = 64 << 20;
+};
+
+class SocketTransport {
+ public:
+  SocketTransport(Dispatch& dispatch, Logger& log, SocketTransportOptions options);
+  ~SocketTransport();
+
+  // Creates the listening socket.
+  Status listen();
+  // Serves until stop().
+  void run();
+  // Thread-safe.
+  void stop();
+
+ private:
+  class Conn;
+  friend class Conn;
+  void accept_clients();
+  void handle(Conn& c, uint32_t events);
+  void read_from(Conn& c);
+  void process_input(Conn& c);
+  void drop(Conn& c, std::string_view reason);
+  void wake();
+  void request_resume(std::shared_ptr<Conn> c);
+
+  Dispatch& dispatch_;
+  Logger& log_;
+  SocketTransportOptions options_;
+  int listen_fd_ = -1;
+  int epoll_fd_ = -1;
+  int wake_fd_ = -1;
+  std::atomic<bool> stopping_{false};
+  std::unordered_map<Conn*, std::shared_ptr<Conn>> conns_;  // loop thread only
+  std::mutex resume_mu_;
+  std::vector<std::shared_ptr<Conn>> resume_;
+};
+
+}  // namespace dxs::frontend
