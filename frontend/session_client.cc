@@ -18,7 +18,7 @@ SessionClient::SessionClient(SessionClientOptions options, Logger& log)
   stub_ = pb::Session::NewStub(channel_);
 }
 
-SessionClient::~SessionClient() = default;
+SessionClient::~SessionClient() { stream_.reset(); }
 
 void SessionClient::submit(pb::Inbound&& item) {
   std::lock_guard lock(mu_);
@@ -41,11 +41,14 @@ bool SessionClient::wait_attached() {
 
 void SessionClient::attach() {
   std::lock_guard lock(mu_);
+  // The stream lives in its call's arena: release it before the context that owns it.
+  stream_.reset();
   ctx_ = std::make_unique<grpc::ClientContext>();
   ctx_->set_wait_for_ready(true);
   stream_ = stub_->PrepareAsyncAttach(ctx_.get(), &cq_);
   stream_ok_ = true;
   attached_ = false;
+  finished_ = false;
   writing_ = false;
   outstanding_ = 1;
   stream_->StartCall(&started_op_);
@@ -90,30 +93,34 @@ void SessionClient::on_event(Tag tag, bool ok) {
       }
       start_read();
       if (!ok) broken("call did not start");
-      return;
+      break;
     }
     case Tag::kWrote: {
-      std::lock_guard lock(mu_);
-      --outstanding_;
-      writing_ = false;
-      if (ok) {
-        write_locked();
-        return;
+      bool failed = false;
+      {
+        std::lock_guard lock(mu_);
+        --outstanding_;
+        writing_ = false;
+        if (ok) {
+          write_locked();
+        } else {
+          failed = true;
+        }
       }
+      if (failed) broken("write failed");
+      break;
     }
-      broken("write failed");
-      return;
     case Tag::kRead: {
       {
         std::lock_guard lock(mu_);
         --outstanding_;
-      }
-      if (!ok) {
-        std::lock_guard lock(mu_);
-        stream_ok_ = false;
-        ++outstanding_;
-        stream_->Finish(&finish_status_, &finished_op_);
-        return;
+        if (!ok) {
+          // The stream is over: collect its status, then attach again.
+          stream_ok_ = false;
+          ++outstanding_;
+          stream_->Finish(&finish_status_, &finished_op_);
+          break;
+        }
       }
       if (response_.has_welcome()) {
         std::vector<pb::Inbound> first = handler_->on_attached(response_.welcome());
@@ -128,11 +135,12 @@ void SessionClient::on_event(Tag tag, bool ok) {
       }
       if (response_.items_size() > 0) handler_->on_response(response_);
       start_read();
-      return;
+      break;
     }
     case Tag::kFinished: {
       std::lock_guard lock(mu_);
       --outstanding_;
+      finished_ = true;
       attached_ = false;
       if (!finish_status_.ok() && !stopping_) {
         log_.warn("store session ended: {}", finish_status_.error_message());
@@ -140,12 +148,17 @@ void SessionClient::on_event(Tag tag, bool ok) {
       break;
     }
     case Tag::kRetry:
+      {
+        std::lock_guard lock(mu_);
+        retry_scheduled_ = false;
+      }
       if (!stopping_ && ok) attach();
       return;
   }
-  // The old stream is fully drained once nothing is outstanding: retry after a pause.
+  // Once the old stream is finished and drained, attach again after a pause.
   std::lock_guard lock(mu_);
-  if (outstanding_ == 0 && !stopping_) {
+  if (finished_ && outstanding_ == 0 && !stopping_ && !retry_scheduled_) {
+    retry_scheduled_ = true;
     retry_alarm_.Set(&cq_, std::chrono::system_clock::now() + std::chrono::milliseconds(retry_ms_), &retry_op_);
     retry_ms_ = std::min(retry_ms_ * 2, 1000);
   }

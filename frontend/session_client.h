@@ -92,6 +92,8 @@ class SessionClient {
   bool attached_ = false;  // Welcome handled on the current stream
   bool stream_ok_ = false;
   int outstanding_ = 0;    // operations on the current stream not yet completed
+  bool finished_ = false;  // Finish() completed on the current stream
+  bool retry_scheduled_ = false;
   bool ever_attached_ = false;
   std::condition_variable attached_cv_;
   std::atomic<bool> stopping_{false};

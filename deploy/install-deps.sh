@@ -1,0 +1,30 @@
+#!/bin/sh
+# Installs the Debian 12 packages dxs needs that are missing.
+#   deploy/install-deps.sh          build and run dxs
+#   deploy/install-deps.sh --tests  also what the test suite and benchmarks use
+set -eu
+
+build="meson ninja-build pkg-config g++ protobuf-compiler protobuf-compiler-grpc
+  libgrpc++-dev libprotobuf-dev librocksdb-dev libfmt-dev libsystemd-dev libxen-dev"
+tests="doctest-dev python3 python3-pyxs xenstore-utils xen-utils-4.17"
+
+want="$build"
+[ "${1:-}" = "--tests" ] && want="$build $tests"
+
+missing=""
+for p in $want; do
+  if ! dpkg-query -W -f '${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing="$missing $p"
+  fi
+done
+[ -z "$missing" ] && exit 0
+
+echo "installing:$missing" >&2
+if [ "$(id -u)" -ne 0 ]; then
+  echo "deploy/install-deps.sh: need root to install packages" >&2
+  exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q >&2
+# shellcheck disable=SC2086
+apt-get install -y -q --no-install-recommends $missing >&2

@@ -1,0 +1,182 @@
+#include "engine_fixture.h"
+
+#include <doctest/doctest.h>
+
+#include <cstdlib>
+#include <filesystem>
+
+#include "common/request_codec.h"
+#include "common/xs_error.h"
+
+namespace dxs::testing {
+
+std::string args(std::initializer_list<std::string_view> strings) {
+  std::string out;
+  for (auto s : strings) {
+    out.append(s);
+    out.push_back('\0');
+  }
+  return out;
+}
+
+std::string Answer::error() const {
+  if (ok()) return "";
+  std::string s = payload;
+  if (!s.empty() && s.back() == '\0') s.pop_back();
+  return s;
+}
+
+EngineFixture::EngineFixture(store::EngineOptions options) : options_(options), next_conn_(uint64_t{1} << 40) {
+  const char* base = std::getenv("DXS_TEST_TMP");
+  std::string tmpl = std::string(base ? base : "/tmp") + "/dxs-engine.XXXXXX";
+  char* made = mkdtemp(tmpl.data());
+  REQUIRE(made != nullptr);
+  dir_ = made;
+  restart();
+}
+
+EngineFixture::~EngineFixture() {
+  engine_.reset();
+  db_.reset();
+  std::error_code ec;
+  std::filesystem::remove_all(dir_, ec);
+}
+
+void EngineFixture::restart() {
+  engine_.reset();
+  db_.reset();
+  store::DbOptions db_options;
+  db_options.dir = dir_ + "/state";
+  auto db = store::Db::open(db_options, log_);
+  REQUIRE(db.is_ok());
+  db_ = std::move(db.value());
+  auto engine = store::Engine::open(*db_, options_, log_);
+  REQUIRE(engine.is_ok());
+  engine_ = std::move(engine.value());
+}
+
+void EngineFixture::route(std::vector<pb::Outbound>& out, uint64_t conn, Answer* answer) {
+  for (auto& o : out) {
+    if (o.has_reply()) {
+      if (answer != nullptr && o.reply().conn() == conn) {
+        answer->type = o.reply().type();
+        answer->payload = o.reply().payload();
+      }
+    } else if (o.has_event()) {
+      events_[o.event().conn()].push_back(o.event().path() + "|" + o.event().token());
+      // The frontend acknowledges each event once written to the client.
+      google::protobuf::RepeatedPtrField<pb::Inbound> ack;
+      pb::EventAck* a = ack.Add()->mutable_event_ack();
+      a->set_conn(o.event().conn());
+      a->set_event_id(o.event().event_id());
+      std::vector<pb::Outbound> none;
+      REQUIRE(engine_->apply(ack, none).is_ok());
+    } else if (o.has_command()) {
+      commands_[o.command().conn()].push_back(o.command());
+    }
+  }
+}
+
+uint64_t EngineFixture::open_socket() {
+  const uint64_t id = next_conn_++;
+  google::protobuf::RepeatedPtrField<pb::Inbound> items;
+  pb::OpenConnection* open = items.Add()->mutable_open();
+  open->set_conn(id);
+  open->set_kind(pb::SOCKET);
+  std::vector<pb::Outbound> out;
+  REQUIRE(engine_->apply(items, out).is_ok());
+  return id;
+}
+
+uint64_t EngineFixture::open_domain(uint32_t domid) {
+  const uint64_t id = next_conn_++;
+  google::protobuf::RepeatedPtrField<pb::Inbound> items;
+  pb::OpenConnection* open = items.Add()->mutable_open();
+  open->set_conn(id);
+  open->set_kind(pb::RING);
+  open->set_domid(domid);
+  std::vector<pb::Outbound> out;
+  REQUIRE(engine_->apply(items, out).is_ok());
+  return id;
+}
+
+void EngineFixture::close(uint64_t conn) {
+  google::protobuf::RepeatedPtrField<pb::Inbound> items;
+  items.Add()->mutable_close()->set_conn(conn);
+  std::vector<pb::Outbound> out;
+  REQUIRE(engine_->apply(items, out).is_ok());
+}
+
+Answer EngineFixture::call(uint64_t conn, wire::MsgType type, std::string_view payload, uint32_t tx_id) {
+  wire::Message msg;
+  msg.header = wire::Header{wire::to_u32(type), 77, tx_id, static_cast<uint32_t>(payload.size())};
+  msg.payload.assign(payload);
+  google::protobuf::RepeatedPtrField<pb::Inbound> items;
+  pb::Request* req = items.Add()->mutable_request();
+  codec::decode_request(msg, *req);
+  req->set_conn(conn);
+  req->set_seq(++next_seq_[conn]);
+  std::vector<pb::Outbound> out;
+  REQUIRE(engine_->apply(items, out).is_ok());
+  Answer answer;
+  answer.type = 0xffffffff;
+  route(out, conn, &answer);
+  REQUIRE_MESSAGE(answer.type != 0xffffffff, "no reply");
+  return answer;
+}
+
+std::string EngineFixture::ok(uint64_t conn, wire::MsgType type, std::string_view payload, uint32_t tx_id) {
+  Answer a = call(conn, type, payload, tx_id);
+  INFO(wire::type_name(wire::to_u32(type)), " ", std::string(payload), " -> ", a.error());
+  REQUIRE(a.ok());
+  return a.payload;
+}
+
+std::string EngineFixture::err(uint64_t conn, wire::MsgType type, std::string_view payload, uint32_t tx_id) {
+  Answer a = call(conn, type, payload, tx_id);
+  INFO(wire::type_name(wire::to_u32(type)), " ", std::string(payload), " unexpectedly succeeded");
+  REQUIRE(!a.ok());
+  return a.error();
+}
+
+void EngineFixture::write(uint64_t conn, std::string_view path, std::string_view value, uint32_t tx) {
+  std::string payload(path);
+  payload.push_back('\0');
+  payload.append(value);
+  ok(conn, wire::MsgType::kWrite, payload, tx);
+}
+
+std::string EngineFixture::read(uint64_t conn, std::string_view path, uint32_t tx) {
+  return ok(conn, wire::MsgType::kRead, args({path}), tx);
+}
+
+std::vector<std::string> EngineFixture::directory(uint64_t conn, std::string_view path, uint32_t tx) {
+  std::string payload = ok(conn, wire::MsgType::kDirectory, args({path}), tx);
+  std::vector<std::string> names;
+  wire::Strings s = wire::split_strings(payload);
+  for (auto n : s.strings) names.emplace_back(n);
+  return names;
+}
+
+uint32_t EngineFixture::start(uint64_t conn) {
+  std::string id = ok(conn, wire::MsgType::kTransactionStart, args({""}));
+  return static_cast<uint32_t>(std::stoul(id));
+}
+
+std::string EngineFixture::commit(uint64_t conn, uint32_t tx) {
+  return call(conn, wire::MsgType::kTransactionEnd, args({"T"}), tx).error();
+}
+
+std::vector<std::string> EngineFixture::events(uint64_t conn) {
+  std::vector<std::string> out;
+  out.swap(events_[conn]);
+  return out;
+}
+
+std::vector<pb::ConnectionCommand> EngineFixture::commands(uint64_t conn) {
+  std::vector<pb::ConnectionCommand> out;
+  out.swap(commands_[conn]);
+  return out;
+}
+
+}  // namespace dxs::testing
