@@ -50,6 +50,23 @@ class TestXenstore(dxstest.PairTestCase):
         out = self.pair.run([TEST_XENSTORE]).stdout.decode().splitlines()
         self.assertEqual(len([l for l in out if " ns" in l]), 12, out)
 
+    def test_all_twelve_100_iterations(self):
+        out = self.pair.run([TEST_XENSTORE, "-i", "100"]).stdout.decode()
+        lines = [l for l in out.splitlines() if "avg:" in l]
+        self.assertEqual(len(lines), 12, out)
+        self.assertNotIn("failed", out)
+
+    def test_random_mode_two_instances_at_once(self):
+        # test-xenstore -r picks tests at random for the given seconds; two instances
+        # share the parent xenstore-test/ and its cleanup transactions contend.
+        import subprocess
+        procs = [subprocess.Popen([TEST_XENSTORE, "-r", "20"], env=self.pair.env(),
+                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT) for _ in range(2)]
+        for p in procs:
+            out, _ = p.communicate(timeout=120)
+            self.assertEqual(p.returncode, 0, out.decode(errors="replace") + self.pair.logs())
+            self.assertNotIn(b"failed", out)
+
 
 if __name__ == "__main__":
     dxstest.main()
