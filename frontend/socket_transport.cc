@@ -52,9 +52,15 @@ class SocketTransport::Conn final : public ClientConnection, public std::enable_
           t_.log_.warn("{} is not reading: {} bytes queued; dropping it", describe(), out_.size());
           broken_ = true;
           ::shutdown(fd_, SHUT_RDWR);
-        } else if (!want_out_) {
-          want_out_ = true;
-          update_epoll_locked();
+        } else {
+          // A client that does not read its replies gets no more requests read until it
+          // does: its backlog stays near pause_bytes (events are paced by the store).
+          const bool pause = out_.size() > t_.options_.pause_bytes;
+          if (!want_out_ || pause != output_paused_) {
+            want_out_ = true;
+            output_paused_ = pause;
+            update_epoll_locked();
+          }
         }
       }
     }
@@ -89,17 +95,20 @@ class SocketTransport::Conn final : public ClientConnection, public std::enable_
         out_.erase(0, static_cast<size_t>(n));
       }
       acked = pop_written_events_locked();
-      if (out_.empty() && want_out_) {
-        want_out_ = false;
+      const bool pause = out_.size() > t_.options_.pause_bytes / 2 && output_paused_;
+      if ((out_.empty() && want_out_) || pause != output_paused_) {
+        want_out_ = !out_.empty();
+        output_paused_ = pause;
         update_epoll_locked();
       }
     }
     if (acked != 0) t_.dispatch_.on_event_written(id_, acked);
   }
 
-  void set_reading(bool on) {
+  // The dispatch's in-flight limit (the output backlog pauses reading on its own).
+  void set_dispatch_paused(bool paused) {
     std::lock_guard lock(mu_);
-    reading_ = on;
+    dispatch_paused_ = paused;
     update_epoll_locked();
   }
 
@@ -124,7 +133,7 @@ class SocketTransport::Conn final : public ClientConnection, public std::enable_
   const PeerCredentials& peer() const { return peer_; }
   bool reading() {
     std::lock_guard lock(mu_);
-    return reading_;
+    return reading_locked();
   }
 
   wire::MessageAssembler assembler;
@@ -142,10 +151,12 @@ class SocketTransport::Conn final : public ClientConnection, public std::enable_
     return acked;
   }
 
+  bool reading_locked() const { return !dispatch_paused_ && !output_paused_; }
+
   void update_epoll_locked() {
     if (closed_) return;
     epoll_event ev{};
-    ev.events = (reading_ ? EPOLLIN : 0u) | (want_out_ ? EPOLLOUT : 0u) | EPOLLRDHUP;
+    ev.events = (reading_locked() ? EPOLLIN : 0u) | (want_out_ ? EPOLLOUT : 0u) | EPOLLRDHUP;
     ev.data.ptr = this;
     epoll_ctl(t_.epoll_fd_, EPOLL_CTL_MOD, fd_, &ev);
   }
@@ -160,7 +171,8 @@ class SocketTransport::Conn final : public ClientConnection, public std::enable_
   uint64_t queued_total_ = 0;
   uint64_t written_total_ = 0;
   bool want_out_ = false;
-  bool reading_ = true;
+  bool dispatch_paused_ = false;
+  bool output_paused_ = false;
   bool closed_ = false;
   bool broken_ = false;
   std::string close_reason_;
@@ -252,7 +264,7 @@ void SocketTransport::process_input(Conn& c) {
       return;
     }
     if (c.assembler.has_message() && !dispatch_.on_message(c.id(), c.assembler.take())) {
-      c.set_reading(false);  // too many requests in flight: read on when answered
+      c.set_dispatch_paused(true);  // too many requests in flight: read on when answered
     }
   }
   if (c.input_off == c.input.size()) {
@@ -280,7 +292,10 @@ void SocketTransport::read_from(Conn& c) {
 
 void SocketTransport::handle(Conn& c, uint32_t events) {
   auto keep = conns_.at(&c);  // c stays alive through this call
-  if (events & EPOLLOUT) c.flush();
+  if (events & EPOLLOUT) {
+    c.flush();
+    if (c.reading() && c.input_off < c.input.size()) process_input(c);  // backlog drained
+  }
   if (c.broken()) {
     drop(c, "write failed");
     return;
@@ -325,7 +340,7 @@ void SocketTransport::run() {
         }
         for (auto& c : resume) {
           if (conns_.count(c.get()) == 0) continue;
-          c->set_reading(true);
+          c->set_dispatch_paused(false);
           process_input(*c);
         }
       } else {

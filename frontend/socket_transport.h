@@ -3,8 +3,9 @@
 // One thread runs an epoll loop: it accepts clients, reads their bytes, frames messages
 // (closing a client whose header announces a payload over 4096 bytes, as xenstored does)
 // and hands them to the Dispatch. Replies are written by whichever thread has them, at
-// once when the socket takes them and otherwise queued for the loop to flush; a client
-// that stops reading while its queue grows past `max_queued_bytes` is dropped.
+// once when the socket takes them and otherwise queued for the loop to flush. A client
+// whose queue passes `pause_bytes` is not read until it drains (its requests wait in its
+// own socket); one whose queue still reaches `max_queued_bytes` is dropped.
 #pragma once
 
 #include <sys/types.h>
@@ -26,6 +27,9 @@ struct SocketTransportOptions {
   std::string path;
   mode_t mode = 0600;
   int spin_us = 50;
+  // Output backlog above which a client's requests are not read until it catches up.
+  size_t pause_bytes = 256 << 10;
+  // Output backlog at which a client that does not read is dropped.
   size_t max_queued_bytes = 64 << 20;
 };
 

@@ -13,6 +13,7 @@ size_t ConnectionTable::load(Db& db) {
       std::fprintf(stderr, "dxs-store: fatal: corrupt connection record\n");
       std::abort();
     }
+    c.sent_event_id = c.record.acked_event_id();
     by_id_[c.record.id()] = std::move(c);
   }
   return by_id_.size();

@@ -18,6 +18,9 @@ struct Connection {
   pb::ConnectionRecord record;
   // Derived, not stored: rebuilt from the watch and transaction tables.
   uint32_t open_transactions = 0;
+  // Watch events up to this id have been sent to the frontend. Not stored: after a
+  // restart everything unacknowledged is sent again (at-least-once delivery).
+  uint64_t sent_event_id = 0;
 };
 
 class ConnectionTable {

@@ -127,7 +127,7 @@ void Engine::init_tree() {
   history_.commit_main(*ws_, info, changes, now_ns());
 }
 
-Result<pb::Welcome> Engine::hello(const pb::Hello& hello) {
+Result<pb::Welcome> Engine::hello(const pb::Hello& hello, std::vector<pb::Outbound>& out) {
   std::string value;
   uint64_t base = kConnIdStride;
   if (db_.get(Cf::kMeta, meta::kConnIdBase, &value) && value.size() == 8) base = keys::load_be64(value);
@@ -146,6 +146,11 @@ Result<pb::Welcome> Engine::hello(const pb::Hello& hello) {
     k->set_domid(c.record.domid());
     k->set_applied_seq(c.record.applied_seq());
     if (c.record.has_ring()) *k->mutable_ring() = c.record.ring();
+  });
+  // Whatever was sent to the previous frontend and not acknowledged is sent again.
+  connections_.for_each([&](Connection& c) {
+    c.sent_event_id = c.record.acked_event_id();
+    send_queued_events(c, out);
   });
   logger_.info("frontend attached ({}): connection ids from {}, {} known connections", hello.frontend(),
                base, welcome.connections_size());
@@ -229,6 +234,26 @@ void Engine::ack_events(const pb::EventAck& ack) {
   if (upto > c->record.acked_event_id()) {
     c->record.set_acked_event_id(upto);
     connections_.save(*ws_, *c);
+  }
+  send_queued_events(*c, *out_);
+}
+
+void Engine::send_queued_events(Connection& c, std::vector<pb::Outbound>& out) {
+  const uint64_t conn = c.record.id();
+  c.sent_event_id = std::max(c.sent_event_id, c.record.acked_event_id());
+  while (c.sent_event_id < c.record.next_event_id() && c.sent_event_id - c.record.acked_event_id() < kEventWindow) {
+    const uint64_t id = c.sent_event_id + 1;
+    pb::EventRecord record;
+    if (ws_->get_record(Cf::kEvents, keys::event(conn, id), &record)) {
+      pb::Outbound o;
+      pb::WatchEvent* e = o.mutable_event();
+      e->set_conn(conn);
+      e->set_event_id(id);
+      e->set_path(record.path());
+      e->set_token(record.token());
+      out.push_back(std::move(o));
+    }
+    c.sent_event_id = id;
   }
 }
 

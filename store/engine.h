@@ -46,12 +46,20 @@ struct EngineOptions {
 // The connection id of the ops API's own privileged client.
 constexpr uint64_t kOpsConnection = 1;
 
+// Watch events sent to the frontend and not yet acknowledged, per connection. The rest
+// wait in RocksDB, so a client that does not read costs the frontend a bounded buffer.
+constexpr uint64_t kEventWindow = 64;
+// Undelivered events kept for a privileged connection (unprivileged ones have the
+// watch-events quota); beyond it new events are dropped, and logged.
+constexpr uint64_t kPrivilegedEventBacklog = 65536;
+
 class Engine {
  public:
   static Result<std::unique_ptr<Engine>> open(Db& db, const EngineOptions& options, Logger& log);
 
   // A frontend attached: advance the connection-id base and list known connections.
-  Result<pb::Welcome> hello(const pb::Hello& hello);
+  // `out` receives the watch events not yet acknowledged, to be sent after the Welcome.
+  Result<pb::Welcome> hello(const pb::Hello& hello, std::vector<pb::Outbound>& out);
 
   // Applies `items` as one group commit. On success `out` receives, in delivery order,
   // everything the clients must now see. A storage failure is returned as EIO; the
@@ -88,6 +96,8 @@ class Engine {
   void open_connection(const pb::OpenConnection& open);
   void close_connection(uint64_t conn, std::string_view reason);
   void ack_events(const pb::EventAck& ack);
+  // Sends queued events of c to the frontend while fewer than kEventWindow are unacknowledged.
+  void send_queued_events(Connection& c, std::vector<pb::Outbound>& out);
   void handle_request(const pb::Request& req, bool record);
   pb::Reply run_request(Request& r);
 

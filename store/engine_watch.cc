@@ -84,15 +84,14 @@ void Engine::queue_event(Request& r, uint64_t conn, std::string_view path, std::
   Connection* c = connections_.find(conn);
   if (c == nullptr) return;
   Caller watcher = caller_of(*c);
-  if (!watcher.privileged) {
-    const int64_t limit = quota_limit(watcher.domid, QuotaKind::kWatchEvents);
-    const uint64_t pending = c->record.next_event_id() - c->record.acked_event_id();
-    if (limit > 0 && static_cast<int64_t>(pending) >= limit) {
-      // Counted and logged; the event itself is dropped, as xenstored drops stale ones.
-      (void)refuse_quota(watcher.domid, QuotaKind::kWatchEvents, ENOSPC,
-                         fmt::format("event {} for connection {} dropped: {} undelivered", path, conn, pending));
-      return;
-    }
+  const uint64_t pending = c->record.next_event_id() - c->record.acked_event_id();
+  const int64_t limit = watcher.privileged ? static_cast<int64_t>(kPrivilegedEventBacklog)
+                                           : quota_limit(watcher.domid, QuotaKind::kWatchEvents);
+  if (limit > 0 && static_cast<int64_t>(pending) >= limit) {
+    // Counted and logged; the event itself is dropped, as xenstored drops stale ones.
+    (void)refuse_quota(watcher.domid, QuotaKind::kWatchEvents, ENOSPC,
+                       fmt::format("event {} for connection {} dropped: {} undelivered", path, conn, pending));
+    return;
   }
   const uint64_t id = c->record.next_event_id() + 1;
   c->record.set_next_event_id(id);
@@ -102,6 +101,9 @@ void Engine::queue_event(Request& r, uint64_t conn, std::string_view path, std::
   ws_->put_record(Cf::kEvents, keys::event(conn, id), record);
   connections_.save(*ws_, *c);
 
+  // In order, and only while the connection's window has room; the rest follow its acks.
+  if (c->sent_event_id + 1 != id || c->sent_event_id - c->record.acked_event_id() >= kEventWindow) return;
+  c->sent_event_id = id;
   pb::Outbound o;
   pb::WatchEvent* e = o.mutable_event();
   e->set_conn(conn);

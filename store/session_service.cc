@@ -99,7 +99,7 @@ class SessionServer::Stream {
     if (request_.has_hello()) {
       Result<pb::Welcome> welcome = [&] {
         std::lock_guard lock(server_.engine_mu_);
-        return server_.engine_.hello(request_.hello());
+        return server_.engine_.hello(request_.hello(), out);
       }();
       if (!welcome) {
         server_.log_.error("hello failed: {}", welcome.status().to_string());
