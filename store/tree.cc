@@ -13,12 +13,13 @@ Result<Node> Tree::lookup(std::string_view p, const Caller& caller, uint8_t need
   int err = n ? EACCES : ENOENT;
   if (err == ENOENT) {
     // xenstored's errno_from_parents: ENOENT only if the closest existing ancestor grants
-    // what was asked.
+    // some of what was asked (any one right: for SET_PERMS, write without ownership is
+    // enough to learn that the node is absent, as the caller could create it).
     std::string_view up = p;
     while (up != "/") {
       up = path::parent(up);
       if (std::optional<Node> a = view_.get(up)) {
-        if (!has_rights(caller, a->perms, need)) err = EACCES;
+        if ((rights_for(caller, a->perms) & need) == 0) err = EACCES;
         break;
       }
     }

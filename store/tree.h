@@ -39,8 +39,8 @@ class Tree {
   Tree(NodeView& view, Accounting& accounting) : view_(view), acct_(accounting) {}
 
   // The node at p if caller has `need` rights on it. ENOENT if it does not exist and the
-  // caller has `need` on its closest existing ancestor; EACCES otherwise, so existence
-  // never leaks to a caller who may not see it.
+  // caller has one of the `need` rights on its closest existing ancestor; EACCES
+  // otherwise, so existence never leaks to a caller who may not see it.
   Result<Node> lookup(std::string_view p, const Caller& caller, uint8_t need);
 
   // Sets p's value, creating p and its missing ancestors.
