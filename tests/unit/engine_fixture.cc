@@ -2,11 +2,14 @@
 
 #include <doctest/doctest.h>
 
+#include <fmt/format.h>
 #include <cstdlib>
 #include <filesystem>
 
 #include "common/request_codec.h"
 #include "common/xs_error.h"
+#include "store/history.h"
+#include "store/node.h"
 
 namespace dxs::testing {
 
@@ -26,7 +29,8 @@ std::string Answer::error() const {
   return s;
 }
 
-EngineFixture::EngineFixture(store::EngineOptions options) : options_(options), next_conn_(uint64_t{1} << 40) {
+EngineFixture::EngineFixture(store::EngineOptions options)
+    : options_(options), next_conn_(uint64_t{1} << 40) {
   const char* base = std::getenv("DXS_TEST_TMP");
   std::string tmpl = std::string(base ? base : "/tmp") + "/dxs-engine.XXXXXX";
   char* made = mkdtemp(tmpl.data());
@@ -56,25 +60,43 @@ void EngineFixture::restart() {
 }
 
 void EngineFixture::route(std::vector<pb::Outbound>& out, uint64_t conn, Answer* answer) {
+  last_outbound_.clear();
   for (auto& o : out) {
     if (o.has_reply()) {
-      if (answer != nullptr && o.reply().conn() == conn) {
-        answer->type = o.reply().type();
-        answer->payload = o.reply().payload();
-      }
+      const pb::Reply& r = o.reply();
+      Answer a{r.type(), r.payload()};
+      last_outbound_.push_back(
+          fmt::format("reply {} {}", r.conn(), a.ok() ? std::string("OK") : a.error()));
+      if (answer != nullptr && r.conn() == conn) *answer = std::move(a);
     } else if (o.has_event()) {
-      events_[o.event().conn()].push_back(o.event().path() + "|" + o.event().token());
+      const pb::WatchEvent& e = o.event();
+      events_[e.conn()].push_back(e.path() + "|" + e.token());
+      last_outbound_.push_back(fmt::format("event {} {}|{}", e.conn(), e.path(), e.token()));
+      last_event_id_[e.conn()] = e.event_id();
       // The frontend acknowledges each event once written to the client.
-      google::protobuf::RepeatedPtrField<pb::Inbound> ack;
-      pb::EventAck* a = ack.Add()->mutable_event_ack();
-      a->set_conn(o.event().conn());
-      a->set_event_id(o.event().event_id());
-      std::vector<pb::Outbound> none;
-      REQUIRE(engine_->apply(ack, none).is_ok());
+      if (!no_ack_[e.conn()]) ack_all(e.conn());
     } else if (o.has_command()) {
+      last_outbound_.push_back(
+          fmt::format("command {} {}", o.command().conn(),
+                      pb::ConnectionCommand::Action_Name(o.command().action())));
       commands_[o.command().conn()].push_back(o.command());
     }
   }
+}
+
+void EngineFixture::set_auto_ack(uint64_t conn, bool on) {
+  no_ack_[conn] = !on;
+}
+
+void EngineFixture::ack_all(uint64_t conn) {
+  auto it = last_event_id_.find(conn);
+  if (it == last_event_id_.end()) return;
+  google::protobuf::RepeatedPtrField<pb::Inbound> ack;
+  pb::EventAck* a = ack.Add()->mutable_event_ack();
+  a->set_conn(conn);
+  a->set_event_id(it->second);
+  std::vector<pb::Outbound> none;
+  REQUIRE(engine_->apply(ack, none).is_ok());
 }
 
 uint64_t EngineFixture::open_socket() {
@@ -107,7 +129,8 @@ void EngineFixture::close(uint64_t conn) {
   REQUIRE(engine_->apply(items, out).is_ok());
 }
 
-Answer EngineFixture::call(uint64_t conn, wire::MsgType type, std::string_view payload, uint32_t tx_id) {
+Answer EngineFixture::call(uint64_t conn, wire::MsgType type, std::string_view payload,
+                           uint32_t tx_id) {
   wire::Message msg;
   msg.header = wire::Header{wire::to_u32(type), 77, tx_id, static_cast<uint32_t>(payload.size())};
   msg.payload.assign(payload);
@@ -125,21 +148,24 @@ Answer EngineFixture::call(uint64_t conn, wire::MsgType type, std::string_view p
   return answer;
 }
 
-std::string EngineFixture::ok(uint64_t conn, wire::MsgType type, std::string_view payload, uint32_t tx_id) {
+std::string EngineFixture::ok(uint64_t conn, wire::MsgType type, std::string_view payload,
+                              uint32_t tx_id) {
   Answer a = call(conn, type, payload, tx_id);
   INFO(wire::type_name(wire::to_u32(type)), " ", std::string(payload), " -> ", a.error());
   REQUIRE(a.ok());
   return a.payload;
 }
 
-std::string EngineFixture::err(uint64_t conn, wire::MsgType type, std::string_view payload, uint32_t tx_id) {
+std::string EngineFixture::err(uint64_t conn, wire::MsgType type, std::string_view payload,
+                               uint32_t tx_id) {
   Answer a = call(conn, type, payload, tx_id);
   INFO(wire::type_name(wire::to_u32(type)), " ", std::string(payload), " unexpectedly succeeded");
   REQUIRE(!a.ok());
   return a.error();
 }
 
-void EngineFixture::write(uint64_t conn, std::string_view path, std::string_view value, uint32_t tx) {
+void EngineFixture::write(uint64_t conn, std::string_view path, std::string_view value,
+                          uint32_t tx) {
   std::string payload(path);
   payload.push_back('\0');
   payload.append(value);
@@ -150,7 +176,8 @@ std::string EngineFixture::read(uint64_t conn, std::string_view path, uint32_t t
   return ok(conn, wire::MsgType::kRead, args({path}), tx);
 }
 
-std::vector<std::string> EngineFixture::directory(uint64_t conn, std::string_view path, uint32_t tx) {
+std::vector<std::string> EngineFixture::directory(uint64_t conn, std::string_view path,
+                                                  uint32_t tx) {
   std::string payload = ok(conn, wire::MsgType::kDirectory, args({path}), tx);
   std::vector<std::string> names;
   wire::Strings s = wire::split_strings(payload);
@@ -176,6 +203,91 @@ std::vector<std::string> EngineFixture::events(uint64_t conn) {
 std::vector<pb::ConnectionCommand> EngineFixture::commands(uint64_t conn) {
   std::vector<pb::ConnectionCommand> out;
   out.swap(commands_[conn]);
+  return out;
+}
+
+}  // namespace dxs::testing
+
+namespace dxs::testing {
+
+uint64_t EngineFixture::admin() {
+  if (admin_ == 0) admin_ = open_socket();
+  return admin_;
+}
+
+std::string EngineFixture::introduce(uint32_t domid) {
+  return call(admin(), wire::MsgType::kIntroduce, args({std::to_string(domid), "1", "1"})).error();
+}
+
+std::string EngineFixture::control(std::initializer_list<std::string_view> arguments) {
+  Answer a = call(admin(), wire::MsgType::kControl, args(arguments));
+  if (!a.ok()) return a.error();
+  std::string s = a.payload;
+  if (!s.empty() && s.back() == '\0') s.pop_back();
+  return s;
+}
+
+int64_t EngineFixture::usage(uint32_t domid, std::string_view name) {
+  const std::string out = control({"quota", std::to_string(domid)});
+  if (out == "ENOENT") return -1;
+  size_t pos = 0;
+  while (pos < out.size()) {
+    size_t nl = out.find('\n', pos);
+    if (nl == std::string::npos) nl = out.size();
+    const std::string line = out.substr(pos, nl - pos);
+    pos = nl + 1;
+    const size_t colon = line.find(':');
+    if (colon == std::string::npos) continue;
+    std::string key = line.substr(0, colon);
+    while (!key.empty() && key.back() == ' ') key.pop_back();
+    if (key != name) continue;
+    return std::stoll(line.substr(colon + 1));
+  }
+  return 0;
+}
+
+std::vector<std::string> EngineFixture::get_perms(uint64_t conn, std::string_view path,
+                                                  uint32_t tx) {
+  std::string payload = ok(conn, wire::MsgType::kGetPerms, args({path}), tx);
+  std::vector<std::string> out;
+  for (auto p : wire::split_strings(payload).strings) out.emplace_back(p);
+  return out;
+}
+
+void EngineFixture::set_perms(uint64_t conn, std::string_view path,
+                              std::initializer_list<std::string_view> perms, uint32_t tx) {
+  std::string payload(path);
+  payload.push_back('\0');
+  for (auto p : perms) {
+    payload.append(p);
+    payload.push_back('\0');
+  }
+  ok(conn, wire::MsgType::kSetPerms, payload, tx);
+}
+
+std::string EngineFixture::tree_dump() {
+  std::string out;
+  auto it = db_->iterate(store::Cf::kNodes);
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    pb::NodeRecord rec;
+    REQUIRE(rec.ParseFromArray(it->value().data(), static_cast<int>(it->value().size())));
+    const store::Node n = store::node_from_record(rec);
+    out += fmt::format(
+        "{} [{}] {} ({} children)\n",
+        store::keys::path_of_node_key(std::string_view(it->key().data(), it->key().size())),
+        format_perms(n.perms), store::abbreviate_value(n.value), n.child_count);
+  }
+  return out;
+}
+
+std::map<uint64_t, pb::CommitRecord> EngineFixture::commits() {
+  std::map<uint64_t, pb::CommitRecord> out;
+  auto it = db_->iterate(store::Cf::kCommits);
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    pb::CommitRecord rec;
+    REQUIRE(rec.ParseFromArray(it->value().data(), static_cast<int>(it->value().size())));
+    out[store::keys::load_be64(std::string_view(it->key().data(), 8))] = std::move(rec);
+  }
   return out;
 }
 

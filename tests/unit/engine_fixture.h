@@ -11,6 +11,7 @@
 
 #include "common/log.h"
 #include "common/wire.h"
+#include "proto/records.pb.h"
 #include "proto/session.pb.h"
 #include "store/db.h"
 #include "store/engine.h"
@@ -59,6 +60,36 @@ class EngineFixture {
   // Commands (e.g. CLOSE) the engine sent for conn since the last call.
   std::vector<pb::ConnectionCommand> commands(uint64_t conn);
 
+  // By default every event is acknowledged as soon as it is delivered, as the frontend
+  // does once it has written it to the client. Off: conn's events stay undelivered (a
+  // client that never reads), until ack_all().
+  void set_auto_ack(uint64_t conn, bool on);
+  void ack_all(uint64_t conn);
+
+  // Everything the last call() produced, for every connection, in delivery order:
+  // "reply <conn> OK|<error>", "event <conn> <path>|<token>", "command <conn> <action>".
+  const std::vector<std::string>& last_outbound() const { return last_outbound_; }
+
+  // As dom0, through a socket connection of the fixture's own.
+  uint64_t admin();
+  // INTRODUCE domid (ring frame 1, port 1): "" on success, else the error name.
+  std::string introduce(uint32_t domid);
+  // CONTROL with these arguments: the reply without its trailing NUL, or the error name.
+  std::string control(std::initializer_list<std::string_view> arguments);
+  // A figure of `control quota <domid>`: "nodes", "watches", "transactions", or a quota
+  // name for its refusals. 0 when the line is absent; -1 when the domain is unknown.
+  int64_t usage(uint32_t domid, std::string_view name);
+
+  std::vector<std::string> get_perms(uint64_t conn, std::string_view path, uint32_t tx = 0);
+  void set_perms(uint64_t conn, std::string_view path,
+                 std::initializer_list<std::string_view> perms, uint32_t tx = 0);
+
+  // The whole tree as "path [perms] value" lines in key order (values escaped), to check
+  // that a refused request changed nothing.
+  std::string tree_dump();
+  // Every commit record, by sequence number.
+  std::map<uint64_t, pb::CommitRecord> commits();
+
   // Closes and reopens the database and engine on the same directory.
   void restart();
 
@@ -79,6 +110,10 @@ class EngineFixture {
   std::map<uint64_t, uint64_t> next_seq_;
   std::map<uint64_t, std::vector<std::string>> events_;
   std::map<uint64_t, std::vector<pb::ConnectionCommand>> commands_;
+  std::map<uint64_t, bool> no_ack_;
+  std::map<uint64_t, uint64_t> last_event_id_;
+  std::vector<std::string> last_outbound_;
+  uint64_t admin_ = 0;
 };
 
 }  // namespace dxs::testing
