@@ -32,7 +32,9 @@ using Perms = std::vector<PermEntry>;
 constexpr uint32_t kMaxDomid = 0xFFFF;  // domid_t is 16 bits
 
 // Parses one entry strictly: a letter, then 1-5 decimal digits naming a domid <= 65535.
-// (xenstored also takes "r" for domid 0, hex and trailing junk; dxs answers EINVAL.)
+// (xenstored 4.17 reads the domid with strtol base 0: it also takes hex, signs, leading
+// blanks and domids over 65535, which dxs refuses, and reads "w010" as octal 8 where dxs
+// reads 10. Both refuse "r" and "r5x".)
 Result<PermEntry> parse_perm(std::string_view s);
 std::string format_perm(const PermEntry& p);
 
