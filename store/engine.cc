@@ -365,10 +365,18 @@ pb::Reply Engine::run_request(Request& r) {
   if (result.is_ok() && result->size() > wire::kPayloadMax) {
     result = Status::error(E2BIG, fmt::format("reply of {} bytes", result->size()));
   }
+  // What the client was answered depended on what the request observed, failure or not.
+  auto log_observations = [&] {
+    if (r.observations.empty()) return;
+    Transaction* t = txns_.find(r.req.conn(), r.req.tx_id());
+    if (t == nullptr) return;
+    for (const pb::TxnLogEntry& e : r.observations) txns_.append(*ws_, *t, e);
+  };
   if (!result.is_ok()) {
     ws_->rollback_to_savepoint();
     out_->resize(outbound_mark);
     for (auto& fn : r.on_failure) fn();
+    log_observations();
     for (const auto& [domid, kind] : r.quota_hits) {
       pb::DomainRecord& d = domains_.get_or_create(domid);
       (*d.mutable_quota_hits())[std::string(quota_name(kind))] += 1;
@@ -387,6 +395,7 @@ pb::Reply Engine::run_request(Request& r) {
     return reply;
   }
   ws_->pop_savepoint();
+  log_observations();
 
   if (r.txn != nullptr) {
     for (const auto& [domid, delta] : r.node_delta) {

@@ -81,13 +81,16 @@ bool Engine::owned_by_txn(Request& r, std::string_view path, Obs::Observation ki
 
 void Engine::observe(Request& r, Obs::Observation kind, std::string_view path, const std::optional<Node>& seen) {
   if (r.txn == nullptr) return;
-  if (r.txn->observed.count(observation_key(kind, path)) != 0) return;
+  std::string key = observation_key(kind, path);
+  if (r.txn->observed.count(key) != 0) return;
   if (owned_by_txn(r, path, kind, seen)) return;
   Obs entry;
   entry.set_observed(kind);
   entry.set_path(std::string(path));
   entry.set_existed(seen.has_value());
-  txns_.append(*ws_, *r.txn, entry);
+  // Logged by run_request after the request, which may yet fail and roll back its writes.
+  r.txn->observed.insert(std::move(key));
+  r.observations.push_back(std::move(entry));
 }
 
 Result<std::string> Engine::do_read(Request& r) {

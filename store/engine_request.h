@@ -31,6 +31,10 @@ struct Engine::Request {
   // The branch commit a transaction's merge joins to main.
   uint64_t merged_branch = 0;
 
+  // What the request observed in its transaction, logged once the request is over,
+  // whether it succeeded or not: a READ answered ENOENT observed an absence all the same.
+  std::vector<pb::TxnLogEntry> observations;
+
   // Refusals to count even though the request fails (its savepoint is rolled back).
   std::vector<std::pair<uint32_t, QuotaKind>> quota_hits;
   // What must happen even though the request fails, after its savepoint is rolled back
