@@ -377,6 +377,7 @@ Result<std::string> Engine::commit_transaction(Request& r, Transaction& t) {
 
   // The branch: the transaction's own view of what it changed, relative to its base.
   ChangeList branch;
+  SnapshotNodes at_base(*ws_, base);
   const std::string prefix = keys::txn(t.conn, t.record.id());
   auto it = ws_->iterate(Cf::kTxnNodes);
   for (it->Seek(prefix); it->Valid() && keys::starts_with(it->key(), prefix); it->Next()) {
@@ -385,6 +386,8 @@ Result<std::string> Engine::commit_transaction(Request& r, Transaction& t) {
     std::string p = keys::path_of_node_key(
         std::string_view(it->key().data() + prefix.size(), it->key().size() - prefix.size()));
     if (rec.deleted()) {
+      // Created and removed again within the transaction: no change relative to the base.
+      if (!at_base.get(p)) continue;
       branch.push_back(Change{std::move(p), Change::Kind::kDeleted, Change::Fire::kNone, std::nullopt, std::nullopt});
     } else if (rec.created() == kTxnSeq) {
       branch.push_back(Change{std::move(p), Change::Kind::kCreated, Change::Fire::kNone, std::nullopt, node_from_record(rec)});
