@@ -165,6 +165,10 @@ void Engine::release_domain(Request& r, uint32_t domid) {
       if (!n) continue;
       Node old = *n;
       n->perms[0].domid = 0;
+      // Handed over, the node keeps no entry for the dead domain either.
+      n->perms.erase(std::remove_if(n->perms.begin() + 1, n->perms.end(),
+                                    [&](const PermEntry& e) { return e.domid == domid; }),
+                     n->perms.end());
       n->modified = n->perms_modified = view.stamp();
       acct.adjust_node_count(domid, -1);
       acct.adjust_node_count(0, 1);
