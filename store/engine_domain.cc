@@ -189,6 +189,15 @@ void Engine::release_domain(Request& r, uint32_t domid) {
     perms_to_packed(perms, *record.mutable_perms());
     ws_->put_record(Cf::kMeta, std::string(meta::kSpecialPermsPrefix) + std::string(special), record);
   }
+  // A device model acting for the dead domain must not act for a new domain that reuses
+  // the domid (C keeps the target connection; dxs drops the target).
+  domains_.for_each([&](pb::DomainRecord& d) {
+    if (d.has_target() && d.target() == domid) {
+      d.clear_has_target();
+      d.clear_target();
+      domains_.save(*ws_, d.domid());
+    }
+  });
   r.node_delta.erase(domid);
   domains_.erase(*ws_, domid);
   r.note = fmt::format("released domain {}: {} connections closed, {} subtrees {}, {} permission lists scrubbed",
