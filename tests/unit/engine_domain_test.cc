@@ -1,0 +1,285 @@
+// Domains at the engine (reference sections 1.2 and 1.8, 3.1 on stale permissions; C
+// xenstored 4.17 xenstored_domain.c): INTRODUCE, IS_DOMAIN_INTRODUCED, RELEASE and the
+// cleanup after a domain (XSA-322/419/483), RESUME, SET_TARGET, GET_DOMAIN_PATH, and the
+// privileged-only operations.
+#include <doctest/doctest.h>
+
+#include "engine_fixture.h"
+
+using dxs::testing::args;
+using dxs::testing::EngineFixture;
+using dxs::wire::MsgType;
+using Strings = std::vector<std::string>;
+
+namespace {
+
+std::string write_payload(std::string_view path, std::string_view value) {
+  std::string p(path);
+  p.push_back('\0');
+  p.append(value);
+  return p;
+}
+
+std::string introduced(EngineFixture& f, uint64_t conn, std::string_view domid) {
+  return f.ok(conn, MsgType::kIsDomainIntroduced, args({domid}));
+}
+
+// A domain as libxl sets it up: its home owned by dom0 and readable by it, with
+// subdirectories it owns.
+void make_home(EngineFixture& f, uint64_t dom0, uint32_t domid) {
+  const std::string d = std::to_string(domid);
+  const std::string home = "/local/domain/" + d;
+  f.ok(dom0, MsgType::kMkdir, args({home}));
+  f.set_perms(dom0, home, {"n0", "r" + d});
+  f.ok(dom0, MsgType::kMkdir, args({home + "/data"}));
+  f.set_perms(dom0, home + "/data", {"n" + d});
+  f.ok(dom0, MsgType::kMkdir, args({home + "/device"}));
+  f.set_perms(dom0, home + "/device", {"n" + d, "r0"});
+}
+
+}  // namespace
+
+TEST_CASE("INTRODUCE fires @introduceDomain the first time only") {
+  EngineFixture f;
+  uint64_t dom0 = f.open_socket();
+  f.ok(dom0, MsgType::kWatch, args({"@introduceDomain", "i"}));
+  f.events(dom0);
+  CHECK(introduced(f, dom0, "5") == args({"F"}));
+
+  const uint64_t head = f.engine().head();
+  f.ok(dom0, MsgType::kIntroduce, args({"5", "123456", "7"}));
+  CHECK(f.events(dom0) == Strings{"@introduceDomain|i"});
+  CHECK(introduced(f, dom0, "5") == args({"T"}));
+  CHECK(f.engine().head() == head + 1);
+  CHECK(f.commits()[head + 1].summary() == "dom0: introduce domain 5");
+
+  // Again (a guest's kexec, resume): no event, and the guest's connection starts afresh.
+  uint64_t g5 = f.open_domain(5);
+  f.ok(dom0, MsgType::kMkdir, args({"/local/domain/5"}));
+  f.set_perms(dom0, "/local/domain/5", {"n5"});
+  f.ok(g5, MsgType::kWatch, args({"/local/domain/5", "w"}));
+  uint32_t t = f.start(g5);
+  f.ok(dom0, MsgType::kIntroduce, args({"5", "123456", "8"}));
+  CHECK(f.events(dom0).empty());
+  CHECK(f.commit(g5, t) == "ENOENT");
+  f.events(g5);
+  f.write(dom0, "/local/domain/5/x", "");
+  CHECK(f.events(g5).empty());
+  CHECK(f.read(g5, "/local/domain/5/x") == "");
+
+  // dom0 is introduced from the start; DOMID_SELF (32752) always answers T.
+  CHECK(introduced(f, dom0, "0") == args({"T"}));
+  CHECK(introduced(f, dom0, "32752") == args({"T"}));
+  CHECK(introduced(f, dom0, "6") == args({"F"}));
+
+  // A domid, a frame number (signed, unused) and a port above 0; extra strings are
+  // ignored as in C.
+  f.ok(dom0, MsgType::kIntroduce, args({"6", "-1", "3", "/local/domain/6"}));
+  CHECK(f.err(dom0, MsgType::kIntroduce, args({"9", "1"})) == "EINVAL");
+  CHECK(f.err(dom0, MsgType::kIntroduce, args({"9", "1", "0"})) == "EINVAL");
+  CHECK(f.err(dom0, MsgType::kIntroduce, args({"9", "1", "-3"})) == "EINVAL");
+  CHECK(f.err(dom0, MsgType::kIntroduce, args({"9", "x", "3"})) == "EINVAL");
+  CHECK(f.err(dom0, MsgType::kIntroduce, args({"nine", "1", "3"})) == "EINVAL");
+  CHECK(f.err(dom0, MsgType::kIntroduce, args({"32752", "1", "3"})) == "EINVAL");
+  CHECK(f.err(dom0, MsgType::kIntroduce, args({"65536", "1", "3"})) == "EINVAL");
+  CHECK(introduced(f, dom0, "9") == args({"F"}));
+  CHECK(f.events(dom0) == Strings{"@introduceDomain|i"});
+}
+
+TEST_CASE("RELEASE: errors, @releaseDomain, and the domain's connections closed") {
+  EngineFixture f;
+  uint64_t dom0 = f.open_socket();
+  CHECK(f.err(dom0, MsgType::kRelease, args({"7"})) == "ENOENT");
+  CHECK(f.err(dom0, MsgType::kRelease, args({"0"})) == "EINVAL");
+  CHECK(f.err(dom0, MsgType::kRelease, args({"seven"})) == "EINVAL");
+  CHECK(f.err(dom0, MsgType::kRelease, args({"7", "8"})) == "EINVAL");
+
+  REQUIRE(f.introduce(7) == "");
+  uint64_t g7 = f.open_domain(7);
+  uint64_t g7b = f.open_domain(7);
+  uint64_t g8 = f.open_domain(8);
+  f.ok(dom0, MsgType::kWatch, args({"@releaseDomain", "r"}));
+  f.events(dom0);
+  f.ok(dom0, MsgType::kRelease, args({"7"}));
+  CHECK(f.events(dom0) == Strings{"@releaseDomain|r"});
+  CHECK(introduced(f, dom0, "7") == args({"F"}));
+  CHECK(f.err(dom0, MsgType::kRelease, args({"7"})) == "ENOENT");
+  // The frontend is told to close every connection of the domain, after the reply.
+  auto closed = f.commands(g7);
+  REQUIRE(closed.size() == 1);
+  CHECK(closed[0].action() == dxs::pb::ConnectionCommand::CLOSE);
+  CHECK(f.commands(g7b).size() == 1);
+  CHECK(f.commands(g8).empty());
+  // The store has forgotten them: a late request is answered EIO.
+  CHECK(f.call(g7, MsgType::kRead, args({"/"})).error() == "EIO");
+  CHECK(f.err(g8, MsgType::kRead, args({"/"})) == "EACCES");
+  CHECK(f.commits()[f.engine().head()].summary() == "dom0: release domain 7");
+}
+
+TEST_CASE("RELEASE removes what the domain owned and every right it had (XSA-322/419/483)") {
+  EngineFixture f;
+  uint64_t dom0 = f.open_socket();
+  REQUIRE(f.introduce(7) == "");
+  REQUIRE(f.introduce(8) == "");
+  make_home(f, dom0, 7);
+  make_home(f, dom0, 8);
+  uint64_t g7 = f.open_domain(7);
+  f.write(g7, "/local/domain/7/data/a/b", "1");
+  f.write(dom0, "/local/domain/7/data/a/dom0s", "under a node of 7");
+  f.set_perms(dom0, "/local/domain/7/data/a/dom0s", {"n0"});
+  f.write(dom0, "/elsewhere/of7", "x");
+  f.set_perms(dom0, "/elsewhere/of7", {"n7"});
+  f.write(dom0, "/elsewhere/shared", "x");
+  f.set_perms(dom0, "/elsewhere/shared", {"n8", "r7", "b9"});
+  f.set_perms(dom0, "@releaseDomain", {"n0", "r7", "r8"});
+  f.set_perms(dom0, "@introduceDomain", {"n7", "r8"});
+  f.ok(dom0, MsgType::kControl, args({"quota", "set", "nodes", "50", "7"}));
+  CHECK(f.usage(7, "nodes") == 5);
+  const int64_t dom0_nodes = f.usage(0, "nodes");
+
+  uint64_t w = f.open_socket();
+  f.ok(w, MsgType::kWatch, args({"/local/domain/7/data/a/b", "b"}));
+  f.ok(w, MsgType::kWatch, args({"/elsewhere", "e"}));
+  f.events(w);
+
+  f.ok(dom0, MsgType::kRelease, args({"7"}));
+  // Its nodes are gone with everything below them, whoever owned that.
+  CHECK(f.directory(dom0, "/local/domain/7") == Strings{});
+  CHECK(f.err(dom0, MsgType::kRead, args({"/elsewhere/of7"})) == "ENOENT");
+  CHECK(f.read(dom0, "/elsewhere/shared") == "x");
+  CHECK(f.usage(0, "nodes") == dom0_nodes - 1);
+  // Watchers hear of each removal as with RM.
+  CHECK(f.events(w) == Strings{"/elsewhere/of7|e", "/local/domain/7/data/a/b|b"});
+  // Its ACL entries are gone from nodes and special ACLs; ownership of a special ACL
+  // returns to dom0.
+  CHECK(f.get_perms(dom0, "/elsewhere/shared") == Strings{"n8", "b9"});
+  CHECK(f.get_perms(dom0, "/local/domain/7") == Strings{"n0"});
+  // Its usage and its quota overrides are forgotten.
+  CHECK(f.usage(7, "nodes") == -1);
+  CHECK(f.control({"check"}) == "OK");
+
+  // A new domain 7 inherits nothing.
+  REQUIRE(f.introduce(7) == "");
+  uint64_t new7 = f.open_domain(7);
+  CHECK(f.usage(7, "nodes") == 0);
+  CHECK(f.err(new7, MsgType::kRead, args({"/elsewhere/shared"})) == "EACCES");
+  CHECK(f.err(new7, MsgType::kSetPerms, args({"@introduceDomain", "n7"})) == "EACCES");
+  f.ok(new7, MsgType::kWatch, args({"@releaseDomain", "r"}));
+  f.events(new7);
+  REQUIRE(f.introduce(9) == "");
+  f.ok(dom0, MsgType::kRelease, args({"9"}));
+  CHECK(f.events(new7).empty());
+  // Its quota is the default again (1000, not the 50 of the old domain).
+  f.set_perms(dom0, "/local/domain/7", {"n0", "b7"});
+  for (int i = 0; i < 60; ++i) f.write(new7, "/local/domain/7/n" + std::to_string(i), "");
+  CHECK(f.usage(7, "nodes") == 60);
+  CHECK(f.control({"check"}) == "OK");
+}
+
+TEST_CASE("with keep_orphans, RELEASE hands the domain's nodes to dom0") {
+  dxs::store::EngineOptions options;
+  options.keep_orphans = true;
+  EngineFixture f(options);
+  uint64_t dom0 = f.open_socket();
+  REQUIRE(f.introduce(7) == "");
+  make_home(f, dom0, 7);
+  uint64_t g7 = f.open_domain(7);
+  f.write(g7, "/local/domain/7/data/a", "1");
+  f.set_perms(g7, "/local/domain/7/data/a", {"n7", "r7", "b8"});
+  const int64_t dom0_nodes = f.usage(0, "nodes");
+  CHECK(f.usage(7, "nodes") == 3);
+
+  f.ok(dom0, MsgType::kRelease, args({"7"}));
+  CHECK(f.read(dom0, "/local/domain/7/data/a") == "1");
+  CHECK(f.get_perms(dom0, "/local/domain/7/data") == Strings{"n0"});
+  CHECK(f.get_perms(dom0, "/local/domain/7/device") == Strings{"n0", "r0"});
+  // Handed over, the node keeps no entry for the dead domain.
+  CHECK(f.get_perms(dom0, "/local/domain/7/data/a") == Strings{"n0", "b8"});
+  CHECK(f.usage(0, "nodes") == dom0_nodes + 3);
+  CHECK(f.usage(7, "nodes") == -1);
+  CHECK(f.control({"check"}) == "OK");
+  REQUIRE(f.introduce(7) == "");
+  uint64_t new7 = f.open_domain(7);
+  CHECK(f.err(new7, MsgType::kRead, args({"/local/domain/7/data/a"})) == "EACCES");
+}
+
+TEST_CASE("RESUME and SET_TARGET need introduced domains") {
+  EngineFixture f;
+  uint64_t dom0 = f.open_socket();
+  CHECK(f.err(dom0, MsgType::kResume, args({"7"})) == "ENOENT");
+  CHECK(f.err(dom0, MsgType::kResume, args({"0"})) == "EINVAL");
+  CHECK(f.err(dom0, MsgType::kResume, args({"x"})) == "EINVAL");
+  REQUIRE(f.introduce(7) == "");
+  f.ok(dom0, MsgType::kResume, args({"7"}));
+
+  CHECK(f.err(dom0, MsgType::kSetTarget, args({"8", "7"})) == "ENOENT");
+  CHECK(f.err(dom0, MsgType::kSetTarget, args({"7", "8"})) == "ENOENT");
+  CHECK(f.err(dom0, MsgType::kSetTarget, args({"8"})) == "EINVAL");
+  CHECK(f.err(dom0, MsgType::kSetTarget, args({"8", "x"})) == "EINVAL");
+  REQUIRE(f.introduce(8) == "");
+  f.ok(dom0, MsgType::kSetTarget, args({"8", "7"}));
+
+  // The target's rights hold for every connection of the device model, at once.
+  make_home(f, dom0, 7);
+  uint64_t dm = f.open_domain(8);
+  f.write(dm, "/local/domain/7/data/from-dm", "x");
+  CHECK(f.read(dm, "/local/domain/7") == "");
+
+  // Released, the target gives nothing any more, even to a new domain of the same domid.
+  f.ok(dom0, MsgType::kRelease, args({"7"}));
+  REQUIRE(f.introduce(7) == "");
+  make_home(f, dom0, 7);
+  CHECK(f.err(dm, MsgType::kRead, args({"/local/domain/7"})) == "EACCES");
+  CHECK(f.err(dm, MsgType::kWrite, write_payload("/local/domain/7/data/x", "")) == "EACCES");
+}
+
+TEST_CASE("GET_DOMAIN_PATH is for anyone and only formats") {
+  EngineFixture f;
+  uint64_t dom0 = f.open_socket();
+  uint64_t g7 = f.open_domain(7);
+  CHECK(f.ok(g7, MsgType::kGetDomainPath, args({"7"})) == args({"/local/domain/7"}));
+  CHECK(f.ok(g7, MsgType::kGetDomainPath, args({"12345"})) == args({"/local/domain/12345"}));
+  CHECK(f.ok(dom0, MsgType::kGetDomainPath, args({"0"})) == args({"/local/domain/0"}));
+  // C reads the domid with atoi ("x" is domain 0); dxs wants a number.
+  CHECK(f.err(g7, MsgType::kGetDomainPath, args({"x"})) == "EINVAL");
+  CHECK(f.err(g7, MsgType::kGetDomainPath, args({""})) == "EINVAL");
+  CHECK(f.err(g7, MsgType::kGetDomainPath, args({"7", "8"})) == "EINVAL");
+  CHECK(f.err(g7, MsgType::kGetDomainPath, "7") == "EINVAL");
+}
+
+TEST_CASE("privileged-only operations from a guest are refused with EACCES") {
+  EngineFixture f;
+  uint64_t dom0 = f.open_socket();
+  REQUIRE(f.introduce(7) == "");
+  REQUIRE(f.introduce(8) == "");
+  uint64_t g7 = f.open_domain(7);
+  const std::string before = f.tree_dump();
+  const uint64_t head = f.engine().head();
+  CHECK(f.err(g7, MsgType::kControl, args({"check"})) == "EACCES");
+  CHECK(f.err(g7, MsgType::kControl, args({"quota", "set", "nodes", "9999", "7"})) == "EACCES");
+  CHECK(f.err(g7, MsgType::kIntroduce, args({"9", "1", "1"})) == "EACCES");
+  CHECK(f.err(g7, MsgType::kRelease, args({"8"})) == "EACCES");
+  CHECK(f.err(g7, MsgType::kRelease, args({"7"})) == "EACCES");
+  CHECK(f.err(g7, MsgType::kIsDomainIntroduced, args({"8"})) == "EACCES");
+  CHECK(f.err(g7, MsgType::kResume, args({"8"})) == "EACCES");
+  CHECK(f.err(g7, MsgType::kSetTarget, args({"7", "8"})) == "EACCES");
+  // Whatever the payload.
+  CHECK(f.err(g7, MsgType::kIntroduce, "") == "EACCES");
+  CHECK(f.err(g7, MsgType::kSetTarget, "garbage") == "EACCES");
+  CHECK(f.tree_dump() == before);
+  CHECK(f.engine().head() == head);
+  CHECK(introduced(f, dom0, "8") == args({"T"}));
+  CHECK(introduced(f, dom0, "9") == args({"F"}));
+
+  // The privileged domain of xenstored -p has dom0's rights.
+  dxs::store::EngineOptions options;
+  options.privileged_domid = 3;
+  EngineFixture p(options);
+  uint64_t g3 = p.open_domain(3);
+  p.ok(g3, MsgType::kIntroduce, args({"9", "1", "1"}));
+  CHECK(introduced(p, g3, "9") == args({"T"}));
+  p.write(p.admin(), "/secret", "s");
+  CHECK(p.read(g3, "/secret") == "s");
+  p.write(g3, "/by3", "");
+  CHECK(p.get_perms(g3, "/by3") == Strings{"n0"});
+}
