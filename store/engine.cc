@@ -478,7 +478,15 @@ uint32_t Engine::path_max(const Request& r) {
 
 Result<std::string> Engine::canonical_path(Request& r, std::string_view raw) {
   const uint32_t home = r.conn.record.kind() == pb::RING ? r.conn.record.domid() : 0;
-  return path::canonicalize(raw, home, path_max(r));
+  Result<std::string> p = path::canonicalize(raw, home, path_max(r));
+  if (!p.is_ok() && path::canonicalize(raw, home, UINT32_MAX).is_ok()) {
+    // Valid but for its length: a refusal of the path-max quota, logged and counted as
+    // any other (the answer is EINVAL all the same).
+    r.quota_hits.emplace_back(r.caller.domid, QuotaKind::kPathMax);
+    return refuse_quota(r.caller.domid, QuotaKind::kPathMax, EINVAL,
+                        fmt::format("path of {} bytes {:.64}...", raw.size(), raw));
+  }
+  return p;
 }
 
 }  // namespace dxs::store
