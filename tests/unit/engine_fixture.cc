@@ -227,9 +227,10 @@ std::string EngineFixture::control(std::initializer_list<std::string_view> argum
   return s;
 }
 
-int64_t EngineFixture::usage(uint32_t domid, std::string_view name) {
-  const std::string out = control({"quota", std::to_string(domid)});
-  if (out == "ENOENT") return -1;
+namespace {
+
+// The figure on the line "<name> : <figure>[ refused]" of `control quota <domid>`.
+int64_t quota_figure(const std::string& out, std::string_view name, bool refused) {
   size_t pos = 0;
   while (pos < out.size()) {
     size_t nl = out.find('\n', pos);
@@ -238,12 +239,24 @@ int64_t EngineFixture::usage(uint32_t domid, std::string_view name) {
     pos = nl + 1;
     const size_t colon = line.find(':');
     if (colon == std::string::npos) continue;
+    if ((line.find("refused") != std::string::npos) != refused) continue;
     std::string key = line.substr(0, colon);
     while (!key.empty() && key.back() == ' ') key.pop_back();
-    if (key != name) continue;
-    return std::stoll(line.substr(colon + 1));
+    if (key == name) return std::stoll(line.substr(colon + 1));
   }
   return 0;
+}
+
+}  // namespace
+
+int64_t EngineFixture::usage(uint32_t domid, std::string_view name) {
+  const std::string out = control({"quota", std::to_string(domid)});
+  return out == "ENOENT" ? -1 : quota_figure(out, name, false);
+}
+
+int64_t EngineFixture::refusals(uint32_t domid, std::string_view quota) {
+  const std::string out = control({"quota", std::to_string(domid)});
+  return out == "ENOENT" ? -1 : quota_figure(out, quota, true);
 }
 
 std::vector<std::string> EngineFixture::get_perms(uint64_t conn, std::string_view path,

@@ -76,9 +76,12 @@ class EngineFixture {
   std::string introduce(uint32_t domid);
   // CONTROL with these arguments: the reply without its trailing NUL, or the error name.
   std::string control(std::initializer_list<std::string_view> arguments);
-  // A figure of `control quota <domid>`: "nodes", "watches", "transactions", or a quota
-  // name for its refusals. 0 when the line is absent; -1 when the domain is unknown.
+  // A figure of `control quota <domid>`: "nodes", "watches" or "transactions".
+  // -1 when the domain is unknown.
   int64_t usage(uint32_t domid, std::string_view name);
+  // How often `quota` refused domid something, from `control quota <domid>`: 0 when
+  // never, -1 when the domain is unknown.
+  int64_t refusals(uint32_t domid, std::string_view quota);
 
   std::vector<std::string> get_perms(uint64_t conn, std::string_view path, uint32_t tx = 0);
   void set_perms(uint64_t conn, std::string_view path,
