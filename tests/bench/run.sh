@@ -1,0 +1,454 @@
+#!/bin/bash
+# run.sh - the dxs benchmark: the same workloads against dxs (dxs-store + dxs-frontend in
+# their default configuration: RocksDB WAL on, no fsync), Debian's C xenstored and
+# oxenstored, in one run, and ONE table: each daemon's figures and dxs's ratio to the best
+# of the two others.
+#
+# usage: tests/bench/run.sh [--smoke | --quick | --full] [--repeat N] [--daemons "dxs c ocaml"]
+#
+#   --full    (default) the sizes of docs/performance.md; rows measured on a running
+#             daemon are the median of 3 runs. About 10 minutes on 2 cores.
+#   --quick   smaller sizes, one run each; a few minutes.
+#   --smoke   tiny sizes, seconds. The test suite runs it (suite 'bench'): it checks that
+#             every workload runs and the table is printed, never a timing.
+#   --repeat N       runs of each workload on a running daemon (median reported)
+#   --daemons LIST   which daemons to run (default "dxs c ocaml")
+#
+# Before: meson compile -C build bench   (builds tests/bench/xsbench, the workload client)
+#
+# Environment:
+#   DXS_BUILD       build directory (default: build/ at the top of the repository)
+#   DXS_STORE, DXS_FRONTEND, XSBENCH    the binaries (default: under DXS_BUILD)
+#   DXS_PEERS       directory with start-peer.sh (default: ../shared/peers beside the repository)
+#   DXS_BENCH_TMP   parent of the temporary directory (default /tmp)
+#   DXS_KEEP_TMP=1  keep the temporary directory (daemon logs, raw results)
+#
+# Each daemon is started three times on fresh state under the temporary directory: once for
+# the request workloads, once for the large tree (memory, disk, xenstore-ls), once for the
+# VM-lifecycle replay. Progress goes to stderr, the table to stdout. Exit status 1 if a
+# workload failed against dxs (a peer's failure is reported in the table and notes).
+#
+# VM-lifecycle replay hook: if an executable $DXS_BUILD/tests/bench/vm_lifecycle or
+# tests/bench/vm_lifecycle exists, it is run once per daemon as
+#     vm_lifecycle --socket SOCKET --mode smoke|quick|full      (XENSTORED_PATH=SOCKET too)
+# against a freshly started daemon, and each stdout line of the form
+#     row<TAB>LABEL<TAB>UNIT<TAB>higher|lower<TAB>VALUE
+# becomes a row of the table (other lines are ignored; a non-zero exit marks it failed).
+set -eu
+
+usage() { sed -n '2,22p' "$0" >&2; exit 2; }
+
+mode=full
+repeat=
+daemons="dxs c ocaml"
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --smoke) mode=smoke ;;
+    --quick) mode=quick ;;
+    --full) mode=full ;;
+    --repeat) [ $# -ge 2 ] || usage; repeat=$2; shift ;;
+    --daemons) [ $# -ge 2 ] || usage; daemons=$2; shift ;;
+    -h|--help) usage ;;
+    *) echo "run.sh: unknown argument $1" >&2; usage ;;
+  esac
+  shift
+done
+
+# Sizes. TREE_NODES: the large tree; WATCHERS x WATCH_WRITES events.
+case "$mode" in
+  smoke)
+    SERIAL_OPS=200; PAR_OPS=320; DIR_CHILDREN=500; DIR_OPS=100; TREE_NODES=2000
+    TXN_CLIENTS=4; TXN_COUNT=20; TXN_KEYS=5; WATCHERS=10; WATCH_WRITES=20
+    default_repeat=1; limit=120 ;;
+  quick)
+    SERIAL_OPS=5000; PAR_OPS=10000; DIR_CHILDREN=500; DIR_OPS=2000; TREE_NODES=20000
+    TXN_CLIENTS=4; TXN_COUNT=500; TXN_KEYS=5; WATCHERS=100; WATCH_WRITES=200
+    default_repeat=1; limit=900 ;;
+  full)
+    SERIAL_OPS=20000; PAR_OPS=40000; DIR_CHILDREN=500; DIR_OPS=10000; TREE_NODES=100000
+    TXN_CLIENTS=4; TXN_COUNT=500; TXN_KEYS=5; WATCHERS=100; WATCH_WRITES=1000
+    default_repeat=3; limit=1800 ;;
+esac
+repeat=${repeat:-$default_repeat}
+
+top=$(cd "$(dirname "$0")/../.." && pwd)
+build=${DXS_BUILD:-$top/build}
+store_bin=${DXS_STORE:-$build/store/dxs-store}
+frontend_bin=${DXS_FRONTEND:-$build/frontend/dxs-frontend}
+xsbench=${XSBENCH:-$build/tests/bench/xsbench}
+peers=${DXS_PEERS:-$top/../shared/peers}
+
+for bin in "$store_bin" "$frontend_bin" "$xsbench"; do
+  if [ ! -x "$bin" ]; then
+    echo "run.sh: $bin not found; build first: meson compile -C ${build#"$top"/} bench" >&2
+    exit 1
+  fi
+done
+
+tmp=$(mktemp -d "${DXS_BENCH_TMP:-/tmp}/dxs-bench.XXXXXX")
+results=$tmp/results.tsv   # daemon <TAB> key <TAB> value, one line per measurement
+rows=$tmp/rows.tsv         # key <TAB> label <TAB> unit <TAB> higher|lower|info
+notes=$tmp/notes.txt
+: >"$results"; : >"$rows"; : >"$notes"
+running=""                 # pids of the daemons currently up
+sock=""
+instance=""               # the directory of the daemon instance running
+dxs_failed=0
+
+log() { printf '%s\n' "$*" >&2; }
+
+# Waits up to 10 s for a process to exit after SIGTERM, then kills it.
+stop_pid() {
+  local pid=$1 i state
+  kill -TERM "$pid" 2>/dev/null || true
+  for ((i = 0; i < 200; i++)); do
+    state=$(awk '{ sub(/.*\) /, ""); print substr($0, 1, 1) }' "/proc/$pid/stat" 2>/dev/null) || break
+    if [ -z "$state" ] || [ "$state" = Z ]; then break; fi
+    sleep 0.05
+  done
+  kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+
+stop_daemon() {
+  local pid
+  for pid in $running; do stop_pid "$pid"; done
+  running=""
+}
+
+cleanup() {
+  stop_daemon
+  if [ -n "${DXS_KEEP_TMP:-}" ]; then
+    log "run.sh: kept $tmp"
+  else
+    rm -rf "$tmp"
+  fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# start_daemon NAME DIR: starts a fresh instance with its state under DIR; sets $sock and
+# $running. Ready when the client socket answers a request.
+start_daemon() {
+  local name=$1 dir=$2
+  mkdir -p "$dir"
+  instance=$dir
+  sock=$dir/xs.sock
+  case "$name" in
+    dxs)
+      : >"$dir/dxs.conf"   # the defaults, whatever /etc/dxs/dxs.conf says
+      "$store_bin" --state-dir "$dir/state" --listen "unix:$dir/store.sock" \
+        --ops-listen "unix:$dir/ops.sock" --config "$dir/dxs.conf" >"$dir/store.log" 2>&1 &
+      store_pid=$!
+      "$frontend_bin" --store "unix:$dir/store.sock" --socket "$sock" \
+        --config "$dir/dxs.conf" >"$dir/frontend.log" 2>&1 &
+      frontend_pid=$!
+      running="$frontend_pid $store_pid"
+      ;;
+    c|ocaml)
+      # start-peer.sh execs the daemon: its pid is the daemon's.
+      "$peers/start-peer.sh" "$name" "$sock" "$dir/state" >"$dir/daemon.log" 2>&1 &
+      peer_pid=$!
+      running=$peer_pid
+      ;;
+  esac
+  local pid_args=() pid
+  for pid in $running; do pid_args+=(--pid "$pid"); done
+  if ! "$xsbench" ping --socket "$sock" --timeout-s 60 "${pid_args[@]}" 2>>"$dir/ping.log"; then
+    log "run.sh: $(label_of "$name") did not start: $(tail -n 1 "$dir/ping.log")"
+    stop_daemon
+    {
+      printf '%s did not start: %s; its logs end:\n' "$(label_of "$name")" "$(tail -n 1 "$dir/ping.log")"
+      tail -n 3 "$dir"/*.log 2>/dev/null | sed 's/^/  /'
+    } >>"$notes"
+    return 1
+  fi
+}
+
+label_of() {
+  case "$1" in dxs) echo dxs ;; c) echo "C xenstored" ;; ocaml) echo oxenstored ;; esac
+}
+
+record() { printf '%s\t%s\t%s\n' "$1" "$2" "$3" >>"$results"; }
+
+# workload DAEMON KEY XSBENCH-ARGS...: runs one workload against $sock and records its
+# key=value results as KEY.<name>.
+workload() {
+  local daemon=$1 key=$2 out k v status=0 why pid
+  shift 2
+  log "  $(label_of "$daemon"): $key"
+  for pid in $running; do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      record "$daemon" "$key.failed" 1
+      printf '%s, %s: not run: the daemon had exited\n' "$(label_of "$daemon")" "$key" >>"$notes"
+      if [ "$daemon" = dxs ]; then dxs_failed=1; fi
+      return 0
+    fi
+  done
+  out=$(timeout --kill-after=10 "$limit" "$xsbench" "$@" --socket "$sock" 2>"$tmp/last.err") || status=$?
+  if [ "$status" -eq 0 ]; then
+    while IFS='=' read -r k v; do
+      if [ -n "$k" ]; then record "$daemon" "$key.$k" "$v"; fi
+    done <<<"$out"
+  else
+    why=$(tail -n 1 "$tmp/last.err")
+    if [ "$status" -eq 124 ] || [ "$status" -eq 137 ]; then why="no result after $limit s; $why"; fi
+    record "$daemon" "$key.failed" 1
+    printf '%s, %s: failed: %s\n' "$(label_of "$daemon")" "$key" "$why" >>"$notes"
+    log "  FAILED: $why"
+    for pid in $running; do
+      if ! kill -0 "$pid" 2>/dev/null; then
+        printf '  a daemon process (pid %s) exited; its logs end:\n' "$pid" >>"$notes"
+        tail -n 3 "$instance"/*.log 2>/dev/null | sed 's/^/    /' >>"$notes"
+      fi
+    done
+    if [ "$daemon" = dxs ]; then dxs_failed=1; fi
+  fi
+}
+
+rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
+
+# Per-daemon resident memory in kB: dxs is the sum of its two processes.
+record_rss() {
+  local daemon=$1 prefix=$2
+  if [ "$daemon" = dxs ]; then
+    local s f
+    s=$(rss_kb "$store_pid"); f=$(rss_kb "$frontend_pid")
+    record dxs "$prefix.store_rss_kb" "$s"
+    record dxs "$prefix.frontend_rss_kb" "$f"
+    record dxs "$prefix.rss_kb" $((s + f))
+  else
+    record "$daemon" "$prefix.rss_kb" "$(rss_kb "$peer_pid")"
+  fi
+}
+
+vm_lifecycle=""
+for candidate in "$build/tests/bench/vm_lifecycle" "$top/tests/bench/vm_lifecycle"; do
+  if [ -f "$candidate" ] && [ -x "$candidate" ]; then vm_lifecycle=$candidate; break; fi
+done
+
+bench_daemon() {
+  local daemon=$1 r base=$tmp/$1
+  log "== $(label_of "$daemon")"
+  if ! start_daemon "$daemon" "$base-requests"; then
+    record "$daemon" unavailable 1
+    if [ "$daemon" = dxs ]; then dxs_failed=1; fi
+    return 0
+  fi
+  for ((r = 1; r <= repeat; r++)); do
+    workload "$daemon" serial_write serial --op write --ops "$SERIAL_OPS"
+    workload "$daemon" serial_read serial --op read --ops "$SERIAL_OPS"
+    workload "$daemon" par4_write parallel --op write --clients 4 --ops "$PAR_OPS"
+    workload "$daemon" par4_read parallel --op read --clients 4 --ops "$PAR_OPS"
+    workload "$daemon" par16_write parallel --op write --clients 16 --ops "$PAR_OPS"
+    workload "$daemon" par16_read parallel --op read --clients 16 --ops "$PAR_OPS"
+    workload "$daemon" dir directory --children "$DIR_CHILDREN" --ops "$DIR_OPS"
+    workload "$daemon" txn txn --clients "$TXN_CLIENTS" --txns "$TXN_COUNT" --keys "$TXN_KEYS"
+    workload "$daemon" watch watch --watchers "$WATCHERS" --writes "$WATCH_WRITES"
+  done
+  stop_daemon
+
+  if start_daemon "$daemon" "$base-tree"; then
+    record_rss "$daemon" empty
+    workload "$daemon" tree populate --nodes "$TREE_NODES"
+    record_rss "$daemon" mem
+    if [ "$daemon" = dxs ]; then
+      record dxs mem.disk_bytes "$(du -sb "$base-tree/state" | cut -f1)"
+    fi
+    workload "$daemon" ls ls --nodes "$TREE_NODES"
+    stop_daemon
+  fi
+
+  if [ -n "$vm_lifecycle" ] && start_daemon "$daemon" "$base-vm"; then
+    log "  $(label_of "$daemon"): vm_lifecycle"
+    local out line tag label unit better value
+    if out=$(XENSTORED_PATH=$sock timeout --kill-after=10 "$limit" "$vm_lifecycle" --socket "$sock" \
+               --mode "$mode" 2>"$tmp/last.err"); then
+      while IFS= read -r line; do
+        IFS=$'\t' read -r tag label unit better value <<<"$line" || true
+        [ "$tag" = row ] && [ -n "${value:-}" ] || continue
+        if ! { [ -f "$rows.vm" ] && grep -qF -- "vm:$label"$'\t' "$rows.vm"; }; then
+          printf 'vm:%s\t%s\t%s\t%s\n' "$label" "$label" "$unit" "$better" >>"$rows.vm"
+        fi
+        record "$daemon" "vm:$label" "$value"
+      done <<<"$out"
+    else
+      record "$daemon" vm.failed 1
+      printf '%s, vm_lifecycle: failed: %s\n' "$(label_of "$daemon")" "$(tail -n 1 "$tmp/last.err")" >>"$notes"
+      if [ "$daemon" = dxs ]; then dxs_failed=1; fi
+    fi
+    stop_daemon
+  fi
+}
+
+# --- which daemons ------------------------------------------------------------------------
+peer_status=""
+selected=""
+for d in $daemons; do
+  case "$d" in
+    dxs) selected="$selected dxs" ;;
+    c|ocaml)
+      if [ ! -x "$peers/start-peer.sh" ]; then
+        peer_status="NOT AVAILABLE: no start-peer.sh in $peers (set DXS_PEERS); dxs runs alone"
+      elif [ ! -x /usr/lib/xen-4.17/bin/xenstored ] || [ ! -x /usr/lib/xen-4.17/bin/oxenstored ]; then
+        peer_status="NOT AVAILABLE: xen-utils-4.17 is not installed; dxs runs alone"
+      else
+        selected="$selected $d"
+      fi ;;
+    *) echo "run.sh: unknown daemon $d (dxs, c, ocaml)" >&2; exit 2 ;;
+  esac
+done
+case " $selected " in
+  *" c "*|*" ocaml "*) ;;
+  *) if [ -z "$peer_status" ]; then peer_status="not run (--daemons \"$daemons\")"; fi ;;
+esac
+if [ -z "$peer_status" ]; then
+  xen_version=$(dpkg-query -W -f='${Version}' xen-utils-4.17 2>/dev/null || echo "?")
+  peer_status="C xenstored and oxenstored from xen-utils-4.17 $xen_version, via $peers/start-peer.sh"
+fi
+
+for d in $selected; do bench_daemon "$d"; done
+
+# --- the table ------------------------------------------------------------------------------
+add_row() { printf '%s\t%s\t%s\t%s\n' "$@" >>"$rows"; }
+add_row serial_write.ops_per_s "1 client, serial writes ($SERIAL_OPS ops)" ops/s higher
+add_row serial_write.p50_us "1 client, serial writes: latency p50" us lower
+add_row serial_write.p99_us "1 client, serial writes: latency p99" us lower
+add_row serial_read.ops_per_s "1 client, serial reads ($SERIAL_OPS ops)" ops/s higher
+add_row serial_read.p50_us "1 client, serial reads: latency p50" us lower
+add_row serial_read.p99_us "1 client, serial reads: latency p99" us lower
+add_row par4_write.ops_per_s "4 clients, writes ($PAR_OPS ops in total)" ops/s higher
+add_row par4_read.ops_per_s "4 clients, reads ($PAR_OPS ops in total)" ops/s higher
+add_row par16_write.ops_per_s "16 clients, writes ($PAR_OPS ops in total)" ops/s higher
+add_row par16_read.ops_per_s "16 clients, reads ($PAR_OPS ops in total)" ops/s higher
+add_row dir.ops_per_s "DIRECTORY of a node with $DIR_CHILDREN children" ops/s higher
+add_row ls.seconds "xenstore-ls of a $TREE_NODES-node tree" s lower
+add_row txn.commits_per_s "$TXN_CLIENTS clients x $TXN_COUNT transactions, $TXN_KEYS new keys under one parent" commits/s higher
+add_row txn.eagain "  the same: EAGAIN (each retried)" count lower
+add_row watch.events_per_s "watch fan-out: $WATCHERS watchers, 1 writer ($WATCH_WRITES writes)" events/s higher
+add_row mem.rss_kb "resident memory holding the $TREE_NODES-node tree" MiB lower
+add_row mem.store_rss_kb "  dxs-store" MiB info
+add_row mem.frontend_rss_kb "  dxs-frontend" MiB info
+add_row mem.bytes_per_node "memory per node ((RSS with tree - RSS empty) / nodes)" bytes lower
+add_row mem.disk_bytes "dxs state on disk with the tree" MiB info
+add_row mem.disk_per_node "  per node" bytes info
+add_row tree.writes_per_s "(set-up) filling the tree: pipelined writes, 4 connections" writes/s higher
+if [ -s "$rows.vm" ]; then
+  cat "$rows.vm" >>"$rows"
+elif [ -n "$vm_lifecycle" ]; then
+  add_row vm.none "VM lifecycle replay ($vm_lifecycle): no rows" - info
+else
+  add_row vm.none "VM lifecycle replay (tests/bench/vm_lifecycle): not yet available" - info
+fi
+
+# Derived figures: memory per node (RSS growth) and disk per node, from each daemon's own
+# measurements.
+awk -F '\t' '
+  { v[$1 "\t" $2] = $3; d[$1] = 1 }
+  END {
+    for (x in d) {
+      n = v[x "\ttree.nodes"]
+      if (n > 0 && ((x "\tmem.rss_kb") in v) && ((x "\tempty.rss_kb") in v))
+        printf "%s\tmem.bytes_per_node\t%.0f\n", x, (v[x "\tmem.rss_kb"] - v[x "\tempty.rss_kb"]) * 1024 / n
+      if (n > 0 && ((x "\tmem.disk_bytes") in v))
+        printf "%s\tmem.disk_per_node\t%.0f\n", x, v[x "\tmem.disk_bytes"] / n
+    }
+  }' "$results" >>"$results"
+
+cpu=$(awk -F ': *' '/^model name/ { print $2; exit }' /proc/cpuinfo)
+buildtype="?"
+if [ -f "$build/meson-info/intro-buildoptions.json" ]; then
+  buildtype=$(python3 -c 'import json,sys
+o = {x["name"]: x["value"] for x in json.load(open(sys.argv[1]))}
+print(o.get("buildtype", "?") + ("" if o.get("b_sanitize", "none") == "none" else ", sanitize=" + o["b_sanitize"]))' \
+    "$build/meson-info/intro-buildoptions.json" 2>/dev/null || echo "?")
+fi
+commit=$(git -C "$top" rev-parse --short HEAD 2>/dev/null || echo "?")
+
+echo "dxs benchmark, mode $mode (runs on a running daemon: median of $repeat)"
+echo "date:    $(date -u '+%Y-%m-%d %H:%M UTC')"
+echo "machine: ${cpu:-unknown CPU}, $(nproc) cores, Linux $(uname -r)"
+echo "dxs:     commit $commit, build ${buildtype:-?}, default configuration (WAL on, no fsync)"
+echo "peers:   $peer_status"
+echo
+
+awk -F '\t' -v daemons="$selected" '
+  function median(key,    n, i, j, t, a) {
+    n = split(vals[key], a, " ")
+    if (n == 0) return ""
+    for (i = 2; i <= n; i++) { t = a[i] + 0; for (j = i - 1; j >= 1 && a[j] + 0 > t; j--) a[j + 1] = a[j]; a[j + 1] = t }
+    return (n % 2) ? a[(n + 1) / 2] + 0 : (a[n / 2] + a[n / 2 + 1]) / 2
+  }
+  function fmt(x, unit, key) {
+    if (unit == "MiB") x = (key ~ /_bytes$/) ? x / 1048576 : x / 1024
+    if (unit == "MiB" || unit == "s") return sprintf("%.2f", x)
+    if (unit == "us") return sprintf("%.1f", x)
+    return sprintf("%.0f", x)
+  }
+  FNR == NR { order[++nrows] = $1; label[$1] = $2; unit[$1] = $3; better[$1] = $4; next }
+  { key = $1 SUBSEP $2
+    vals[key] = (key in vals) ? vals[key] " " $3 : $3
+    if ($2 ~ /\.failed$/) failed[$1 SUBSEP substr($2, 1, length($2) - 7)] = 1
+    if ($2 == "unavailable") unavailable[$1] = 1 }
+  END {
+    nd = split(daemons, ds, " ")
+    name["dxs"] = "dxs"; name["c"] = "C xenstored"; name["ocaml"] = "oxenstored"
+    ncol = 0
+    cell[0, ++ncol] = "workload"; cell[0, ++ncol] = "unit"
+    for (i = 1; i <= nd; i++) cell[0, ++ncol] = name[ds[i]]
+    cell[0, ++ncol] = "dxs/best peer"; cell[0, ++ncol] = "dxs better if"
+    for (r = 1; r <= nrows; r++) {
+      k = order[r]
+      c = 0
+      cell[r, ++c] = label[k]; cell[r, ++c] = unit[k]
+      best = ""; dxsv = ""
+      for (i = 1; i <= nd; i++) {
+        d = ds[i]; prefix = k
+        if (k ~ /^vm:/) prefix = "vm"; else sub(/\.[^.]*$/, "", prefix)
+        m = median(d SUBSEP k)
+        if (unavailable[d]) s = "n/a"
+        else if (failed[d SUBSEP prefix]) s = "failed"
+        else if (m == "") s = "-"
+        else s = fmt(m, unit[k], k)
+        cell[r, ++c] = s
+        if (m == "" || unavailable[d] || failed[d SUBSEP prefix]) continue
+        if (d == "dxs") dxsv = m
+        else if (best == "" || (better[k] == "higher" && m > best) || (better[k] == "lower" && m < best)) best = m
+      }
+      ratio = "-"; hint = "-"
+      if (better[k] == "higher" || better[k] == "lower") {
+        hint = (better[k] == "higher") ? "> 1" : "< 1"
+        if (dxsv != "" && best != "") {
+          if (best > 0) ratio = sprintf("%.2f", dxsv / best)
+          else if (dxsv == 0) ratio = "equal (0)"
+          else ratio = "inf (best 0)"
+        }
+      }
+      cell[r, ++c] = ratio; cell[r, ++c] = hint
+    }
+    for (j = 1; j <= ncol; j++) { w[j] = 0; for (r = 0; r <= nrows; r++) if (length(cell[r, j]) > w[j]) w[j] = length(cell[r, j]) }
+    for (r = 0; r <= nrows; r++) {
+      line = "|"
+      for (j = 1; j <= ncol; j++) {
+        if (j <= 2) line = line sprintf(" %-" w[j] "s |", cell[r, j])
+        else line = line sprintf(" %" w[j] "s |", cell[r, j])
+      }
+      print line
+      if (r == 0) {
+        line = "|"
+        for (j = 1; j <= ncol; j++) { dash = ""; for (x = 0; x < w[j] + 2; x++) dash = dash "-"; if (j > 2) dash = substr(dash, 1, length(dash) - 1) ":"; line = line dash "|" }
+        print line
+      }
+    }
+  }' "$rows" "$results"
+
+echo
+echo "ratio: dxs divided by the best peer on that row (for throughput the fastest, for latency,"
+echo "time and memory the lowest); \"dxs better if\" says which side of 1 favours dxs."
+if [ -s "$notes" ]; then
+  echo
+  echo "notes:"
+  sed 's/^/  /' "$notes"
+fi
+if [ -n "${DXS_KEEP_TMP:-}" ]; then echo "raw results: $results"; fi
+exit "$dxs_failed"
