@@ -89,8 +89,13 @@ void Engine::queue_event(Request& r, uint64_t conn, std::string_view path, std::
                                            : quota_limit(watcher.domid, QuotaKind::kWatchEvents);
   if (limit > 0 && static_cast<int64_t>(pending) >= limit) {
     // Counted and logged; the event itself is dropped, as xenstored drops stale ones.
+    // The request that fired it succeeds, so the refusal is counted here and not with
+    // the refusals of failed requests (run_request).
     (void)refuse_quota(watcher.domid, QuotaKind::kWatchEvents, ENOSPC,
                        fmt::format("event {} for connection {} dropped: {} undelivered", path, conn, pending));
+    pb::DomainRecord& d = domains_.get_or_create(watcher.domid);
+    (*d.mutable_quota_hits())[std::string(quota_name(QuotaKind::kWatchEvents))] += 1;
+    domains_.save(*ws_, watcher.domid);
     return;
   }
   const uint64_t id = c->record.next_event_id() + 1;
