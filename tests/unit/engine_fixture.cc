@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <fmt/format.h>
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 
@@ -59,8 +60,10 @@ void EngineFixture::restart() {
   engine_ = std::move(engine.value());
 }
 
-void EngineFixture::route(std::vector<pb::Outbound>& out, uint64_t conn, Answer* answer) {
-  last_outbound_.clear();
+void EngineFixture::route(std::vector<pb::Outbound>& out, uint64_t conn, Answer* answer,
+                          bool fresh) {
+  if (fresh) last_outbound_.clear();
+  std::vector<uint64_t> to_ack;
   for (auto& o : out) {
     if (o.has_reply()) {
       const pb::Reply& r = o.reply();
@@ -73,8 +76,9 @@ void EngineFixture::route(std::vector<pb::Outbound>& out, uint64_t conn, Answer*
       events_[e.conn()].push_back(e.path() + "|" + e.token());
       last_outbound_.push_back(fmt::format("event {} {}|{}", e.conn(), e.path(), e.token()));
       last_event_id_[e.conn()] = e.event_id();
-      // The frontend acknowledges each event once written to the client.
-      if (!no_ack_[e.conn()]) ack_all(e.conn());
+      if (!no_ack_[e.conn()] && std::find(to_ack.begin(), to_ack.end(), e.conn()) == to_ack.end()) {
+        to_ack.push_back(e.conn());
+      }
     } else if (o.has_command()) {
       last_outbound_.push_back(
           fmt::format("command {} {}", o.command().conn(),
@@ -82,6 +86,9 @@ void EngineFixture::route(std::vector<pb::Outbound>& out, uint64_t conn, Answer*
       commands_[o.command().conn()].push_back(o.command());
     }
   }
+  // The frontend acknowledges events once written to the client; the store then sends
+  // what it held back beyond its window (store::kEventWindow).
+  for (uint64_t c : to_ack) ack_all(c);
 }
 
 void EngineFixture::set_auto_ack(uint64_t conn, bool on) {
@@ -95,8 +102,9 @@ void EngineFixture::ack_all(uint64_t conn) {
   pb::EventAck* a = ack.Add()->mutable_event_ack();
   a->set_conn(conn);
   a->set_event_id(it->second);
-  std::vector<pb::Outbound> none;
-  REQUIRE(engine_->apply(ack, none).is_ok());
+  std::vector<pb::Outbound> out;
+  REQUIRE(engine_->apply(ack, out).is_ok());
+  route(out, 0, nullptr, false);
 }
 
 uint64_t EngineFixture::open_socket() {

@@ -62,7 +62,8 @@ class EngineFixture {
 
   // By default every event is acknowledged as soon as it is delivered, as the frontend
   // does once it has written it to the client. Off: conn's events stay undelivered (a
-  // client that never reads), until ack_all().
+  // client that never reads), until ack_all(), which acknowledges what was delivered
+  // and routes what the store then sends (at most its window of events at a time).
   void set_auto_ack(uint64_t conn, bool on);
   void ack_all(uint64_t conn);
 
@@ -102,7 +103,9 @@ class EngineFixture {
   const std::string& dir() const { return dir_; }
 
  private:
-  void route(std::vector<pb::Outbound>& out, uint64_t conn, Answer* answer);
+  // Records what `out` delivers (answer: conn's reply) and acknowledges events; `fresh`
+  // starts a new last_outbound().
+  void route(std::vector<pb::Outbound>& out, uint64_t conn, Answer* answer, bool fresh = true);
 
   std::string dir_;
   store::EngineOptions options_;
