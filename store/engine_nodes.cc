@@ -1,5 +1,6 @@
 // Engine: requests on nodes (READ, DIRECTORY, DIRECTORY_PART, GET_PERMS, WRITE, MKDIR,
 // RM, SET_PERMS) and transactions (TRANSACTION_START, TRANSACTION_END).
+#include <algorithm>
 #include <cerrno>
 #include <fmt/format.h>
 
@@ -329,6 +330,11 @@ Result<std::string> Engine::do_transaction_end(Request& r) {
 Result<std::string> Engine::commit_transaction(Request& r, Transaction& t) {
   const uint64_t base = t.record.base();
   const std::vector<Obs> entries = txns_.read_log(*ws_, t);
+  // Read-only transactions always commit: everything they read was one consistent
+  // snapshot (docs/design.md), whatever changed since.
+  if (std::none_of(entries.begin(), entries.end(), [](const Obs& e) { return e.op_type() != 0; })) {
+    return kOk;
+  }
   MainNodes live(*ws_, 0);
   for (const Obs& e : entries) {
     if (e.observed() == Obs::OBSERVATION_UNSPECIFIED) continue;
