@@ -329,8 +329,10 @@ class _Conn:
 
     def __init__(self, path):
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(READ_TIMEOUT)
+        # A blocking connect waits while the server's listen backlog is full (a
+        # non-blocking one fails with EAGAIN when the server is slow to accept).
         self.sock.connect(path)
+        self.sock.settimeout(READ_TIMEOUT)
         self.buf = b""
         self.next_req_id = 1
         self.txids = []

@@ -192,3 +192,27 @@
 1: READ /a
 2: RM /a
 1: READ /a
+
+=== deep-tree
+# 1000 levels in 2000 characters (§5.2 item 10): created by one WRITE, removed by one RM.
+1: WRITE "/a"*1000 "\0leaf"
+1: READ "/a"*1000 "\0"
+1: DIRECTORY "/a"*999 "\0"
+1: CONTROL check
+1: RM /a
+1: READ /a/a
+1: DIRECTORY /
+
+=== write-under-tool
+1: WRITE /tool/xenstored/x "1"
+1: DIRECTORY /tool/xenstored
+1: WRITE /tool "v"
+1: READ /tool
+
+=== rm-then-recreate-subtree
+1: WRITE /a/b/c "1"
+1: RM /a/b
+1: DIRECTORY /a
+1: WRITE /a/b "2"
+1: DIRECTORY /a/b
+1: READ /a/b

@@ -84,3 +84,22 @@
 === many-connections
 *40 {i:1}: WRITE /c/{i} "x"
 1: DIRECTORY /c
+
+=== close-mid-message
+# A connection closed in the middle of a message: the partial request is not executed.
+# (A complete request sent just before the close may or may not be: that is a race.)
+1: READ len=100 nowait "/a\0"
+1: close
+2: READ /tool
+3: WRITE len=50 split=5 nowait /b "v"
+3: close
+2: READ /b
+
+=== many-pipelined
+*100 1: WRITE nowait /p/{i} "{i}"
+*100 1: read
+1: DIRECTORY /p
+
+=== split-nowait-then-sync
+1: READ split=8 nowait "/a\0"
+1: sync

@@ -307,3 +307,72 @@
 1: TRANSACTION_START "\0"
 1: TRANSACTION_END tx=$1 T
 1: TRANSACTION_END tx=$2 T
+
+=== parent-removed-outside-during-transaction
+1: WRITE /p/old "1"
+1: TRANSACTION_START "\0"
+1: WRITE tx=$1 /p/x "1"
+2: RM /p
+1: TRANSACTION_END tx=$1 T
+  ~ transactions-merge: TRANSACTION_END "OK\0"
+1: DIRECTORY /
+  ~ transactions-merge: DIRECTORY "p\0tool\0"
+
+=== read-then-deleted-outside
+1: WRITE /a "1"
+1: TRANSACTION_START "\0"
+1: READ tx=$1 /a
+1: WRITE tx=$1 /b "1"
+2: RM /a
+1: TRANSACTION_END tx=$1 T
+1: READ /b
+
+=== perms-read-then-changed-outside
+1: WRITE /a "1"
+1: TRANSACTION_START "\0"
+1: GET_PERMS tx=$1 /a
+1: WRITE tx=$1 /b "1"
+2: SET_PERMS /a n0 r3
+1: TRANSACTION_END tx=$1 T
+1: READ /b
+
+=== mkdir-existing-in-transaction
+1: WRITE /a "v"
+1: TRANSACTION_START "\0"
+1: MKDIR tx=$1 /a
+1: READ tx=$1 /a
+1: TRANSACTION_END tx=$1 T
+1: READ /a
+
+=== transaction-commit-fires-every-change
+1: WATCH / all
+1: sync
+2: TRANSACTION_START "\0"
+2: WRITE tx=$1 /x/y "1"
+2: MKDIR tx=$1 /m
+2: SET_PERMS tx=$1 /m n0 r1
+2: RM tx=$1 /x/y
+2: TRANSACTION_END tx=$1 T
+1: sync
+  ~ bug: the commit fires one event per replayed operation (/m twice, and /x/y twice although /x/y never existed outside the transaction); C fires once per changed node (finalize_transaction, xenstored_transaction.c:434) and none for /x/y
+
+=== large-transaction
+# 1100 nodes in one transaction: dom0 is not bound by the transaction-nodes quota.
+1: TRANSACTION_START "\0"
+*1100 1: WRITE tx=$1 /big/n{i} ""
+1: TRANSACTION_END tx=$1 T
+1: READ /big/n1099
+1: RM /big
+
+=== start-after-reset
+1: TRANSACTION_START "\0"
+1: RESET_WATCHES "\0"
+1: TRANSACTION_START "\0"
+1: WRITE tx=$2 /a "1"
+1: TRANSACTION_END tx=$2 T
+1: READ /a
+1: TRANSACTION_END tx=$1 T
+
+=== huge-transaction-id
+1: TRANSACTION_END tx=0xffffffff T
+1: READ tx=0x80000000 /

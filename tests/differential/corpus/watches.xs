@@ -267,3 +267,54 @@
 2: RM /x
 2: WRITE rel "1"
 1: sync
+
+=== write-creating-parents-fires
+1: WATCH /a tok
+1: sync
+2: WRITE /a/b/c "1"
+1: sync
+2: MKDIR /a/d/e
+1: sync
+
+=== rm-fires-relative-watch
+1: WRITE rel/x/y "1"
+1: WATCH rel/x/y deep
+1: WATCH rel top
+1: sync
+2: RM /local/domain/0/rel
+1: sync
+
+=== unwatch-one-of-two-tokens
+1: WATCH /a t1
+1: WATCH /a t2
+1: UNWATCH /a t1
+2: WRITE /a "1"
+1: sync
+
+=== same-watch-on-new-connection
+1: WATCH /a tok
+1: close
+2: WATCH /a tok
+3: WRITE /a "1"
+2: sync
+
+=== set-perms-on-root-fires
+1: WATCH / all
+1: sync
+2: SET_PERMS / n0
+1: sync
+
+=== watch-path-with-at
+1: WATCH /a@b tok
+2: WRITE /a@b/c "1"
+1: sync
+
+=== release-fires-other-connections
+2: WATCH @releaseDomain rel
+2: WATCH @introduceDomain intro
+2: sync
+1: INTRODUCE 3 1 7
+2: sync
+1: RELEASE 3
+  ~ release-event-order: RELEASE "OK\0"
+2: sync
