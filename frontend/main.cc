@@ -13,6 +13,7 @@
 #include "common/log.h"
 #include "common/unix_socket.h"
 #include "frontend/dispatch.h"
+#include "frontend/event_loop.h"
 #include "frontend/session_client.h"
 #include "frontend/socket_transport.h"
 
@@ -32,14 +33,13 @@ Options:
 Configuration keys (FILE, "key = value"):
   frontend.socket-mode = 0600     file mode of the client socket (octal)
   frontend.max-in-flight = 64     requests of one client in flight before it is not read
-  frontend.spin-us = 50           poll the store session this long before sleeping
-  frontend.socket-spin-us = 0     poll the client sockets this long before sleeping
+  frontend.spin-us = 50           poll for more work this long before sleeping
+  frontend.idle-ms = 10           when idle, look at the store session this often
   log.level = info
 )";
 
 const std::set<std::string> kConfigKeys = {
-    "frontend.socket-mode", "frontend.max-in-flight", "frontend.spin-us", "frontend.socket-spin-us",
-    "log.level",
+    "frontend.socket-mode", "frontend.max-in-flight", "frontend.spin-us", "frontend.idle-ms", "log.level",
 };
 
 struct Args {
@@ -102,11 +102,13 @@ int main(int argc, char** argv) {
   if (!parse_log_level(level_name, level)) fail("bad log level '" + level_name + "'");
   StderrLogger log("dxs-frontend", level);
 
-  const int spin_us = static_cast<int>(must(config.get_int("frontend.spin-us", 50, 0, 100000), "config"));
+  EventLoopOptions loop_options;
+  loop_options.spin_us = static_cast<int>(must(config.get_int("frontend.spin-us", 50, 0, 100000), "config"));
+  loop_options.idle_ms = static_cast<int>(must(config.get_int("frontend.idle-ms", 10, 1, 1000), "config"));
+
   SessionClientOptions session_options;
   session_options.store_path = must(parse_unix_address(args.store), "--store");
   session_options.name = "dxs-frontend pid " + std::to_string(getpid());
-  session_options.spin_us = spin_us;
 
   DispatchOptions dispatch_options;
   dispatch_options.max_in_flight =
@@ -114,8 +116,6 @@ int main(int argc, char** argv) {
 
   SocketTransportOptions socket_options;
   socket_options.path = args.socket;
-  socket_options.spin_us =
-      static_cast<int>(must(config.get_int("frontend.socket-spin-us", 0, 0, 100000), "config"));
   const std::string mode = config.get_string("frontend.socket-mode", "0600");
   char* end = nullptr;
   socket_options.mode = static_cast<mode_t>(std::strtoul(mode.c_str(), &end, 8));
@@ -128,24 +128,18 @@ int main(int argc, char** argv) {
   SocketTransport sockets(dispatch, log, socket_options);
   // Listen at once: clients that connect before the store answers wait in the backlog.
   if (Status s = sockets.listen(); !s) fail(s.to_string());
+  EventLoop loop(session, sockets, log, loop_options);
 
-  std::thread session_thread([&] { session.run(); });
   std::thread signals([&] {
     int sig = wait_for_termination_signal();
     log.info("signal {}: stopping", sig);
     notify_systemd("STOPPING=1");
-    sockets.stop();
-    session.stop();
+    loop.stop();
   });
   signals.detach();
 
-  if (session.wait_attached()) {
-    log.info("attached to the store at {}", session_options.store_path);
-    notify_systemd("READY=1");
-    sockets.run();
-  }
-  session.stop();
-  session_thread.join();
+  log.info("connecting to the store at {}", session_options.store_path);
+  loop.run();
   log.info("stopped");
   return 0;
 }

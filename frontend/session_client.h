@@ -1,9 +1,10 @@
 // SessionClient: the frontend's end of the Session stream to dxs-store.
 //
-// Items submitted from any thread are collected into one batch while the previous batch
-// is being written, so load turns into larger batches rather than more messages. One
-// thread drives gRPC's completion queue, polling briefly after each event before it
-// sleeps (`spin_us`), and hands every response to the SessionHandler on that thread.
+// Single-threaded: the event loop (event_loop.h) calls it and polls its completion
+// queue. Items submitted while a batch is being written are collected into the next
+// batch, so load turns into larger batches rather than more messages. Batches are
+// numbered and the store answers each one, so the loop knows when it is waiting for the
+// store and can wait in gRPC rather than in epoll.
 //
 // If the store goes away the client attaches again (gRPC waits for the socket with
 // wait-for-ready, so a restarting store costs clients a delay, never an error); the
@@ -13,15 +14,13 @@
 #include <grpcpp/alarm.h>
 #include <grpcpp/grpcpp.h>
 
-#include <atomic>
-#include <condition_variable>
+#include <chrono>
+#include <cstdint>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
 #include "common/log.h"
-#include "common/result.h"
 #include "proto/session.grpc.pb.h"
 
 namespace dxs::frontend {
@@ -37,8 +36,6 @@ class SessionHandler {
 struct SessionClientOptions {
   std::string store_path;  // the store's private Unix socket
   std::string name;        // for the store's logs
-  int spin_us = 50;
-  size_t max_batch_items = 4096;
 };
 
 class SessionClient {
@@ -48,26 +45,31 @@ class SessionClient {
 
   void set_handler(SessionHandler* handler) { handler_ = handler; }
 
-  // Thread-safe: queue items for the store.
+  // Starts attaching to the store.
+  void start();
+  // Queues an item for the store; it leaves with the next batch.
   void submit(pb::Inbound&& item);
-  void submit(std::vector<pb::Inbound>&& items);
 
-  // Drives the stream until stop(); attaches (and re-attaches) as needed.
-  void run();
-  // Thread-safe.
+  // Handles completion-queue events: waits up to `timeout` for the first, then takes
+  // whatever else is ready. Returns how many events it handled.
+  int poll(std::chrono::microseconds timeout);
+
+  bool attached() const { return attached_; }
+  // A batch has been written that the store has not answered yet.
+  bool awaiting() const { return attached_ && (writing_ || acked_batch_ < sent_batch_); }
+
+  // Cancels the stream; poll() until stopped().
   void stop();
-  // Blocks until the first Welcome has been handled (or stop()). False if stopped.
-  bool wait_attached();
+  bool stopped() const { return stopping_ && outstanding_ == 0; }
 
  private:
   enum class Tag { kStarted, kWrote, kRead, kFinished, kRetry };
   struct Op {
-    SessionClient* client;
     Tag tag;
   };
   void attach();
-  void on_event(Tag tag, bool ok);
-  void write_locked();
+  void handle(Tag tag, bool ok);
+  void write_pending();
   void start_read();
   void broken(const char* what);
 
@@ -82,21 +84,21 @@ class SessionClient {
   grpc::Status finish_status_;
   pb::SessionResponse response_;
   grpc::Alarm retry_alarm_;
-  Op started_op_{this, Tag::kStarted}, wrote_op_{this, Tag::kWrote}, read_op_{this, Tag::kRead},
-      finished_op_{this, Tag::kFinished}, retry_op_{this, Tag::kRetry};
+  Op started_op_{Tag::kStarted}, wrote_op_{Tag::kWrote}, read_op_{Tag::kRead},
+      finished_op_{Tag::kFinished}, retry_op_{Tag::kRetry};
 
-  std::mutex mu_;  // guards everything below
   pb::SessionRequest pending_;
   pb::SessionRequest in_flight_;
+  uint64_t sent_batch_ = 0;   // last batch number written on this stream
+  uint64_t acked_batch_ = 0;  // last batch number the store answered
   bool writing_ = false;
-  bool attached_ = false;  // Welcome handled on the current stream
+  bool attached_ = false;    // Welcome handled on the current stream
   bool stream_ok_ = false;
-  int outstanding_ = 0;    // operations on the current stream not yet completed
-  bool finished_ = false;  // Finish() completed on the current stream
+  bool finished_ = false;    // Finish() completed on the current stream
   bool retry_scheduled_ = false;
   bool ever_attached_ = false;
-  std::condition_variable attached_cv_;
-  std::atomic<bool> stopping_{false};
+  bool stopping_ = false;
+  int outstanding_ = 0;  // operations on the current stream not yet completed
   int retry_ms_ = 50;
 };
 

@@ -1,6 +1,5 @@
 #include "frontend/socket_transport.h"
 
-#include <sched.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -211,10 +210,7 @@ void SocketTransport::wake() {
   [[maybe_unused]] ssize_t n = ::write(wake_fd_, &one, sizeof one);
 }
 
-void SocketTransport::stop() {
-  stopping_ = true;
-  wake();
-}
+void SocketTransport::wake_up() { wake(); }
 
 void SocketTransport::request_resume(std::shared_ptr<Conn> c) {
   {
@@ -309,47 +305,43 @@ void SocketTransport::handle(Conn& c, uint32_t events) {
   }
 }
 
-void SocketTransport::run() {
-  using Clock = std::chrono::steady_clock;
-  const auto spin = std::chrono::microseconds(options_.spin_us);
-  auto spin_until = Clock::now();
-  epoll_event events[256];
-  while (!stopping_) {
-    const int timeout = Clock::now() < spin_until ? 0 : -1;
-    int n = epoll_wait(epoll_fd_, events, 256, timeout);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      log_.error("epoll_wait: {}", std::strerror(errno));
-      return;
-    }
-    if (n == 0) {
-      sched_yield();
-      continue;
-    }
-    for (int i = 0; i < n; ++i) {
-      void* ptr = events[i].data.ptr;
-      if (ptr == &listen_fd_) {
-        accept_clients();
-      } else if (ptr == &wake_fd_) {
-        uint64_t value;
-        [[maybe_unused]] ssize_t r = ::read(wake_fd_, &value, sizeof value);
-        std::vector<std::shared_ptr<Conn>> resume;
-        {
-          std::lock_guard lock(resume_mu_);
-          resume.swap(resume_);
-        }
-        for (auto& c : resume) {
-          if (conns_.count(c.get()) == 0) continue;
-          c->set_dispatch_paused(false);
-          process_input(*c);
-        }
-      } else {
-        auto* c = static_cast<Conn*>(ptr);
-        if (conns_.count(c) != 0) handle(*c, events[i].events);
-      }
-    }
-    spin_until = Clock::now() + spin;
+int SocketTransport::poll(int timeout_ms) {
+  // Connections the dispatch has room for again (resume_reading()).
+  std::vector<std::shared_ptr<Conn>> resume;
+  {
+    std::lock_guard lock(resume_mu_);
+    resume.swap(resume_);
   }
+  int handled = 0;
+  for (auto& c : resume) {
+    if (conns_.count(c.get()) == 0) continue;
+    c->set_dispatch_paused(false);
+    process_input(*c);
+    ++handled;
+  }
+  if (handled > 0) timeout_ms = 0;
+
+  epoll_event events[256];
+  int n = epoll_wait(epoll_fd_, events, 256, timeout_ms);
+  if (n < 0) {
+    if (errno != EINTR) log_.error("epoll_wait: {}", std::strerror(errno));
+    return handled;
+  }
+  for (int i = 0; i < n; ++i) {
+    void* ptr = events[i].data.ptr;
+    if (ptr == &listen_fd_) {
+      accept_clients();
+    } else if (ptr == &wake_fd_) {
+      uint64_t value;
+      [[maybe_unused]] ssize_t r = ::read(wake_fd_, &value, sizeof value);
+      continue;
+    } else {
+      auto* c = static_cast<Conn*>(ptr);
+      if (conns_.count(c) != 0) handle(*c, events[i].events);
+    }
+    ++handled;
+  }
+  return handled;
 }
 
 }  // namespace dxs::frontend

@@ -1,6 +1,6 @@
 // SocketTransport: Xenstore clients on a Unix socket (libxenstore, xenstore-utils, xl).
 //
-// One thread runs an epoll loop: it accepts clients, reads their bytes, frames messages
+// Driven by the event loop through poll(): it accepts clients, reads their bytes, frames messages
 // (closing a client whose header announces a payload over 4096 bytes, as xenstored does)
 // and hands them to the Dispatch. Replies are written by whichever thread has them, at
 // once when the socket takes them and otherwise queued for the loop to flush. A client
@@ -10,7 +10,6 @@
 
 #include <sys/types.h>
 
-#include <atomic>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -26,7 +25,6 @@ namespace dxs::frontend {
 struct SocketTransportOptions {
   std::string path;
   mode_t mode = 0600;
-  int spin_us = 50;
   // Output backlog above which a client's requests are not read until it catches up.
   size_t pause_bytes = 256 << 10;
   // Output backlog at which a client that does not read is dropped.
@@ -40,10 +38,11 @@ class SocketTransport {
 
   // Creates the listening socket.
   Status listen();
-  // Serves until stop().
-  void run();
-  // Thread-safe.
-  void stop();
+  // Waits up to timeout_ms (-1: no limit) for socket events and handles them. Returns
+  // how many it handled.
+  int poll(int timeout_ms);
+  // Thread-safe: makes a blocked poll() return.
+  void wake_up();
 
  private:
   class Conn;
@@ -62,7 +61,6 @@ class SocketTransport {
   int listen_fd_ = -1;
   int epoll_fd_ = -1;
   int wake_fd_ = -1;
-  std::atomic<bool> stopping_{false};
   std::unordered_map<Conn*, std::shared_ptr<Conn>> conns_;  // loop thread only
   std::mutex resume_mu_;
   std::vector<std::shared_ptr<Conn>> resume_;

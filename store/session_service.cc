@@ -75,13 +75,14 @@ class SessionServer::Stream {
     }
   }
 
-  // Thread-safe.
-  void send(std::vector<pb::Outbound>&& items) {
-    if (items.empty()) return;
+  // Thread-safe. `batch`, if not 0, is the frontend batch these items answer.
+  void send(std::vector<pb::Outbound>&& items, uint64_t batch = 0) {
+    if (items.empty() && batch == 0) return;
     std::lock_guard lock(mu_);
     if (broken_ || finishing_) return;
     if (queue_.empty()) queue_.emplace_back();
     for (auto& o : items) *queue_.back().add_items() = std::move(o);
+    if (batch != 0) queue_.back().set_batch(batch);
     start_write_locked();
   }
 
@@ -124,12 +125,13 @@ class SessionServer::Stream {
         return;
       }
     }
-    send(std::move(out));
+    send(std::move(out), request_.batch());
   }
 
   void start_write_locked() {
     if (writing_ || broken_) return;
-    while (!queue_.empty() && queue_.front().items_size() == 0 && !queue_.front().has_welcome()) {
+    while (!queue_.empty() && queue_.front().items_size() == 0 && !queue_.front().has_welcome() &&
+           queue_.front().batch() == 0) {
       queue_.pop_front();
     }
     if (queue_.empty()) return;

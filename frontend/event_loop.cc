@@ -1,0 +1,52 @@
+#include "frontend/event_loop.h"
+
+#include <sched.h>
+
+#include "common/daemon.h"
+
+namespace dxs::frontend {
+
+void EventLoop::run() {
+  using Clock = std::chrono::steady_clock;
+  using std::chrono::microseconds;
+  // While a batch is at the store, wait in gRPC in slices: a reply normally ends the
+  // wait far sooner; the slice only bounds how long new client requests may sit unread
+  // if the store is slow.
+  const microseconds await_slice(1000);
+  const microseconds spin(options_.spin_us);
+
+  session_.start();
+  bool announced = false;
+  auto last_work = Clock::now();
+  while (!stopping_) {
+    int handled = session_.poll(microseconds(0));
+    if (session_.attached()) {
+      if (!announced) {
+        log_.info("attached to the store");
+        notify_systemd("READY=1");
+        announced = true;
+      }
+      handled += sockets_.poll(0);
+    }
+    if (handled > 0) {
+      last_work = Clock::now();
+      continue;
+    }
+    if (!session_.attached() || session_.awaiting()) {
+      session_.poll(await_slice);
+    } else if (Clock::now() - last_work < spin) {
+      sched_yield();
+    } else {
+      sockets_.poll(options_.idle_ms);
+    }
+  }
+  session_.stop();
+  while (!session_.stopped()) session_.poll(await_slice);
+}
+
+void EventLoop::stop() {
+  stopping_ = true;
+  sockets_.wake_up();
+}
+
+}  // namespace dxs::frontend
