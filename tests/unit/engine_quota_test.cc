@@ -254,3 +254,25 @@ TEST_CASE("quotas are set globally or per domain with CONTROL, and survive a res
   CHECK(f.refusals(8, "permissions") == 1);
   CHECK(f.refusals(8, "nodes") == 0);
 }
+
+TEST_CASE("nodes: cooperating guests cannot pool their quotas") {
+  EngineFixture f;
+  uint64_t g7 = guest7(f);
+  REQUIRE(f.introduce(8) == "");
+  uint64_t g8 = f.open_domain(8);
+  f.write(g7, "/local/domain/7/shared", "");
+  f.set_perms(g7, "/local/domain/7/shared", {"n7", "b8"});
+  f.ok(f.admin(), MsgType::kControl, args({"quota", "set", "nodes", "5", "8"}));
+
+  // What dom8 creates in dom7's directory is dom8's, and counts against dom8's quota.
+  for (int i = 0; i < 5; ++i) f.write(g8, "/local/domain/7/shared/n" + std::to_string(i), "");
+  CHECK(f.err(g8, MsgType::kWrite, write_payload("/local/domain/7/shared/n5", "")) == "ENOSPC");
+  CHECK(f.usage(8, "nodes") == 5);
+  CHECK(f.usage(7, "nodes") == 1);
+  CHECK(f.get_perms(f.admin(), "/local/domain/7/shared/n0") == Strings{"n8", "b8"});
+  // dom7 may remove them (write on its node): dom8's count follows.
+  f.ok(g7, MsgType::kRm, args({"/local/domain/7/shared"}));
+  CHECK(f.usage(8, "nodes") == 0);
+  CHECK(f.usage(7, "nodes") == 0);
+  CHECK(f.control({"check"}) == "OK");
+}
