@@ -152,6 +152,7 @@ const char* type_name(uint32_t type) {
   return "?";
 }
 
+constexpr uint32_t kTypeCount = 23;
 constexpr size_t kHeaderSize = 16;
 constexpr uint32_t kPayloadMax = 4096;
 
@@ -199,6 +200,13 @@ enum class Tx { kT1, kT2, kT3, kT4, kT5, kT6, kT7, kT8, kK0, kG, kHP };
 constexpr int kTxCount = 11;
 constexpr const char* kTxNames[kTxCount] = {"T1", "T2", "T3", "T4", "T5", "T6",
                                             "T7", "T8", "K0", "G",  "HP"};
+// Short labels for the rows of tests/bench/run.sh.
+constexpr const char* kTxLabel[kTxCount] = {
+    "T1 domain create",     "T2 build",           "T3 vbd add",
+    "T4 console add",       "T5 vif add",         "T6 destroy console",
+    "T7 destroy frontends", "T8 destroy devices", "K0 backend state switches",
+    "G guest transactions", "HP xenstore-list",
+};
 constexpr const char* kTxWhat[kTxCount] = {
     "XL domain create (2.1)",
     "XL build (2.2)",
@@ -223,6 +231,7 @@ struct Stats {
   std::atomic<uint64_t> errors{0};
   std::mutex mu;
   std::vector<uint32_t> latency_us[kRoleCount];  // per request, merged when a connection closes
+  std::vector<uint32_t> latency_by_type_us[kTypeCount];  // the workload's requests
 };
 
 struct Options {
@@ -368,6 +377,11 @@ class Conn {
       std::lock_guard<std::mutex> lock(stats_->mu);
       auto& all = stats_->latency_us[static_cast<int>(role_)];
       all.insert(all.end(), latency_.begin(), latency_.end());
+      if (in_workload(role_)) {
+        for (size_t i = 0; i < latency_.size(); ++i) {
+          stats_->latency_by_type_us[latency_type_[i]].push_back(latency_[i]);
+        }
+      }
     }
   }
   Conn(const Conn&) = delete;
@@ -400,6 +414,7 @@ class Conn {
       }
       latency_.push_back(static_cast<uint32_t>(
           std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t0).count()));
+      latency_type_.push_back(static_cast<uint8_t>(type < kTypeCount ? type : 0));
       Reply r;
       if (m.req_id != req_id || (m.type != type && m.type != XS_ERROR)) {
         report_error(vm_, role_,
@@ -554,6 +569,7 @@ class Conn {
   size_t pos_ = 0;
   std::deque<Event> events_;
   std::vector<uint32_t> latency_;
+  std::vector<uint8_t> latency_type_;
 };
 
 // ---------------------------------------------------------------------------------------
@@ -1942,6 +1958,12 @@ struct RoundResult {
   int correct = 0;
   double start_p50 = 0, start_p99 = 0, start_max = 0;
   double k0_p50_us = 0, k0_p99_us = 0;
+  struct TypeLatency {
+    uint32_t type = 0;
+    size_t count = 0;
+    double p50_us = 0, p99_us = 0, max_us = 0, total_s = 0;
+  };
+  std::vector<TypeLatency> by_type;
 };
 
 template <typename T>
@@ -2098,6 +2120,7 @@ RoundResult run_round(int n) {
     {
       std::lock_guard<std::mutex> lock(stats.mu);
       for (auto& l : stats.latency_us) l.clear();
+      for (auto& l : stats.latency_by_type_us) l.clear();
     }
 
     t0 = t_started = Clock::now();
@@ -2157,6 +2180,18 @@ RoundResult run_round(int n) {
     const auto& k0 = stats.latency_us[static_cast<int>(Role::kK0)];
     res.k0_p50_us = percentile(k0, 0.5);
     res.k0_p99_us = percentile(k0, 0.99);
+    for (uint32_t t = 0; t < kTypeCount; ++t) {
+      const auto& l = stats.latency_by_type_us[t];
+      if (l.empty()) continue;
+      RoundResult::TypeLatency tl;
+      tl.type = t;
+      tl.count = l.size();
+      tl.p50_us = percentile(l, 0.5);
+      tl.p99_us = percentile(l, 0.99);
+      tl.max_us = percentile(l, 1.0);
+      for (uint32_t us : l) tl.total_s += us / 1e6;
+      res.by_type.push_back(tl);
+    }
   }
   g->stats = nullptr;
   return res;
@@ -2187,6 +2222,13 @@ void print_text(FILE* f, const RoundResult& r) {
           r.start_p50, r.start_p99, r.start_max);
   fprintf(f, "  K0 request latency  p50 %.0f us, p99 %.0f us (the shared backend connection)\n",
           r.k0_p50_us, r.k0_p99_us);
+  fprintf(f, "  latency by request type (all actors; a connection's wait for its reply):\n");
+  fprintf(f, "    %-18s %8s %9s %9s %9s %9s\n", "type", "count", "p50 us", "p99 us", "max us",
+          "sum s");
+  for (const RoundResult::TypeLatency& t : r.by_type) {
+    fprintf(f, "    %-18s %8zu %9.0f %9.0f %9.0f %9.2f\n", type_name(t.type), t.count, t.p50_us,
+            t.p99_us, t.max_us, t.total_s);
+  }
   fprintf(f, "  transactions        %" PRIu64 " committed, %" PRIu64 " EAGAIN (each retried)\n",
           r.commits_total, r.eagain_total);
   fprintf(f, "    kind  commits  ended-F   EAGAIN\n");
@@ -2228,6 +2270,12 @@ void print_json(const std::vector<RoundResult>& rounds) {
     for (int k = 0; k < kTxCount; ++k) {
       printf("%s\"%s\": %" PRIu64, k ? ", " : "", kTxNames[k], r.commits[k]);
     }
+    printf("},\n   \"latency_by_type_us\": {");
+    for (size_t t = 0; t < r.by_type.size(); ++t) {
+      const RoundResult::TypeLatency& tl = r.by_type[t];
+      printf("%s\"%s\": {\"count\": %zu, \"p50\": %.0f, \"p99\": %.0f, \"max\": %.0f}",
+             t ? ", " : "", type_name(tl.type), tl.count, tl.p50_us, tl.p99_us, tl.max_us);
+    }
     printf(
         "},\n   \"start_latency_s\": {\"p50\": %.6f, \"p99\": %.6f, \"max\": %.6f}, "
         "\"k0_latency_us\": {\"p50\": %.0f, \"p99\": %.0f},\n   \"errors\": %" PRIu64
@@ -2249,12 +2297,11 @@ void print_rows(const std::vector<RoundResult>& rounds) {
     printf("row\t%s: VM start latency p50\ts\tlower\t%.3f\n", p.c_str(), r.start_p50);
     printf("row\t%s: EAGAIN, all transactions\tcount\tlower\t%" PRIu64 "\n", p.c_str(),
            r.eagain_total);
-    printf("row\t%s: EAGAIN, T1 domain create\tcount\tlower\t%" PRIu64 "\n", p.c_str(),
-           r.eagain[0]);
+    printf("row\t%s: EAGAIN, %s\tcount\tlower\t%" PRIu64 "\n", p.c_str(), kTxLabel[0], r.eagain[0]);
     if (r.n == largest) {
       for (int k = 1; k < kTxCount; ++k) {
-        printf("row\t%s: EAGAIN, %s %s\tcount\tlower\t%" PRIu64 "\n", p.c_str(), kTxNames[k],
-               kTxWhat[k], r.eagain[k]);
+        printf("row\t%s: EAGAIN, %s\tcount\tlower\t%" PRIu64 "\n", p.c_str(), kTxLabel[k],
+               r.eagain[k]);
       }
     }
     printf("row\t%s: errors\tcount\tlower\t%" PRIu64 "\n", p.c_str(), r.errors);
@@ -2375,7 +2422,15 @@ int main(int argc, char** argv) {
   std::vector<RoundResult> results;
   bool all_ok = true;
   for (int n : o.rounds) {
-    RoundResult r = run_round(n);
+    RoundResult r;
+    try {
+      r = run_round(n);
+    } catch (const Abort&) {
+      // Set-up failed (the error is printed): no figures for this round or the next.
+      fprintf(stderr, "vm_lifecycle: FAILED: could not set up the %d-VM round on %s\n", n,
+              o.socket.c_str());
+      return 1;
+    }
     print_text(report, r);
     fflush(report);
     if (r.errors != 0 || r.correct != r.n) all_ok = false;
