@@ -419,7 +419,7 @@ def run_script(script, socket_path):
     """Runs the script's steps against the server listening on socket_path, then reads
     the pending events of every connection still open (a final sync on each).
 
-    Returns {"digest", "steps": [{"line", "messages", "closed"}], "transactions"}, where
+    Returns {"digest", "steps": [{"step", "messages", "closed"}], "transactions"}, where
     messages are [type, req_id, tx_id, payload bytes]; a step that timed out waiting for
     its reply has "timeout": true."""
     conns = {}
@@ -446,7 +446,7 @@ def run_script(script, socket_path):
 
 
 def _run_step(step, conns, socket_path=None):
-    result = {"line": step.lineno, "messages": [], "closed": False}
+    result = {"step": step.text, "messages": [], "closed": False}
     if step.conn not in conns:
         if step.kind == "close":
             return result
