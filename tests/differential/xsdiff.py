@@ -4,9 +4,9 @@ recordings and the comparison.
 The corpus (corpus/*.xs) holds request scripts. record.py replays each script against C
 xenstored and stores what it answered in recorded/<file>.json; the integration test
 tests/integration/differential.py replays the same scripts against dxs and compares,
-through normalise(), with the recordings.
+through normalise_step(), with the recordings.
 
-Corpus language (one step per line; see corpus/README.md for the full description):
+Corpus language (one step per line; README.md beside this file describes it in full):
 
     === script-name                 starts a script; lines up to the next === belong to it
     # comment                       ignored
@@ -42,7 +42,8 @@ import struct
 from dataclasses import dataclass, field
 
 HEADER = struct.Struct("<IIII")
-PAYLOAD_MAX = 4096
+# How long a step waits for its reply before the script is abandoned as stuck: generous
+# (a loaded CI machine), and only ever reached when a server fails to answer.
 READ_TIMEOUT = 10.0
 
 TYPES = {

@@ -10,6 +10,7 @@ known dxs bug: a difference there is reported on stderr but does not fail the te
 
 import concurrent.futures
 import os
+import random
 import sys
 import unittest
 
@@ -58,6 +59,26 @@ class Differential(unittest.TestCase):
             print("\nnot failed: " + n, file=sys.stderr)
         if failures:
             self.fail("%d difference(s) from C xenstored:\n\n%s" % (len(failures), "\n\n".join(failures)))
+
+
+class Language(unittest.TestCase):
+    """The corpus language and the recordings' byte encoding."""
+
+    def test_escape_round_trip(self):
+        rng = random.Random(7)
+        samples = [b"", b"\0", b"{}{x*3}\\", b"a" * 40 + b"{" * 20 + b"\0" * 30, bytes(range(256))]
+        samples += [bytes(rng.choice(b"ab{}\\\0\xff*1") for _ in range(rng.randrange(200)))
+                    for _ in range(200)]
+        for data in samples:
+            self.assertEqual(xsdiff.unescape_recorded(xsdiff.escape(data)), data)
+
+    def test_payload_tokens(self):
+        self.assertEqual(xsdiff.parse_payload('/a "v"'), b"/a\0v")
+        self.assertEqual(xsdiff.parse_payload('"/" "a"*3 "\\0" tok'), b"/aaa\0tok\0")
+        step = xsdiff.parse_step(1, '2: READ tx=$3 req=9 len=0x10 split=1 nowait "r 5\\0"')
+        self.assertEqual((step.conn, step.type, step.tx, step.req_id, step.length, step.split, step.nowait),
+                         (2, 2, "$3", 9, 16, 1, True))
+        self.assertEqual(step.payload, b"r 5\0")
 
 
 class DeviationsDocumented(unittest.TestCase):
