@@ -429,6 +429,7 @@ void Engine::finish_commit(Request& r, const CommitInfo& info, uint64_t merged) 
   history_.commit_main(*ws_, info, r.changes, now_ns(), merged);
   ++stats_.commits;
   fire_watches(r, r.changes);
+  for (std::string_view name : r.specials) fire_special(r, name);
 }
 
 Result<std::string> Engine::dispatch(Request& r) {

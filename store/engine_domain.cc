@@ -80,7 +80,7 @@ Result<std::string> Engine::do_introduce(Request& r) {
 
   if (first) {
     r.summary = fmt::format("{}: introduce domain {}", author(r), *domid);
-    fire_special(r, kIntroduceDomain);
+    r.specials.push_back(kIntroduceDomain);
   } else {
     // Re-introduction (guest kexec, resume): the domain's connection starts afresh.
     connections_.for_each([&](Connection& c) {
@@ -204,7 +204,7 @@ void Engine::release_domain(Request& r, uint32_t domid) {
                        domid, conns.size(), options_.keep_orphans ? owned.size() : removed,
                        options_.keep_orphans ? "handed to dom0" : "removed", scrubbed);
   logger_.info("{}", r.note);
-  fire_special(r, kReleaseDomain);
+  r.specials.push_back(kReleaseDomain);
 }
 
 Result<std::string> Engine::do_resume(Request& r) {

@@ -30,6 +30,9 @@ struct Engine::Request {
   bool force_commit = false;
   // The branch commit a transaction's merge joins to main.
   uint64_t merged_branch = 0;
+  // Special events (@introduceDomain, @releaseDomain) to fire after the events of
+  // `changes`: C fires @releaseDomain once the domain's nodes are gone.
+  std::vector<std::string_view> specials;
 
   // What the request observed in its transaction, logged once the request is over,
   // whether it succeeded or not: a READ answered ENOENT observed an absence all the same.
