@@ -140,6 +140,7 @@ TEST_CASE("RELEASE removes what the domain owned and every right it had (XSA-322
   uint64_t w = f.open_socket();
   f.ok(w, MsgType::kWatch, args({"/local/domain/7/data/a/b", "b"}));
   f.ok(w, MsgType::kWatch, args({"/elsewhere", "e"}));
+  f.ok(w, MsgType::kWatch, args({"@releaseDomain", "r"}));
   f.events(w);
 
   f.ok(dom0, MsgType::kRelease, args({"7"}));
@@ -148,8 +149,9 @@ TEST_CASE("RELEASE removes what the domain owned and every right it had (XSA-322
   CHECK(f.err(dom0, MsgType::kRead, args({"/elsewhere/of7"})) == "ENOENT");
   CHECK(f.read(dom0, "/elsewhere/shared") == "x");
   CHECK(f.usage(0, "nodes") == dom0_nodes - 1);
-  // Watchers hear of each removal as with RM.
-  CHECK(f.events(w) == Strings{"/elsewhere/of7|e", "/local/domain/7/data/a/b|b"});
+  // Watchers hear of each removal as with RM, then of the release (C's order).
+  CHECK(f.events(w) ==
+        Strings{"/elsewhere/of7|e", "/local/domain/7/data/a/b|b", "@releaseDomain|r"});
   // Its ACL entries are gone from nodes and special ACLs; ownership of a special ACL
   // returns to dom0.
   CHECK(f.get_perms(dom0, "/elsewhere/shared") == Strings{"n8", "b9"});
