@@ -376,3 +376,21 @@
 === huge-transaction-id
 1: TRANSACTION_END tx=0xffffffff T
 1: READ tx=0x80000000 /
+
+=== own-commit-events-before-reply
+1: WATCH /a tok
+1: sync
+1: TRANSACTION_START "\0"
+1: WRITE tx=$1 /a "1"
+1: TRANSACTION_END tx=$1 T
+1: sync
+
+=== rm-in-transaction-fires-watches-below
+1: WRITE /a/b/c "1"
+2: WATCH /a/b/c deep
+2: sync
+1: TRANSACTION_START "\0"
+1: RM tx=$1 /a
+2: sync
+1: TRANSACTION_END tx=$1 T
+2: sync

@@ -316,5 +316,4 @@
 1: INTRODUCE 3 1 7
 2: sync
 1: RELEASE 3
-  ~ release-event-order: RELEASE "OK\0"
 2: sync
