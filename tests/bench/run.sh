@@ -13,6 +13,9 @@
 #             every workload runs and the table is printed, never a timing.
 #   --repeat N       runs of each workload on a running daemon (median reported)
 #   --daemons LIST   which daemons to run (default "dxs c ocaml")
+#   --wait-idle S    before each daemon, wait up to S seconds for the other processes on
+#                    the machine to leave the CPUs at least 85% idle (measured over 2 s);
+#                    the busy share found is printed in the notes
 #
 # Before: meson compile -C build bench   (builds tests/bench/xsbench, the workload client)
 #
@@ -36,11 +39,12 @@
 # becomes a row of the table (other lines are ignored; a non-zero exit marks it failed).
 set -eu
 
-usage() { sed -n '2,22p' "$0" >&2; exit 2; }
+usage() { sed -n '2,25p' "$0" >&2; exit 2; }
 
 mode=full
 repeat=
 daemons="dxs c ocaml"
+wait_idle=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --smoke) mode=smoke ;;
@@ -48,6 +52,7 @@ while [ $# -gt 0 ]; do
     --full) mode=full ;;
     --repeat) [ $# -ge 2 ] || usage; repeat=$2; shift ;;
     --daemons) [ $# -ge 2 ] || usage; daemons=$2; shift ;;
+    --wait-idle) [ $# -ge 2 ] || usage; wait_idle=$2; shift ;;
     -h|--help) usage ;;
     *) echo "run.sh: unknown argument $1" >&2; usage ;;
   esac
@@ -227,9 +232,33 @@ for candidate in "$build/tests/bench/vm_lifecycle" "$top/tests/bench/vm_lifecycl
   if [ -f "$candidate" ] && [ -x "$candidate" ]; then vm_lifecycle=$candidate; break; fi
 done
 
+# Percent of CPU time the machine spent busy over 2 s (our own daemons are stopped).
+busy_percent() {
+  local a b
+  a=$(awk '/^cpu / { print $2 + $3 + $4 + $7 + $8, $2 + $3 + $4 + $5 + $6 + $7 + $8 }' /proc/stat)
+  sleep 2
+  b=$(awk '/^cpu / { print $2 + $3 + $4 + $7 + $8, $2 + $3 + $4 + $5 + $6 + $7 + $8 }' /proc/stat)
+  awk -v a="$a" -v b="$b" 'BEGIN { split(a, x, " "); split(b, y, " ");
+    t = y[2] - x[2]; printf "%.0f", t > 0 ? 100 * (y[1] - x[1]) / t : 0 }'
+}
+
+# Waits (up to --wait-idle seconds) for a quiet machine; notes how busy it was.
+wait_for_idle() {
+  local daemon=$1 busy start=$SECONDS
+  if [ "$mode" = smoke ] && [ "$wait_idle" = 0 ]; then return 0; fi
+  busy=$(busy_percent)
+  while [ "$busy" -gt 15 ] && [ $((SECONDS - start)) -lt "$wait_idle" ]; do
+    log "  the machine is ${busy}% busy; waiting for it to calm down"
+    busy=$(busy_percent)
+  done
+  printf '%s: the machine was %s%% busy with other work just before its runs\n' \
+    "$(label_of "$daemon")" "$busy" >>"$notes"
+}
+
 bench_daemon() {
   local daemon=$1 r base=$tmp/$1
   log "== $(label_of "$daemon")"
+  wait_for_idle "$daemon"
   if ! start_daemon "$daemon" "$base-requests"; then
     record "$daemon" unavailable 1
     if [ "$daemon" = dxs ]; then dxs_failed=1; fi
@@ -307,7 +336,12 @@ if [ -z "$peer_status" ]; then
   peer_status="C xenstored and oxenstored from xen-utils-4.17 $xen_version, via $peers/start-peer.sh"
 fi
 
+load_start=$(cut -d ' ' -f 1 /proc/loadavg)
+if awk -v l="$load_start" -v n="$(nproc)" 'BEGIN { exit !(l > n / 2) }'; then
+  log "run.sh: warning: load average $load_start on $(nproc) cores; the figures will be noisy"
+fi
 for d in $selected; do bench_daemon "$d"; done
+load_end=$(cut -d ' ' -f 1 /proc/loadavg)
 
 # --- the table ------------------------------------------------------------------------------
 add_row() { printf '%s\t%s\t%s\t%s\n' "$@" >>"$rows"; }
@@ -363,13 +397,20 @@ o = {x["name"]: x["value"] for x in json.load(open(sys.argv[1]))}
 print(o.get("buildtype", "?") + ("" if o.get("b_sanitize", "none") == "none" else ", sanitize=" + o["b_sanitize"]))' \
     "$build/meson-info/intro-buildoptions.json" 2>/dev/null || echo "?")
 fi
-commit=$(git -C "$top" rev-parse --short HEAD 2>/dev/null || echo "?")
+# The source the dxs binaries were built from (DXS_BUILD may be another checkout).
+src=$top
+if [ -f "$build/meson-info/meson-info.json" ]; then
+  src=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["directories"]["source"])' \
+    "$build/meson-info/meson-info.json" 2>/dev/null || echo "$top")
+fi
+commit=$(git -C "$src" describe --always --dirty 2>/dev/null || echo "?")
 
 echo "dxs benchmark, mode $mode (runs on a running daemon: median of $repeat)"
 echo "date:    $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo "machine: ${cpu:-unknown CPU}, $(nproc) cores, Linux $(uname -r)"
-echo "dxs:     commit $commit, build ${buildtype:-?}, default configuration (WAL on, no fsync)"
+echo "dxs:     $src at $commit, build ${buildtype:-?}, default configuration (WAL on, no fsync)"
 echo "peers:   $peer_status"
+echo "load:    1-minute load average $load_start at the start, $load_end at the end (other processes compete for the cores)"
 echo
 
 awk -F '\t' -v daemons="$selected" '
