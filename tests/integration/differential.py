@@ -23,12 +23,16 @@ JOBS = int(os.environ.get("DXS_DIFF_JOBS", "0")) or max(2, (os.cpu_count() or 2)
 
 
 def run_on_dxs(script):
-    """Runs script against a fresh pair; returns its result (and the pair's logs, for a
-    failure message)."""
-    with dxstest.Pair() as pair:
-        result = xsdiff.run_script(script, pair.socket)
-        alive = pair.store.poll() is None and pair.frontend.poll() is None
-        return result, ("" if alive else "a dxs process died:\n" + pair.logs())
+    """Runs script against a fresh pair; returns (result, problem): problem is "" or
+    what went wrong (a daemon that died, with the pair's logs; a pair that did not
+    start), and result is None if the script could not run at all."""
+    try:
+        with dxstest.Pair() as pair:
+            result = xsdiff.run_script(script, pair.socket)
+            alive = pair.store.poll() is None and pair.frontend.poll() is None
+            return result, ("" if alive else "a dxs process died:\n" + pair.logs())
+    except (OSError, RuntimeError, TimeoutError) as e:
+        return None, "could not run: %s" % e
 
 
 class Differential(unittest.TestCase):
@@ -48,13 +52,15 @@ class Differential(unittest.TestCase):
         recording = self.recordings[corpus_file]
         failures, notes = [], []
         for script in self.corpus[corpus_file]:
-            result, died = self.results[(corpus_file, script.name)]
+            result, problem = self.results[(corpus_file, script.name)]
+            if problem:
+                failures.append("%s %s: %s" % (corpus_file, script.name, problem))
+            if result is None:
+                continue
             recorded = recording["scripts"].get(script.name) if recording else None
             diffs, n = xsdiff.compare(script, recorded, result)
             failures += [str(d) for d in diffs]
             notes += [str(d) for d in n]
-            if died:
-                failures.append("%s %s: %s" % (corpus_file, script.name, died))
         for n in notes:
             print("\nnot failed: " + n, file=sys.stderr)
         if failures:
