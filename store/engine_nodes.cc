@@ -182,7 +182,9 @@ Result<std::string> Engine::mutate(Request& r, Obs&& op, const std::function<Sta
   Tree tree(view, acct);
   ChangeList mine;
   DXS_RETURN_IF_ERROR(fn(tree, mine));
-  for (const Change& c : mine) r.txn->accessed.insert(c.path);
+  // Every node written, as TransactionTable::load counts them from the private view
+  // after a restart (and as C counts the parent whose children changed).
+  for (const std::string& p : view.touched()) r.txn->accessed.insert(p);
   op.set_reply_type(r.req.type());
   op.set_reply_payload(kOk);
   r.txn->record.set_writes(r.txn->record.writes() + 1);

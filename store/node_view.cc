@@ -112,9 +112,11 @@ std::vector<std::string> TxnNodes::children(std::string_view path) {
 
 void TxnNodes::put(std::string_view path, const Node& node) {
   ws_.put(Cf::kTxnNodes, keys::txn_node(conn_, tx_id_, path), encode(node));
+  touched_.emplace_back(path);
 }
 
 void TxnNodes::erase(std::string_view path) {
+  touched_.emplace_back(path);
   pb::NodeRecord tombstone;
   tombstone.set_deleted(true);
   ws_.put_record(Cf::kTxnNodes, keys::txn_node(conn_, tx_id_, path), tombstone);

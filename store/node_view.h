@@ -69,12 +69,16 @@ class TxnNodes final : public NodeView {
   void put(std::string_view path, const Node& node) override;
   void erase(std::string_view path) override;
   uint64_t stamp() const override { return kTxnSeq; }
+  // Every path written or erased through this view: the nodes a transaction touched
+  // besides what it named (created parents, the parent whose children changed).
+  const std::vector<std::string>& touched() const { return touched_; }
 
  private:
   WriteSet& ws_;
   SnapshotNodes snapshot_;
   uint64_t conn_;
   uint32_t tx_id_;
+  std::vector<std::string> touched_;
 };
 
 }  // namespace dxs::store
