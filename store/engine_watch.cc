@@ -14,6 +14,37 @@ namespace {
 
 const std::string kOk("OK\0", 3);
 
+// What a transaction's commit tells watchers: one event per node it changed, as C fires
+// once per node of the transaction (finalize_transaction), not per replayed operation.
+// Each node's entry spans its changes: the state before the first, after the last; it
+// fires for the watches above it if any change did, else for the watches on it. A node
+// the transaction created and removed again fires nothing (C finds neither the node nor
+// permissions from before). The permissions before count, as for SET_PERMS: C checks
+// each node's permissions as the transaction first found them.
+ChangeList events_per_node(const ChangeList& changes) {
+  ChangeList merged;
+  std::unordered_map<std::string_view, size_t> index;
+  for (const Change& c : changes) {
+    auto [it, fresh] = index.try_emplace(c.path, merged.size());
+    if (fresh) {
+      merged.push_back(c);
+      continue;
+    }
+    Change& m = merged[it->second];
+    if (c.fire == Change::Fire::kSubtree || m.fire == Change::Fire::kNone) m.fire = c.fire;
+    m.after = c.after;
+  }
+  ChangeList out;
+  for (Change& m : merged) {
+    if (m.fire == Change::Fire::kNone || (!m.before && !m.after)) continue;
+    m.kind = !m.before  ? Change::Kind::kCreated
+             : !m.after ? Change::Kind::kDeleted
+                        : Change::Kind::kPerms;  // so that the permissions before count
+    out.push_back(std::move(m));
+  }
+  return out;
+}
+
 }  // namespace
 
 Perms Engine::special_perms(std::string_view name) {
@@ -140,7 +171,10 @@ bool Engine::watch_permitted(Request& r, const Connection& watcher, const Change
   return false;
 }
 
-void Engine::fire_watches(Request& r, const ChangeList& changes) {
+void Engine::fire_watches(Request& r, const ChangeList& all) {
+  ChangeList per_node;
+  if (r.merged_branch != 0) per_node = events_per_node(all);
+  const ChangeList& changes = r.merged_branch != 0 ? per_node : all;
   std::unordered_map<uint64_t, std::string> homes;
   for (const Change& ch : changes) {
     if (ch.fire == Change::Fire::kNone) continue;
