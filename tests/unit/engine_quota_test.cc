@@ -296,3 +296,26 @@ TEST_CASE("transaction-nodes: the same count before and after a restart of the s
   f.write(g7, "/local/domain/7/a", "again", t);
   CHECK(f.commit(g7, t) == "");
 }
+
+TEST_CASE("node-size in a transaction counts the children the transaction sees") {
+  EngineFixture f;
+  uint64_t g7 = guest7(f);
+  f.write(g7, "/local/domain/7/p/a", "");
+  f.write(g7, "/local/domain/7/p/b", "");
+  f.ok(g7, MsgType::kMkdir, args({"/local/domain/7/q"}));
+  uint32_t t = f.start(g7);
+  // Outside, after the transaction started: /p loses a child, /q gains a long one.
+  f.ok(g7, MsgType::kRm, args({"/local/domain/7/p/a"}));
+  f.write(g7, "/local/domain/7/q/" + std::string(1900, 'l'), "");
+
+  // In its snapshot /q has no children: a child with a 120-character name fits there.
+  f.write(g7, "/local/domain/7/q/" + std::string(120, 's'), "", t);
+  // /p has both of its children: removing them leaves none (not fewer than none).
+  f.ok(g7, MsgType::kRm, args({"/local/domain/7/p/a"}), t);
+  f.ok(g7, MsgType::kRm, args({"/local/domain/7/p/b"}), t);
+  f.write(g7, "/local/domain/7/p/" + std::string(1990, 'c'), "", t);
+  // At the commit, /q holds both names: too big.
+  CHECK(f.commit(g7, t) == "ENOSPC");
+  CHECK(f.read(g7, "/local/domain/7/p/b") == "");
+  CHECK(f.control({"check"}) == "OK");
+}
