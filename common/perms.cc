@@ -17,6 +17,11 @@ Result<PermEntry> parse_perm(std::string_view s) {
     case 'b': p.access = kAccessBoth; break;
     default: return Status::error(EINVAL, fmt::format("bad permission letter in '{}'", s));
   }
+  // A leading zero is refused: xenstored reads it as octal ("r010" is dom8 there), a
+  // decimal reading would silently name another domain.
+  if (s.size() > 2 && s[1] == '0') {
+    return Status::error(EINVAL, fmt::format("domid with a leading zero in '{}'", s));
+  }
   uint32_t domid = 0;
   for (char c : s.substr(1)) {
     if (c < '0' || c > '9') return Status::error(EINVAL, fmt::format("bad domid in '{}'", s));

@@ -31,10 +31,10 @@ using Perms = std::vector<PermEntry>;
 
 constexpr uint32_t kMaxDomid = 0xFFFF;  // domid_t is 16 bits
 
-// Parses one entry strictly: a letter, then 1-5 decimal digits naming a domid <= 65535.
-// (xenstored 4.17 reads the domid with strtol base 0: it also takes hex, signs, leading
-// blanks and domids over 65535, which dxs refuses, and reads "w010" as octal 8 where dxs
-// reads 10. Both refuse "r" and "r5x".)
+// Parses one entry strictly: a letter, then 1-5 decimal digits without a leading zero,
+// naming a domid <= 65535. (xenstored 4.17 reads the domid with strtol base 0: it also
+// takes hex, octal ("w010" is dom8), signs, leading blanks and domids over 65535, all of
+// which dxs refuses with EINVAL. Both refuse "r" and "r5x".)
 Result<PermEntry> parse_perm(std::string_view s);
 std::string format_perm(const PermEntry& p);
 

@@ -66,11 +66,11 @@
 1: GET_PERMS /a
   ~ strict-numbers: GET_PERMS "n0\0"
 1: WRITE /b "1"
-# Known dxs bug: both accept "r010", but dxs reads it as domid 10 where C reads octal 8;
-# a strict parser should refuse the leading zero (common/perms.cc parse_perm).
+# C reads "r010" as octal 8; dxs refuses the leading zero rather than guess.
 1: SET_PERMS /b n0 r010
+  ~ strict-numbers: ERROR "EINVAL\0"
 1: GET_PERMS /b
-  ~ bug: dxs stores r010 as r10, C as r8 (octal)
+  ~ strict-numbers: GET_PERMS "n0\0"
 1: WRITE /c "1"
 1: SET_PERMS /c n0 r+5
   ~ strict-numbers: ERROR "EINVAL\0"
