@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 
@@ -21,6 +22,11 @@ struct Connection {
   // Watch events up to this id have been sent to the frontend. Not stored: after a
   // restart everything unacknowledged is sent again (at-least-once delivery).
   uint64_t sent_event_id = 0;
+  // Replies (and commands) waiting for the events queued before them, each with the id
+  // of the last event that must precede it: a client sees events and replies in the
+  // order they arose, as with xenstored, even when events wait for the window. Not
+  // stored: a frontend that attaches again re-sends the requests, whose replies are.
+  std::deque<std::pair<uint64_t, pb::Outbound>> held;
 };
 
 class ConnectionTable {

@@ -150,6 +150,7 @@ Result<pb::Welcome> Engine::hello(const pb::Hello& hello, std::vector<pb::Outbou
   // Whatever was sent to the previous frontend and not acknowledged is sent again.
   connections_.for_each([&](Connection& c) {
     c.sent_event_id = c.record.acked_event_id();
+    c.held.clear();  // the new frontend re-sends those requests
     send_queued_events(c, out);
   });
   logger_.info("frontend attached ({}): connection ids from {}, {} known connections", hello.frontend(),
@@ -241,7 +242,14 @@ void Engine::ack_events(const pb::EventAck& ack) {
 void Engine::send_queued_events(Connection& c, std::vector<pb::Outbound>& out) {
   const uint64_t conn = c.record.id();
   c.sent_event_id = std::max(c.sent_event_id, c.record.acked_event_id());
-  while (c.sent_event_id < c.record.next_event_id() && c.sent_event_id - c.record.acked_event_id() < kEventWindow) {
+  for (;;) {
+    while (!c.held.empty() && c.held.front().first <= c.sent_event_id) {
+      out.push_back(std::move(c.held.front().second));
+      c.held.pop_front();
+    }
+    if (c.sent_event_id >= c.record.next_event_id() || c.sent_event_id - c.record.acked_event_id() >= kEventWindow) {
+      break;
+    }
     const uint64_t id = c.sent_event_id + 1;
     pb::EventRecord record;
     if (ws_->get_record(Cf::kEvents, keys::event(conn, id), &record)) {
@@ -347,8 +355,38 @@ void Engine::handle_request(const pb::Request& req, bool record) {
     ws_->put_record(Cf::kReplies, keys::reply(req.conn(), req.seq()), rec);
     connections_.save(*ws_, *conn);
   }
-  out_->push_back(std::move(reply_item));
-  for (auto& o : r.after_reply) out_->push_back(std::move(o));
+  // The reply follows every event this connection got so far, except those meant to
+  // follow the reply (a WATCH's first event).
+  uint64_t preceding = conn->record.next_event_id();
+  for (const auto& o : r.after_reply) {
+    if (o.has_event() && o.event().conn() == conn->record.id()) --preceding;
+  }
+  deliver(*conn, std::move(reply_item), preceding);
+  for (auto& o : r.after_reply) {
+    const uint64_t target = o.has_event() ? o.event().conn() : o.has_command() ? o.command().conn() : 0;
+    if (Connection* c = connections_.find(target)) {
+      deliver(*c, std::move(o), c->record.next_event_id());
+    } else {
+      out_->push_back(std::move(o));  // a connection just closed (its CLOSE command)
+    }
+  }
+}
+
+void Engine::deliver(Connection& c, pb::Outbound&& item, uint64_t after) {
+  if (item.has_event()) {
+    const uint64_t id = item.event().event_id();
+    if (c.held.empty() && c.sent_event_id + 1 == id &&
+        c.sent_event_id - c.record.acked_event_id() < kEventWindow) {
+      c.sent_event_id = id;
+      out_->push_back(std::move(item));
+    }
+    return;  // otherwise send_queued_events() reads it back from cf events in its turn
+  }
+  if (c.held.empty() && c.sent_event_id >= after) {
+    out_->push_back(std::move(item));
+  } else {
+    c.held.emplace_back(after, std::move(item));
+  }
 }
 
 pb::Reply Engine::run_request(Request& r) {

@@ -96,8 +96,12 @@ class Engine {
   void open_connection(const pb::OpenConnection& open);
   void close_connection(uint64_t conn, std::string_view reason);
   void ack_events(const pb::EventAck& ack);
-  // Sends queued events of c to the frontend while fewer than kEventWindow are unacknowledged.
+  // Sends queued events of c to the frontend while fewer than kEventWindow are
+  // unacknowledged, and the replies held behind them.
   void send_queued_events(Connection& c, std::vector<pb::Outbound>& out);
+  // Sends an item for c now if nothing of c's is waiting; otherwise it waits its turn.
+  // A reply or command follows c's events up to `after` (an event follows its id order).
+  void deliver(Connection& c, pb::Outbound&& item, uint64_t after = 0);
   void handle_request(const pb::Request& req, bool record);
   pb::Reply run_request(Request& r);
 

@@ -137,16 +137,17 @@ void Engine::queue_event(Request& r, uint64_t conn, std::string_view path, std::
   ws_->put_record(Cf::kEvents, keys::event(conn, id), record);
   connections_.save(*ws_, *c);
 
-  // In order, and only while the connection's window has room; the rest follow its acks.
-  if (c->sent_event_id + 1 != id || c->sent_event_id - c->record.acked_event_id() >= kEventWindow) return;
-  c->sent_event_id = id;
   pb::Outbound o;
   pb::WatchEvent* e = o.mutable_event();
   e->set_conn(conn);
   e->set_event_id(id);
   e->set_path(std::string(path));
   e->set_token(std::string(token));
-  (after_reply ? r.after_reply : *out_).push_back(std::move(o));
+  if (after_reply) {
+    r.after_reply.push_back(std::move(o));  // delivered once the reply is
+  } else {
+    deliver(*c, std::move(o));
+  }
 }
 
 // XSA-115: an unprivileged watcher hears of a change only if it may read the node, or

@@ -353,8 +353,9 @@
 2: SET_PERMS tx=$1 /m n0 r1
 2: RM tx=$1 /x/y
 2: TRANSACTION_END tx=$1 T
+# One event per changed node, none for /x/y, which never existed outside (as C's
+# finalize_transaction).
 1: sync
-  ~ bug: the commit fires one event per replayed operation (/m twice, and /x/y twice although /x/y never existed outside the transaction); C fires once per changed node (finalize_transaction, xenstored_transaction.c:434) and none for /x/y
 
 === large-transaction
 # 1100 nodes in one transaction: dom0 is not bound by the transaction-nodes quota.

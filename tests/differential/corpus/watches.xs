@@ -246,11 +246,11 @@
 
 === many-watches-one-path
 *150 1: WATCH /w t{i:03}
+# More events than the store sends before the frontend acknowledges some (64): the
+# reply still comes after all of them, as in C.
 2: WRITE /w "1"
 1: sync
-  ~ bug: replies overtake watch events beyond the store's event window (kEventWindow = 64 unacknowledged events): the reply to this request arrives before the last events of the WRITE
 1: sync
-  ~ bug: the events that the previous sync's reply overtook arrive here
 
 === event-order-across-connections
 1: WATCH /a one
