@@ -41,9 +41,10 @@ void node_to_record(const Node& n, pb::NodeRecord& r) {
 }
 
 size_t accounted_size(const Node& n) {
-  // struct xs_tdb_record_hdr (generation, num_perms, datalen, childlen) + 8 bytes per
-  // struct xs_permissions.
-  constexpr size_t kHeader = 8 + 4 + 4 + 4;
+  // sizeof(struct xs_tdb_record_hdr): generation (8), num_perms, datalen, childlen (4 each)
+  // and 4 bytes of padding to the 8-byte alignment; then 8 bytes per struct
+  // xs_permissions.
+  constexpr size_t kHeader = 24;
   return kHeader + 8 * n.perms.size() + n.value.size() + n.children_bytes;
 }
 

@@ -297,6 +297,18 @@ TEST_CASE("transaction-nodes: the same count before and after a restart of the s
   CHECK(f.commit(g7, t) == "");
 }
 
+TEST_CASE("node-size counts what xenstored's record holds, to the byte") {
+  // C: sizeof(struct xs_tdb_record_hdr) = 24 (with padding), 8 bytes per permission, the
+  // value and the children's names; a record of node-size (2048) bytes or more is refused.
+  EngineFixture f;
+  uint64_t g7 = guest7(f);
+  // The node inherits two permissions (n7 b7): 24 + 16 + 2007 = 2047 fits.
+  f.write(g7, "/local/domain/7/edge", std::string(2007, 'e'));
+  CHECK(f.err(g7, MsgType::kWrite, write_payload("/local/domain/7/edge", std::string(2008, 'e'))) ==
+        "ENOSPC");
+  CHECK(f.read(g7, "/local/domain/7/edge").size() == 2007);
+}
+
 TEST_CASE("node-size in a transaction counts the children the transaction sees") {
   EngineFixture f;
   uint64_t g7 = guest7(f);
