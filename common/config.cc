@@ -1,8 +1,8 @@
 #include "common/config.h"
 
+#include <fmt/format.h>
 #include <cerrno>
 #include <charconv>
-#include <fmt/format.h>
 #include <fstream>
 #include <sstream>
 
@@ -11,7 +11,8 @@ namespace {
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
+    s.remove_suffix(1);
   return s;
 }
 

@@ -1,23 +1,30 @@
 #include "common/log.h"
 
+#include <sys/time.h>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
-#include <sys/time.h>
 
 namespace dxs {
 
 bool parse_log_level(std::string_view s, LogLevel& out) {
-  if (s == "debug") out = LogLevel::kDebug;
-  else if (s == "info") out = LogLevel::kInfo;
-  else if (s == "warning" || s == "warn") out = LogLevel::kWarning;
-  else if (s == "error") out = LogLevel::kError;
-  else return false;
+  if (s == "debug")
+    out = LogLevel::kDebug;
+  else if (s == "info")
+    out = LogLevel::kInfo;
+  else if (s == "warning" || s == "warn")
+    out = LogLevel::kWarning;
+  else if (s == "error")
+    out = LogLevel::kError;
+  else
+    return false;
   return true;
 }
 
 StderrLogger::StderrLogger(std::string name, LogLevel min_level)
-    : Logger(min_level), name_(std::move(name)), journal_(std::getenv("JOURNAL_STREAM") != nullptr) {}
+    : Logger(min_level),
+      name_(std::move(name)),
+      journal_(std::getenv("JOURNAL_STREAM") != nullptr) {}
 
 void StderrLogger::write(LogLevel level, std::string_view message) {
   std::string line;

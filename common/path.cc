@@ -1,14 +1,14 @@
 #include "common/path.h"
 
-#include <cerrno>
 #include <fmt/format.h>
+#include <cerrno>
 
 namespace dxs::path {
 namespace {
 
 bool valid_char(char c) {
-  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-         c == '-' || c == '/' || c == '_' || c == '@';
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+         c == '/' || c == '_' || c == '@';
 }
 
 // Length of a leading "/local/domain/<1 to 5 digits>/", or 0.
@@ -34,8 +34,8 @@ Status check(std::string_view p, uint32_t path_max) {
   }
   for (char c : p) {
     if (!valid_char(c)) {
-      return Status::error(EINVAL, fmt::format("invalid character 0x{:02x} in path",
-                                               static_cast<unsigned char>(c)));
+      return Status::error(
+          EINVAL, fmt::format("invalid character 0x{:02x} in path", static_cast<unsigned char>(c)));
     }
   }
   return Status::ok();
@@ -43,13 +43,21 @@ Status check(std::string_view p, uint32_t path_max) {
 
 }  // namespace
 
-std::string home_of(uint32_t domid) { return fmt::format("/local/domain/{}", domid); }
+std::string home_of(uint32_t domid) {
+  return fmt::format("/local/domain/{}", domid);
+}
 
-bool is_valid(std::string_view p, uint32_t path_max) { return check(p, path_max).is_ok(); }
+bool is_valid(std::string_view p, uint32_t path_max) {
+  return check(p, path_max).is_ok();
+}
 
-bool is_special(std::string_view p) { return !p.empty() && p[0] == '@'; }
+bool is_special(std::string_view p) {
+  return !p.empty() && p[0] == '@';
+}
 
-bool is_relative(std::string_view raw) { return raw.empty() || (raw[0] != '/' && raw[0] != '@'); }
+bool is_relative(std::string_view raw) {
+  return raw.empty() || (raw[0] != '/' && raw[0] != '@');
+}
 
 Result<std::string> canonicalize(std::string_view raw, uint32_t domid, uint32_t path_max) {
   std::string p;
@@ -70,7 +78,9 @@ std::string_view parent(std::string_view p) {
   return slash == 0 ? std::string_view("/") : p.substr(0, slash);
 }
 
-std::string_view basename(std::string_view p) { return p.substr(p.rfind('/') + 1); }
+std::string_view basename(std::string_view p) {
+  return p.substr(p.rfind('/') + 1);
+}
 
 bool is_at_or_below(std::string_view p, std::string_view ancestor) {
   if (ancestor == "/") return true;

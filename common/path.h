@@ -29,7 +29,7 @@ bool is_valid(std::string_view p, uint32_t path_max = kDefaultPathMax);
 Result<std::string> canonicalize(std::string_view raw, uint32_t domid,
                                  uint32_t path_max = kDefaultPathMax);
 
-bool is_special(std::string_view p);  // starts with '@'
+bool is_special(std::string_view p);     // starts with '@'
 bool is_relative(std::string_view raw);  // neither '/' nor '@' first
 
 // REQUIRES: p is canonical and not "/".

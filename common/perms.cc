@@ -1,7 +1,7 @@
 #include "common/perms.h"
 
-#include <cerrno>
 #include <fmt/format.h>
+#include <cerrno>
 
 namespace dxs {
 
@@ -11,11 +11,20 @@ Result<PermEntry> parse_perm(std::string_view s) {
   }
   PermEntry p;
   switch (s[0]) {
-    case 'n': p.access = kAccessNone; break;
-    case 'r': p.access = kAccessRead; break;
-    case 'w': p.access = kAccessWrite; break;
-    case 'b': p.access = kAccessBoth; break;
-    default: return Status::error(EINVAL, fmt::format("bad permission letter in '{}'", s));
+    case 'n':
+      p.access = kAccessNone;
+      break;
+    case 'r':
+      p.access = kAccessRead;
+      break;
+    case 'w':
+      p.access = kAccessWrite;
+      break;
+    case 'b':
+      p.access = kAccessBoth;
+      break;
+    default:
+      return Status::error(EINVAL, fmt::format("bad permission letter in '{}'", s));
   }
   // A leading zero is refused: xenstored reads it as octal ("r010" is dom8 there), a
   // decimal reading would silently name another domain.

@@ -67,8 +67,8 @@ class [[nodiscard]] Result {
 }  // namespace dxs
 
 // Propagates a non-OK Status from an expression returning Status.
-#define DXS_RETURN_IF_ERROR(expr)            \
-  do {                                       \
-    ::dxs::Status dxs_status_ = (expr);      \
+#define DXS_RETURN_IF_ERROR(expr)                 \
+  do {                                            \
+    ::dxs::Status dxs_status_ = (expr);           \
     if (!dxs_status_.is_ok()) return dxs_status_; \
   } while (0)

@@ -1,9 +1,9 @@
 // Unix-domain socket helpers shared by the binaries.
 #pragma once
 
+#include <sys/types.h>
 #include <string>
 #include <string_view>
-#include <sys/types.h>
 
 #include "common/result.h"
 

@@ -1,17 +1,35 @@
 #include "common/wire.h"
 
-#include <cstring>
 #include <fmt/format.h>
+#include <cstring>
 
 namespace dxs::wire {
 namespace {
 
 constexpr const char* kTypeNames[kTypeCount] = {
-    "CONTROL",  "DIRECTORY",   "READ",      "GET_PERMS",  "WATCH",
-    "UNWATCH",  "TRANSACTION_START", "TRANSACTION_END", "INTRODUCE", "RELEASE",
-    "GET_DOMAIN_PATH", "WRITE", "MKDIR",    "RM",         "SET_PERMS",
-    "WATCH_EVENT", "ERROR",    "IS_DOMAIN_INTRODUCED", "RESUME", "SET_TARGET",
-    "RESTRICT", "RESET_WATCHES", "DIRECTORY_PART",
+    "CONTROL",
+    "DIRECTORY",
+    "READ",
+    "GET_PERMS",
+    "WATCH",
+    "UNWATCH",
+    "TRANSACTION_START",
+    "TRANSACTION_END",
+    "INTRODUCE",
+    "RELEASE",
+    "GET_DOMAIN_PATH",
+    "WRITE",
+    "MKDIR",
+    "RM",
+    "SET_PERMS",
+    "WATCH_EVENT",
+    "ERROR",
+    "IS_DOMAIN_INTRODUCED",
+    "RESUME",
+    "SET_TARGET",
+    "RESTRICT",
+    "RESET_WATCHES",
+    "DIRECTORY_PART",
 };
 
 uint32_t load_u32(const uint8_t* p) {
@@ -20,7 +38,9 @@ uint32_t load_u32(const uint8_t* p) {
   return v;
 }
 
-void store_u32(uint8_t* p, uint32_t v) { std::memcpy(p, &v, sizeof v); }
+void store_u32(uint8_t* p, uint32_t v) {
+  std::memcpy(p, &v, sizeof v);
+}
 
 }  // namespace
 

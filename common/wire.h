@@ -40,14 +40,16 @@ enum class MsgType : uint32_t {
   kDirectoryPart = 22,
 };
 
-constexpr uint32_t kTypeCount = 23;       // XS_TYPE_COUNT in Xen 4.17
-constexpr size_t kHeaderSize = 16;        // sizeof(struct xsd_sockmsg)
-constexpr uint32_t kPayloadMax = 4096;    // XENSTORE_PAYLOAD_MAX
-constexpr uint32_t kAbsPathMax = 3072;    // XENSTORE_ABS_PATH_MAX
-constexpr uint32_t kRelPathMax = 2048;    // XENSTORE_REL_PATH_MAX
-constexpr uint32_t kDomidSelf = 0x7FF0;   // DOMID_SELF
+constexpr uint32_t kTypeCount = 23;      // XS_TYPE_COUNT in Xen 4.17
+constexpr size_t kHeaderSize = 16;       // sizeof(struct xsd_sockmsg)
+constexpr uint32_t kPayloadMax = 4096;   // XENSTORE_PAYLOAD_MAX
+constexpr uint32_t kAbsPathMax = 3072;   // XENSTORE_ABS_PATH_MAX
+constexpr uint32_t kRelPathMax = 2048;   // XENSTORE_REL_PATH_MAX
+constexpr uint32_t kDomidSelf = 0x7FF0;  // DOMID_SELF
 
-constexpr uint32_t to_u32(MsgType t) { return static_cast<uint32_t>(t); }
+constexpr uint32_t to_u32(MsgType t) {
+  return static_cast<uint32_t>(t);
+}
 
 // Name of a message type for logs ("WRITE"), or "UNKNOWN(n)".
 std::string type_name(uint32_t type);

@@ -1,8 +1,8 @@
 #include "common/xs_error.h"
 
+#include <fmt/format.h>
 #include <cerrno>
 #include <cstring>
-#include <fmt/format.h>
 
 namespace dxs {
 namespace {
@@ -14,10 +14,10 @@ struct ErrorName {
 
 // Order of xsd_errors[] in xen/include/public/io/xs_wire.h.
 constexpr ErrorName kErrors[] = {
-    {EINVAL, "EINVAL"}, {EACCES, "EACCES"},       {EEXIST, "EEXIST"}, {EISDIR, "EISDIR"},
-    {ENOENT, "ENOENT"}, {ENOMEM, "ENOMEM"},       {ENOSPC, "ENOSPC"}, {EIO, "EIO"},
-    {ENOTEMPTY, "ENOTEMPTY"}, {ENOSYS, "ENOSYS"}, {EROFS, "EROFS"},   {EBUSY, "EBUSY"},
-    {EAGAIN, "EAGAIN"}, {EISCONN, "EISCONN"},     {E2BIG, "E2BIG"},   {EPERM, "EPERM"},
+    {EINVAL, "EINVAL"},       {EACCES, "EACCES"},   {EEXIST, "EEXIST"}, {EISDIR, "EISDIR"},
+    {ENOENT, "ENOENT"},       {ENOMEM, "ENOMEM"},   {ENOSPC, "ENOSPC"}, {EIO, "EIO"},
+    {ENOTEMPTY, "ENOTEMPTY"}, {ENOSYS, "ENOSYS"},   {EROFS, "EROFS"},   {EBUSY, "EBUSY"},
+    {EAGAIN, "EAGAIN"},       {EISCONN, "EISCONN"}, {E2BIG, "E2BIG"},   {EPERM, "EPERM"},
 };
 
 }  // namespace
@@ -45,8 +45,8 @@ bool xs_error_is_known(int err) {
 
 std::string Status::to_string() const {
   if (is_ok()) return "OK";
-  std::string name = xs_error_is_known(err_) ? std::string(xs_error_name(err_))
-                                             : fmt::format("errno {}", err_);
+  std::string name =
+      xs_error_is_known(err_) ? std::string(xs_error_name(err_)) : fmt::format("errno {}", err_);
   if (detail_.empty()) return name;
   return fmt::format("{} ({})", name, detail_);
 }

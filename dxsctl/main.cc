@@ -2,9 +2,9 @@
 #include <getopt.h>
 #include <grpcpp/grpcpp.h>
 
+#include <fmt/format.h>
 #include <cstdio>
 #include <cstdlib>
-#include <fmt/format.h>
 #include <string>
 #include <vector>
 
@@ -88,9 +88,12 @@ std::string json_string(std::string_view s) {
 std::string printable(std::string_view s) {
   std::string out;
   for (unsigned char c : s) {
-    if (c == '\\') out += "\\\\";
-    else if (c < 0x20 || c >= 0x7f) out += fmt::format("\\x{:02x}", c);
-    else out.push_back(static_cast<char>(c));
+    if (c == '\\')
+      out += "\\\\";
+    else if (c < 0x20 || c >= 0x7f)
+      out += fmt::format("\\x{:02x}", c);
+    else
+      out.push_back(static_cast<char>(c));
   }
   return out;
 }
@@ -111,8 +114,11 @@ int cmd_read(Ctl& ctl, const std::vector<std::string>& args) {
       rc = 1;
       continue;
     }
-    if (ctl.json) std::printf("{\"path\": %s, \"value\": %s}\n", json_string(p).c_str(), json_string(value).c_str());
-    else std::printf("%s\n", printable(value).c_str());
+    if (ctl.json)
+      std::printf("{\"path\": %s, \"value\": %s}\n", json_string(p).c_str(),
+                  json_string(value).c_str());
+    else
+      std::printf("%s\n", printable(value).c_str());
   }
   return rc;
 }
@@ -143,13 +149,14 @@ int cmd_ls(Ctl& ctl, const std::vector<std::string>& args) {
     std::string value;
     if (!ctl.path_op(MsgType::kRead, item.path, value, true)) continue;  // removed meanwhile
     if (ctl.json) {
-      std::printf("%s\n {\"path\": %s, \"value\": %s}", first ? "" : ",", json_string(item.path).c_str(),
-                  json_string(value).c_str());
+      std::printf("%s\n {\"path\": %s, \"value\": %s}", first ? "" : ",",
+                  json_string(item.path).c_str(), json_string(value).c_str());
     } else {
       std::printf("%*s%s = \"%s\"\n", item.depth, "", item.name.c_str(), printable(value).c_str());
     }
     first = false;
-    if (ctl.path_op(MsgType::kDirectory, item.path, children, true)) push_children(item.path, children, item.depth + 1);
+    if (ctl.path_op(MsgType::kDirectory, item.path, children, true))
+      push_children(item.path, children, item.depth + 1);
   }
   if (ctl.json) std::printf("\n]\n");
   return 0;
@@ -184,7 +191,8 @@ int cmd_perms(Ctl& ctl, const std::vector<std::string>& args) {
     std::vector<std::string> perms = split_nuls(payload);
     if (ctl.json) {
       std::printf("{\"path\": %s, \"perms\": [", json_string(args[0]).c_str());
-      for (size_t i = 0; i < perms.size(); ++i) std::printf("%s%s", i ? ", " : "", json_string(perms[i]).c_str());
+      for (size_t i = 0; i < perms.size(); ++i)
+        std::printf("%s%s", i ? ", " : "", json_string(perms[i]).c_str());
       std::printf("]}\n");
     } else {
       for (size_t i = 0; i < perms.size(); ++i) std::printf("%s%s", i ? " " : "", perms[i].c_str());
@@ -215,16 +223,26 @@ int main(int argc, char** argv) {
   std::string store = "unix:/run/dxs/ops.sock";
   bool json = false;
   static const option kOptions[] = {
-      {"store", required_argument, nullptr, 's'}, {"json", no_argument, nullptr, 'j'},
-      {"help", no_argument, nullptr, 'h'}, {nullptr, 0, nullptr, 0},
+      {"store", required_argument, nullptr, 's'},
+      {"json", no_argument, nullptr, 'j'},
+      {"help", no_argument, nullptr, 'h'},
+      {nullptr, 0, nullptr, 0},
   };
   int opt;
   while ((opt = getopt_long(argc, argv, "+", kOptions, nullptr)) != -1) {
     switch (opt) {
-      case 's': store = optarg; break;
-      case 'j': json = true; break;
-      case 'h': std::fputs(kUsage, stdout); return 0;
-      default: std::fputs(kUsage, stderr); return 2;
+      case 's':
+        store = optarg;
+        break;
+      case 'j':
+        json = true;
+        break;
+      case 'h':
+        std::fputs(kUsage, stdout);
+        return 0;
+      default:
+        std::fputs(kUsage, stderr);
+        return 2;
     }
   }
   if (optind >= argc) {
@@ -238,17 +256,25 @@ int main(int argc, char** argv) {
   }
   Ctl ctl;
   ctl.json = json;
-  ctl.stub = dxs::pb::Ops::NewStub(grpc::CreateChannel("unix:" + *path, grpc::InsecureChannelCredentials()));
+  ctl.stub = dxs::pb::Ops::NewStub(
+      grpc::CreateChannel("unix:" + *path, grpc::InsecureChannelCredentials()));
   const std::string cmd = argv[optind];
   std::vector<std::string> args(argv + optind + 1, argv + argc);
   int rc;
-  if (cmd == "read") rc = cmd_read(ctl, args);
-  else if (cmd == "ls") rc = cmd_ls(ctl, args);
-  else if (cmd == "write") rc = cmd_write(ctl, args);
-  else if (cmd == "mkdir") rc = cmd_simple(ctl, MsgType::kMkdir, args);
-  else if (cmd == "rm") rc = cmd_simple(ctl, MsgType::kRm, args);
-  else if (cmd == "perms") rc = cmd_perms(ctl, args);
-  else if (cmd == "control") rc = cmd_control(ctl, args);
+  if (cmd == "read")
+    rc = cmd_read(ctl, args);
+  else if (cmd == "ls")
+    rc = cmd_ls(ctl, args);
+  else if (cmd == "write")
+    rc = cmd_write(ctl, args);
+  else if (cmd == "mkdir")
+    rc = cmd_simple(ctl, MsgType::kMkdir, args);
+  else if (cmd == "rm")
+    rc = cmd_simple(ctl, MsgType::kRm, args);
+  else if (cmd == "perms")
+    rc = cmd_perms(ctl, args);
+  else if (cmd == "control")
+    rc = cmd_control(ctl, args);
   else {
     std::fprintf(stderr, "dxsctl: unknown command '%s' (see --help)\n", cmd.c_str());
     return 2;

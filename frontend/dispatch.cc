@@ -17,8 +17,8 @@ pb::Inbound Dispatch::open_item(uint64_t id, const Entry& e) const {
   return item;
 }
 
-uint64_t Dispatch::open(std::shared_ptr<ClientConnection> conn, pb::ConnectionKind kind, uint32_t domid,
-                        const PeerCredentials& peer) {
+uint64_t Dispatch::open(std::shared_ptr<ClientConnection> conn, pb::ConnectionKind kind,
+                        uint32_t domid, const PeerCredentials& peer) {
   pb::Inbound item;
   uint64_t id;
   {
@@ -95,7 +95,8 @@ std::vector<pb::Inbound> Dispatch::on_attached(const pb::Welcome& welcome) {
       // A connection from before this frontend (or closed while the store was away).
       pb::Inbound close;
       close.mutable_close()->set_conn(k.conn());
-      close.mutable_close()->set_reason(first ? "not held by this frontend" : "closed while detached");
+      close.mutable_close()->set_reason(first ? "not held by this frontend"
+                                              : "closed while detached");
       items.push_back(std::move(close));
     }
   }
@@ -114,8 +115,8 @@ std::vector<pb::Inbound> Dispatch::on_attached(const pb::Welcome& welcome) {
     }
   }
   if (!first) {
-    log_.info("session attached again: {} connections kept, {} closed, requests re-sent", conns_.size(),
-              welcome.connections_size() > 0 ? items.size() : 0);
+    log_.info("session attached again: {} connections kept, {} closed, requests re-sent",
+              conns_.size(), welcome.connections_size() > 0 ? items.size() : 0);
   }
   return items;
 }
@@ -133,7 +134,8 @@ void Dispatch::on_response(pb::SessionResponse& response) {
         auto it = conns_.find(reply.conn());
         if (it == conns_.end()) continue;  // the client left
         Entry& e = it->second;
-        if (e.unanswered.empty() || e.unanswered.front().seq() != reply.seq()) continue;  // a duplicate
+        if (e.unanswered.empty() || e.unanswered.front().seq() != reply.seq())
+          continue;  // a duplicate
         e.unanswered.pop_front();
         e.replied_seq = reply.seq();
         if (e.reading_paused && e.unanswered.size() < options_.max_in_flight / 2) {

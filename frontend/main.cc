@@ -39,7 +39,11 @@ Configuration keys (FILE, "key = value"):
 )";
 
 const std::set<std::string> kConfigKeys = {
-    "frontend.socket-mode", "frontend.max-in-flight", "frontend.spin-us", "frontend.idle-ms", "log.level",
+    "frontend.socket-mode",
+    "frontend.max-in-flight",
+    "frontend.spin-us",
+    "frontend.idle-ms",
+    "log.level",
 };
 
 struct Args {
@@ -63,19 +67,31 @@ T must(dxs::Result<T> r, const char* what) {
 Args parse_args(int argc, char** argv) {
   Args args;
   static const option kOptions[] = {
-      {"store", required_argument, nullptr, 's'}, {"socket", required_argument, nullptr, 'S'},
+      {"store", required_argument, nullptr, 's'},  {"socket", required_argument, nullptr, 'S'},
       {"config", required_argument, nullptr, 'c'}, {"log-level", required_argument, nullptr, 'L'},
-      {"help", no_argument, nullptr, 'h'}, {nullptr, 0, nullptr, 0},
+      {"help", no_argument, nullptr, 'h'},         {nullptr, 0, nullptr, 0},
   };
   int opt;
   while ((opt = getopt_long(argc, argv, "", kOptions, nullptr)) != -1) {
     switch (opt) {
-      case 's': args.store = optarg; break;
-      case 'S': args.socket = optarg; break;
-      case 'c': args.config = optarg; break;
-      case 'L': args.log_level = optarg; break;
-      case 'h': std::fputs(kUsage, stdout); std::exit(0);
-      default: std::fputs(kUsage, stderr); std::exit(2);
+      case 's':
+        args.store = optarg;
+        break;
+      case 'S':
+        args.socket = optarg;
+        break;
+      case 'c':
+        args.config = optarg;
+        break;
+      case 'L':
+        args.log_level = optarg;
+        break;
+      case 'h':
+        std::fputs(kUsage, stdout);
+        std::exit(0);
+      default:
+        std::fputs(kUsage, stderr);
+        std::exit(2);
     }
   }
   if (optind != argc) fail(std::string("unexpected argument '") + argv[optind] + "' (see --help)");
@@ -98,13 +114,16 @@ int main(int argc, char** argv) {
     config = must(Config::load("/etc/dxs/dxs.conf", kConfigKeys, skipped), "config");
   }
   LogLevel level = LogLevel::kInfo;
-  const std::string level_name = args.log_level.empty() ? config.get_string("log.level", "info") : args.log_level;
+  const std::string level_name =
+      args.log_level.empty() ? config.get_string("log.level", "info") : args.log_level;
   if (!parse_log_level(level_name, level)) fail("bad log level '" + level_name + "'");
   StderrLogger log("dxs-frontend", level);
 
   EventLoopOptions loop_options;
-  loop_options.spin_us = static_cast<int>(must(config.get_int("frontend.spin-us", 50, 0, 100000), "config"));
-  loop_options.idle_ms = static_cast<int>(must(config.get_int("frontend.idle-ms", 10, 1, 1000), "config"));
+  loop_options.spin_us =
+      static_cast<int>(must(config.get_int("frontend.spin-us", 50, 0, 100000), "config"));
+  loop_options.idle_ms =
+      static_cast<int>(must(config.get_int("frontend.idle-ms", 10, 1, 1000), "config"));
 
   SessionClientOptions session_options;
   session_options.store_path = must(parse_unix_address(args.store), "--store");
@@ -119,7 +138,8 @@ int main(int argc, char** argv) {
   const std::string mode = config.get_string("frontend.socket-mode", "0600");
   char* end = nullptr;
   socket_options.mode = static_cast<mode_t>(std::strtoul(mode.c_str(), &end, 8));
-  if (end == mode.c_str() || *end != '\0' || socket_options.mode > 0777) fail("bad frontend.socket-mode '" + mode + "'");
+  if (end == mode.c_str() || *end != '\0' || socket_options.mode > 0777)
+    fail("bad frontend.socket-mode '" + mode + "'");
 
   block_termination_signals();
   SessionClient session(session_options, log);

@@ -10,7 +10,8 @@ SessionClient::SessionClient(SessionClientOptions options, Logger& log)
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 20);
   args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 20);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 500);
-  channel_ = grpc::CreateCustomChannel("unix:" + options_.store_path, grpc::InsecureChannelCredentials(), args);
+  channel_ = grpc::CreateCustomChannel("unix:" + options_.store_path,
+                                       grpc::InsecureChannelCredentials(), args);
   stub_ = pb::Session::NewStub(channel_);
 }
 
@@ -26,7 +27,9 @@ SessionClient::~SessionClient() {
   ctx_.reset();
 }
 
-void SessionClient::start() { attach(); }
+void SessionClient::start() {
+  attach();
+}
 
 void SessionClient::attach() {
   stream_.reset();  // before the context that owns its arena
@@ -118,7 +121,8 @@ void SessionClient::handle(Tag tag, bool ok) {
     case Tag::kFinished:
       --outstanding_;
       finished_ = true;
-      if (!finish_status_.ok() && !stopping_) log_.warn("store session ended: {}", finish_status_.error_message());
+      if (!finish_status_.ok() && !stopping_)
+        log_.warn("store session ended: {}", finish_status_.error_message());
       break;
     case Tag::kRetry:
       retry_scheduled_ = false;
@@ -128,17 +132,18 @@ void SessionClient::handle(Tag tag, bool ok) {
   // Once the old stream is finished and drained, attach again after a pause.
   if (finished_ && outstanding_ == 0 && !stopping_ && !retry_scheduled_) {
     retry_scheduled_ = true;
-    retry_alarm_.Set(&cq_, std::chrono::system_clock::now() + std::chrono::milliseconds(retry_ms_), &retry_op_);
+    retry_alarm_.Set(&cq_, std::chrono::system_clock::now() + std::chrono::milliseconds(retry_ms_),
+                     &retry_op_);
     retry_ms_ = std::min(retry_ms_ * 2, 1000);
   }
 }
 
 int SessionClient::poll(std::chrono::microseconds timeout) {
   int handled = 0;
-  gpr_timespec deadline =
-      timeout.count() <= 0
-          ? gpr_time_0(GPR_CLOCK_MONOTONIC)
-          : gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC), gpr_time_from_micros(timeout.count(), GPR_TIMESPAN));
+  gpr_timespec deadline = timeout.count() <= 0
+                              ? gpr_time_0(GPR_CLOCK_MONOTONIC)
+                              : gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
+                                             gpr_time_from_micros(timeout.count(), GPR_TIMESPAN));
   for (;;) {
     void* tag = nullptr;
     bool ok = false;

@@ -92,9 +92,9 @@ class SessionClient {
   uint64_t sent_batch_ = 0;   // last batch number written on this stream
   uint64_t acked_batch_ = 0;  // last batch number the store answered
   bool writing_ = false;
-  bool attached_ = false;    // Welcome handled on the current stream
+  bool attached_ = false;  // Welcome handled on the current stream
   bool stream_ok_ = false;
-  bool finished_ = false;    // Finish() completed on the current stream
+  bool finished_ = false;  // Finish() completed on the current stream
   bool retry_scheduled_ = false;
   bool ever_attached_ = false;
   bool stopping_ = false;

@@ -5,11 +5,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <fmt/format.h>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <deque>
-#include <fmt/format.h>
 
 #include "common/unix_socket.h"
 
@@ -21,7 +21,8 @@ constexpr size_t kReadChunk = 64 * 1024;
 
 }  // namespace
 
-class SocketTransport::Conn final : public ClientConnection, public std::enable_shared_from_this<Conn> {
+class SocketTransport::Conn final : public ClientConnection,
+                                    public std::enable_shared_from_this<Conn> {
  public:
   Conn(SocketTransport& t, int fd, const PeerCredentials& peer) : t_(t), fd_(fd), peer_(peer) {}
   ~Conn() override { ::close(fd_); }
@@ -210,7 +211,9 @@ void SocketTransport::wake() {
   [[maybe_unused]] ssize_t n = ::write(wake_fd_, &one, sizeof one);
 }
 
-void SocketTransport::wake_up() { wake(); }
+void SocketTransport::wake_up() {
+  wake();
+}
 
 void SocketTransport::request_resume(std::shared_ptr<Conn> c) {
   {

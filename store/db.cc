@@ -17,8 +17,8 @@ namespace {
 
 constexpr const char* kCfNames[] = {
     "default",  // meta (RocksDB's default column family)
-    "nodes",  "versions", "commits",   "connections", "replies", "watches",
-    "events", "domains",  "txns",      "txn_nodes",   "txn_log",
+    "nodes",   "versions", "commits", "connections", "replies", "watches",
+    "events",  "domains",  "txns",    "txn_nodes",   "txn_log",
 };
 static_assert(std::size(kCfNames) == static_cast<size_t>(Cf::kCount));
 
@@ -77,7 +77,8 @@ Db::~Db() {
 }
 
 bool Db::get(Cf c, std::string_view key, std::string* value) {
-  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf(c), rocksdb::Slice(key.data(), key.size()), value);
+  rocksdb::Status s =
+      db_->Get(rocksdb::ReadOptions(), cf(c), rocksdb::Slice(key.data(), key.size()), value);
   if (s.IsNotFound()) return false;
   if (!s.ok()) die("read", s.ToString());
   return true;
@@ -145,8 +146,8 @@ void WriteSet::del_prefix(Cf c, std::string_view prefix) {
 }
 
 std::unique_ptr<rocksdb::Iterator> WriteSet::iterate(Cf c) {
-  return std::unique_ptr<rocksdb::Iterator>(
-      batch_.NewIteratorWithBase(db_.cf(c), db_.raw()->NewIterator(rocksdb::ReadOptions(), db_.cf(c))));
+  return std::unique_ptr<rocksdb::Iterator>(batch_.NewIteratorWithBase(
+      db_.cf(c), db_.raw()->NewIterator(rocksdb::ReadOptions(), db_.cf(c))));
 }
 
 void WriteSet::rollback_to_savepoint() {
@@ -169,11 +170,13 @@ Status WriteSet::commit() {
 namespace keys {
 
 void append_be64(std::string& out, uint64_t v) {
-  for (int shift = 56; shift >= 0; shift -= 8) out.push_back(static_cast<char>((v >> shift) & 0xff));
+  for (int shift = 56; shift >= 0; shift -= 8)
+    out.push_back(static_cast<char>((v >> shift) & 0xff));
 }
 
 void append_be32(std::string& out, uint32_t v) {
-  for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<char>((v >> shift) & 0xff));
+  for (int shift = 24; shift >= 0; shift -= 8)
+    out.push_back(static_cast<char>((v >> shift) & 0xff));
 }
 
 uint64_t load_be64(std::string_view s) {
@@ -229,7 +232,9 @@ std::string version(std::string_view path, uint64_t seq) {
   return k;
 }
 
-uint64_t version_seq(std::string_view key) { return ~load_be64(key.substr(key.size() - 8)); }
+uint64_t version_seq(std::string_view key) {
+  return ~load_be64(key.substr(key.size() - 8));
+}
 
 std::string commit(uint64_t seq) {
   std::string k;
@@ -259,7 +264,9 @@ std::string watch(uint64_t conn, std::string_view path, std::string_view token) 
   return k;
 }
 
-std::string event(uint64_t conn, uint64_t event_id) { return reply(conn, event_id); }
+std::string event(uint64_t conn, uint64_t event_id) {
+  return reply(conn, event_id);
+}
 
 std::string domain(uint32_t domid) {
   std::string k;

@@ -1,8 +1,8 @@
 #include "store/engine.h"
 
+#include <fmt/format.h>
 #include <cerrno>
 #include <chrono>
-#include <fmt/format.h>
 
 #include "common/config.h"
 #include "common/path.h"
@@ -58,7 +58,8 @@ int64_t Engine::now_ns() const {
 
 Status Engine::recover() {
   std::string schema;
-  if (db_.get(Cf::kMeta, meta::kSchemaVersion, &schema) && schema != std::to_string(kSchemaVersion)) {
+  if (db_.get(Cf::kMeta, meta::kSchemaVersion, &schema) &&
+      schema != std::to_string(kSchemaVersion)) {
     return Status::error(EIO, fmt::format("state has schema version {}, this dxs-store reads {}",
                                           schema, kSchemaVersion));
   }
@@ -70,7 +71,8 @@ Status Engine::recover() {
   connections_.for_each([&](Connection& c) { c.open_transactions = txns_.count(c.record.id()); });
   // Quotas set at run time (control quota set) outlive restarts and win over the config.
   auto it = db_.iterate(Cf::kMeta);
-  for (it->Seek(meta::kQuotaPrefix); it->Valid() && keys::starts_with(it->key(), meta::kQuotaPrefix); it->Next()) {
+  for (it->Seek(meta::kQuotaPrefix);
+       it->Valid() && keys::starts_with(it->key(), meta::kQuotaPrefix); it->Next()) {
     QuotaKind kind;
     int64_t value = 0;
     const std::string name = it->key().ToString().substr(meta::kQuotaPrefix.size());
@@ -84,8 +86,9 @@ Status Engine::recover() {
     DXS_RETURN_IF_ERROR(ws_->commit());
     logger_.info("initialised a new tree (/, /tool, /tool/xenstored)");
   }
-  logger_.info("recovered: head commit {}, {} connections, {} domains, {} watches, {} open transactions",
-               history_.head(), conns, domains, watches, txns);
+  logger_.info(
+      "recovered: head commit {}, {} connections, {} domains, {} watches, {} open transactions",
+      history_.head(), conns, domains, watches, txns);
   return Status::ok();
 }
 
@@ -109,7 +112,8 @@ void Engine::init_tree() {
       n.children_bytes = static_cast<uint32_t>(path::basename(paths[i + 1]).size() + 1);
     }
     nodes.put(paths[i], n);
-    changes.push_back(Change{paths[i], Change::Kind::kCreated, Change::Fire::kNone, std::nullopt, n});
+    changes.push_back(
+        Change{paths[i], Change::Kind::kCreated, Change::Fire::kNone, std::nullopt, n});
   }
   pb::DomainRecord& dom0 = domains_.get_or_create(0);
   dom0.set_introduced(true);
@@ -130,7 +134,8 @@ void Engine::init_tree() {
 Result<pb::Welcome> Engine::hello(const pb::Hello& hello, std::vector<pb::Outbound>& out) {
   std::string value;
   uint64_t base = kConnIdStride;
-  if (db_.get(Cf::kMeta, meta::kConnIdBase, &value) && value.size() == 8) base = keys::load_be64(value);
+  if (db_.get(Cf::kMeta, meta::kConnIdBase, &value) && value.size() == 8)
+    base = keys::load_be64(value);
   std::string next;
   keys::append_be64(next, base + kConnIdStride);
   ws_->put(Cf::kMeta, meta::kConnIdBase, next);
@@ -153,8 +158,8 @@ Result<pb::Welcome> Engine::hello(const pb::Hello& hello, std::vector<pb::Outbou
     c.held.clear();  // the new frontend re-sends those requests
     send_queued_events(c, out);
   });
-  logger_.info("frontend attached ({}): connection ids from {}, {} known connections", hello.frontend(),
-               base, welcome.connections_size());
+  logger_.info("frontend attached ({}): connection ids from {}, {} known connections",
+               hello.frontend(), base, welcome.connections_size());
   return welcome;
 }
 
@@ -164,18 +169,28 @@ Status Engine::apply(const google::protobuf::RepeatedPtrField<pb::Inbound>& item
   ++stats_.batches;
   for (const pb::Inbound& item : items) {
     switch (item.item_case()) {
-      case pb::Inbound::kOpen: open_connection(item.open()); break;
-      case pb::Inbound::kRequest: handle_request(item.request(), true); break;
-      case pb::Inbound::kClose: close_connection(item.close().conn(), item.close().reason()); break;
-      case pb::Inbound::kEventAck: ack_events(item.event_ack()); break;
-      case pb::Inbound::ITEM_NOT_SET: break;
+      case pb::Inbound::kOpen:
+        open_connection(item.open());
+        break;
+      case pb::Inbound::kRequest:
+        handle_request(item.request(), true);
+        break;
+      case pb::Inbound::kClose:
+        close_connection(item.close().conn(), item.close().reason());
+        break;
+      case pb::Inbound::kEventAck:
+        ack_events(item.event_ack());
+        break;
+      case pb::Inbound::ITEM_NOT_SET:
+        break;
     }
   }
   out_ = nullptr;
   return ws_->commit();
 }
 
-Status Engine::ops_request(const pb::Request& request, pb::Reply& reply, std::vector<pb::Outbound>& out) {
+Status Engine::ops_request(const pb::Request& request, pb::Reply& reply,
+                           std::vector<pb::Outbound>& out) {
   pb::Request req = request;
   req.set_conn(kOpsConnection);
   req.set_seq(0);
@@ -247,7 +262,8 @@ void Engine::send_queued_events(Connection& c, std::vector<pb::Outbound>& out) {
       out.push_back(std::move(c.held.front().second));
       c.held.pop_front();
     }
-    if (c.sent_event_id >= c.record.next_event_id() || c.sent_event_id - c.record.acked_event_id() >= kEventWindow) {
+    if (c.sent_event_id >= c.record.next_event_id() ||
+        c.sent_event_id - c.record.acked_event_id() >= kEventWindow) {
       break;
     }
     const uint64_t id = c.sent_event_id + 1;
@@ -296,13 +312,15 @@ int64_t Engine::quota_limit(uint32_t domid, QuotaKind kind) {
 Status Engine::refuse_quota(uint32_t domid, QuotaKind kind, int err, std::string_view what) {
   const int64_t limit = quota_limit(domid, kind);
   logger_.warn("quota: dom{} hit {} (limit {}): {}", domid, quota_name(kind), limit, what);
-  return Status::error(err, fmt::format("quota {} (limit {}) of dom{}: {}", quota_name(kind), limit, domid, what));
+  return Status::error(
+      err, fmt::format("quota {} (limit {}) of dom{}: {}", quota_name(kind), limit, domid, what));
 }
 
 void Engine::handle_request(const pb::Request& req, bool record) {
   Connection* conn = connections_.find(req.conn());
   if (conn == nullptr) {
-    logger_.warn("request {} for unknown connection {}; answered EIO", wire::type_name(req.type()), req.conn());
+    logger_.warn("request {} for unknown connection {}; answered EIO", wire::type_name(req.type()),
+                 req.conn());
     pb::Outbound o;
     pb::Reply* reply = o.mutable_reply();
     reply->set_conn(req.conn());
@@ -363,7 +381,9 @@ void Engine::handle_request(const pb::Request& req, bool record) {
   }
   deliver(*conn, std::move(reply_item), preceding);
   for (auto& o : r.after_reply) {
-    const uint64_t target = o.has_event() ? o.event().conn() : o.has_command() ? o.command().conn() : 0;
+    const uint64_t target = o.has_event()     ? o.event().conn()
+                            : o.has_command() ? o.command().conn()
+                                              : 0;
     if (Connection* c = connections_.find(target)) {
       deliver(*c, std::move(o), c->record.next_event_id());
     } else {
@@ -422,10 +442,11 @@ pb::Reply Engine::run_request(Request& r) {
     }
     const Status& s = result.status();
     if (is_routine_error(s.err())) {
-      logger_.debug("{} conn {}: {} -> {}", author(r), r.req.conn(), wire::type_name(r.req.type()), s.to_string());
+      logger_.debug("{} conn {}: {} -> {}", author(r), r.req.conn(), wire::type_name(r.req.type()),
+                    s.to_string());
     } else {
-      logger_.info("{} conn {}: {} refused: {}", author(r), r.req.conn(), wire::type_name(r.req.type()),
-                   s.to_string());
+      logger_.info("{} conn {}: {} refused: {}", author(r), r.req.conn(),
+                   wire::type_name(r.req.type()), s.to_string());
     }
     reply.set_type(wire::to_u32(MsgType::kError));
     reply.set_payload(std::string(xs_error_name(s.err())) + '\0');
@@ -477,37 +498,61 @@ Result<std::string> Engine::dispatch(Request& r) {
     return Status::error(ENOSYS, fmt::format("unknown or unsupported message type {}", type));
   }
   if (is_privileged_only(type) && !r.caller.privileged) {
-    return Status::error(EACCES, fmt::format("{} is for privileged domains", wire::type_name(type)));
+    return Status::error(EACCES,
+                         fmt::format("{} is for privileged domains", wire::type_name(type)));
   }
-  const bool ignores_tx = type == wire::to_u32(MsgType::kWatch) || type == wire::to_u32(MsgType::kUnwatch);
+  const bool ignores_tx =
+      type == wire::to_u32(MsgType::kWatch) || type == wire::to_u32(MsgType::kUnwatch);
   if (!ignores_tx && r.req.tx_id() != 0) {
     r.txn = txns_.find(r.req.conn(), r.req.tx_id());
-    if (r.txn == nullptr) return Status::error(ENOENT, fmt::format("no transaction {}", r.req.tx_id()));
+    if (r.txn == nullptr)
+      return Status::error(ENOENT, fmt::format("no transaction {}", r.req.tx_id()));
   }
   if (r.req.has_malformed()) return Status::error(EINVAL, r.req.malformed().reason());
 
   switch (static_cast<MsgType>(type)) {
-    case MsgType::kControl: return do_control(r);
-    case MsgType::kDirectory: return do_directory(r);
-    case MsgType::kRead: return do_read(r);
-    case MsgType::kGetPerms: return do_get_perms(r);
-    case MsgType::kWatch: return do_watch(r);
-    case MsgType::kUnwatch: return do_unwatch(r);
-    case MsgType::kTransactionStart: return do_transaction_start(r);
-    case MsgType::kTransactionEnd: return do_transaction_end(r);
-    case MsgType::kIntroduce: return do_introduce(r);
-    case MsgType::kRelease: return do_release(r);
-    case MsgType::kGetDomainPath: return do_get_domain_path(r);
-    case MsgType::kWrite: return do_write(r);
-    case MsgType::kMkdir: return do_mkdir(r);
-    case MsgType::kRm: return do_rm(r);
-    case MsgType::kSetPerms: return do_set_perms(r);
-    case MsgType::kIsDomainIntroduced: return do_is_domain_introduced(r);
-    case MsgType::kResume: return do_resume(r);
-    case MsgType::kSetTarget: return do_set_target(r);
-    case MsgType::kResetWatches: return do_reset_watches(r);
-    case MsgType::kDirectoryPart: return do_directory_part(r);
-    default: return Status::error(ENOSYS);
+    case MsgType::kControl:
+      return do_control(r);
+    case MsgType::kDirectory:
+      return do_directory(r);
+    case MsgType::kRead:
+      return do_read(r);
+    case MsgType::kGetPerms:
+      return do_get_perms(r);
+    case MsgType::kWatch:
+      return do_watch(r);
+    case MsgType::kUnwatch:
+      return do_unwatch(r);
+    case MsgType::kTransactionStart:
+      return do_transaction_start(r);
+    case MsgType::kTransactionEnd:
+      return do_transaction_end(r);
+    case MsgType::kIntroduce:
+      return do_introduce(r);
+    case MsgType::kRelease:
+      return do_release(r);
+    case MsgType::kGetDomainPath:
+      return do_get_domain_path(r);
+    case MsgType::kWrite:
+      return do_write(r);
+    case MsgType::kMkdir:
+      return do_mkdir(r);
+    case MsgType::kRm:
+      return do_rm(r);
+    case MsgType::kSetPerms:
+      return do_set_perms(r);
+    case MsgType::kIsDomainIntroduced:
+      return do_is_domain_introduced(r);
+    case MsgType::kResume:
+      return do_resume(r);
+    case MsgType::kSetTarget:
+      return do_set_target(r);
+    case MsgType::kResetWatches:
+      return do_reset_watches(r);
+    case MsgType::kDirectoryPart:
+      return do_directory_part(r);
+    default:
+      return Status::error(ENOSYS);
   }
 }
 

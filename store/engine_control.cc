@@ -1,7 +1,7 @@
 // Engine: CONTROL commands (xenstore-control): check, log, print, quota, quota-soft,
 // memreport, help.
-#include <cerrno>
 #include <fmt/format.h>
+#include <cerrno>
 #include <map>
 
 #include "common/config.h"
@@ -82,18 +82,21 @@ Result<std::string> Engine::do_control(Request& r) {
     return text_reply(fmt::format(
         "head commit: {}\nconnections: {}\ndomains known: {}\nopen transactions: {}\n"
         "requests: {}\nbatches: {}\ncommits: {}\ntransaction conflicts: {}\nbytes on disk: {}\n",
-        history_.head(), connections_.size(), [&] {
+        history_.head(), connections_.size(),
+        [&] {
           size_t n = 0;
           domains_.for_each([&](pb::DomainRecord&) { ++n; });
           return n;
         }(),
-        txns_.size(), stats_.requests, stats_.batches, stats_.commits, stats_.eagain, db_.disk_bytes()));
+        txns_.size(), stats_.requests, stats_.batches, stats_.commits, stats_.eagain,
+        db_.disk_bytes()));
   }
   if (cmd == "quota") {
     if (args.empty()) {
       std::string out = "Quota settings:\n";
       for (const auto& q : kQuotaDescriptions) {
-        out += fmt::format("{:<17}: {:>8} {}\n", quota_name(q.kind), options_.quota.get(q.kind), q.description);
+        out += fmt::format("{:<17}: {:>8} {}\n", quota_name(q.kind), options_.quota.get(q.kind),
+                           q.description);
       }
       return text_reply(std::move(out));
     }
@@ -135,7 +138,8 @@ Result<std::string> Engine::do_control(Request& r) {
     out += fmt::format("{:<16}: {:>8}\n", "nodes", d->node_count());
     out += fmt::format("{:<16}: {:>8}\n", "watches", watches);
     out += fmt::format("{:<16}: {:>8}\n", "transactions", transactions);
-    for (const auto& [name, hits] : std::map<std::string, uint64_t>(d->quota_hits().begin(), d->quota_hits().end())) {
+    for (const auto& [name, hits] :
+         std::map<std::string, uint64_t>(d->quota_hits().begin(), d->quota_hits().end())) {
       out += fmt::format("{:<16}: {:>8} refused\n", name, hits);
     }
     return text_reply(std::move(out));
@@ -151,7 +155,8 @@ Result<std::string> Engine::do_control(Request& r) {
     for (it->SeekToFirst(); it->Valid(); it->Next()) {
       pb::NodeRecord rec;
       rec.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()));
-      const std::string p = keys::path_of_node_key(std::string_view(it->key().data(), it->key().size()));
+      const std::string p =
+          keys::path_of_node_key(std::string_view(it->key().data(), it->key().size()));
       recorded[p] = {rec.child_count(), rec.children_bytes()};
       owned[perms_from_packed(rec.perms()).front().domid] += 1;
       if (p != "/") {
@@ -164,17 +169,19 @@ Result<std::string> Engine::do_control(Request& r) {
     for (const auto& [p, rc] : recorded) {
       auto actual = children.count(p) ? children[p] : std::make_pair(0u, 0u);
       if (actual != rc) {
-        problems += fmt::format("{}: records {} children ({} bytes), has {} ({} bytes)\n", p, rc.first,
-                                rc.second, actual.first, actual.second);
+        problems += fmt::format("{}: records {} children ({} bytes), has {} ({} bytes)\n", p,
+                                rc.first, rc.second, actual.first, actual.second);
       }
     }
     for (const auto& [p, c] : children) {
-      if (!recorded.count(p)) problems += fmt::format("{}: missing, but has {} children\n", p, c.first);
+      if (!recorded.count(p))
+        problems += fmt::format("{}: missing, but has {} children\n", p, c.first);
     }
     domains_.for_each([&](pb::DomainRecord& d) {
       const int64_t actual = owned.count(d.domid()) ? owned[d.domid()] : 0;
       if (actual != d.node_count()) {
-        problems += fmt::format("dom{}: counts {} nodes, owns {}\n", d.domid(), d.node_count(), actual);
+        problems +=
+            fmt::format("dom{}: counts {} nodes, owns {}\n", d.domid(), d.node_count(), actual);
       }
     });
     if (problems.empty()) return kOk;

@@ -1,8 +1,8 @@
 // Engine: domains (INTRODUCE, RELEASE, RESUME, SET_TARGET, GET_DOMAIN_PATH,
 // IS_DOMAIN_INTRODUCED) and the cleanup after a domain is gone (XSA-322/419).
+#include <fmt/format.h>
 #include <algorithm>
 #include <cerrno>
-#include <fmt/format.h>
 
 #include "common/config.h"
 #include "common/path.h"
@@ -22,12 +22,14 @@ constexpr std::string_view kReleaseDomain = "@releaseDomain";
 // xenstored reads domids with atoi(); dxs insists on a decimal domid.
 Result<uint32_t> parse_domid(const std::string& s) {
   int64_t v = 0;
-  if (!parse_int(s, 0, kMaxDomid, v)) return Status::error(EINVAL, fmt::format("bad domid '{}'", s));
+  if (!parse_int(s, 0, kMaxDomid, v))
+    return Status::error(EINVAL, fmt::format("bad domid '{}'", s));
   return static_cast<uint32_t>(v);
 }
 
 const std::string* one_arg(const pb::Request& req) {
-  if (!req.has_strings() || req.strings().strings_size() != 1 || !req.strings().trailing().empty()) {
+  if (!req.has_strings() || req.strings().strings_size() != 1 ||
+      !req.strings().trailing().empty()) {
     return nullptr;
   }
   return &req.strings().strings(0);
@@ -61,7 +63,8 @@ Result<std::string> Engine::do_introduce(Request& r) {
   const auto& s = r.req.strings().strings();
   Result<uint32_t> domid = parse_domid(s[0]);
   if (!domid) return domid.status();
-  if (*domid >= kDomidFirstReserved) return Status::error(EINVAL, fmt::format("domid {} is reserved", *domid));
+  if (*domid >= kDomidFirstReserved)
+    return Status::error(EINVAL, fmt::format("domid {} is reserved", *domid));
   int64_t gfn = 0;
   if (!parse_int(s[1], INT64_MIN, INT64_MAX, gfn)) return Status::error(EINVAL, "bad frame number");
   int64_t port = 0;
@@ -84,7 +87,8 @@ Result<std::string> Engine::do_introduce(Request& r) {
   } else {
     // Re-introduction (guest kexec, resume): the domain's connection starts afresh.
     connections_.for_each([&](Connection& c) {
-      if (c.record.kind() == pb::RING && c.record.domid() == *domid) drop_connection_state(c.record.id());
+      if (c.record.kind() == pb::RING && c.record.domid() == *domid)
+        drop_connection_state(c.record.id());
     });
     r.summary = fmt::format("{}: reintroduce domain {}", author(r), *domid);
   }
@@ -96,7 +100,8 @@ Result<std::string> Engine::do_release(Request& r) {
   Result<uint32_t> domid = one_domid(r.req);
   if (!domid) return domid.status();
   if (*domid == 0) return Status::error(EINVAL, "dom0 cannot be released");
-  if (!domains_.is_introduced(*domid)) return Status::error(ENOENT, fmt::format("domain {} is not introduced", *domid));
+  if (!domains_.is_introduced(*domid))
+    return Status::error(ENOENT, fmt::format("domain {} is not introduced", *domid));
   release_domain(r, *domid);
   r.summary = fmt::format("{}: release domain {}", author(r), *domid);
   r.force_commit = true;
@@ -145,7 +150,8 @@ void Engine::release_domain(Request& r, uint32_t domid) {
       n.perms.erase(acl, n.perms.end());
       if (n.perms.size() == before) continue;
       n.modified = n.perms_modified = view.stamp();
-      scrubs.push_back(Change{std::move(p), Change::Kind::kPerms, Change::Fire::kNone, node_from_record(rec), std::move(n)});
+      scrubs.push_back(Change{std::move(p), Change::Kind::kPerms, Change::Fire::kNone,
+                              node_from_record(rec), std::move(n)});
     }
   }
   const size_t scrubbed = scrubs.size();
@@ -173,7 +179,8 @@ void Engine::release_domain(Request& r, uint32_t domid) {
       acct.adjust_node_count(domid, -1);
       acct.adjust_node_count(0, 1);
       view.put(p, *n);
-      r.changes.push_back(Change{p, Change::Kind::kPerms, Change::Fire::kNone, std::move(old), std::move(*n)});
+      r.changes.push_back(
+          Change{p, Change::Kind::kPerms, Change::Fire::kNone, std::move(old), std::move(*n)});
     } else if (tree.remove(p, dom0, r.changes).is_ok()) {
       last_removed = p;
       ++removed;
@@ -181,13 +188,15 @@ void Engine::release_domain(Request& r, uint32_t domid) {
   }
   for (std::string_view special : {kIntroduceDomain, kReleaseDomain}) {
     Perms perms = special_perms(special);
-    auto acl = std::remove_if(perms.begin() + 1, perms.end(), [&](const PermEntry& e) { return e.domid == domid; });
+    auto acl = std::remove_if(perms.begin() + 1, perms.end(),
+                              [&](const PermEntry& e) { return e.domid == domid; });
     if (acl == perms.end() && perms[0].domid != domid) continue;
     perms.erase(acl, perms.end());
     if (perms[0].domid == domid) perms[0].domid = 0;
     pb::NodeRecord record;
     perms_to_packed(perms, *record.mutable_perms());
-    ws_->put_record(Cf::kMeta, std::string(meta::kSpecialPermsPrefix) + std::string(special), record);
+    ws_->put_record(Cf::kMeta, std::string(meta::kSpecialPermsPrefix) + std::string(special),
+                    record);
   }
   // A device model acting for the dead domain must not act for a new domain that reuses
   // the domid (C keeps the target connection; dxs drops the target).
@@ -200,9 +209,10 @@ void Engine::release_domain(Request& r, uint32_t domid) {
   });
   r.node_delta.erase(domid);
   domains_.erase(*ws_, domid);
-  r.note = fmt::format("released domain {}: {} connections closed, {} subtrees {}, {} permission lists scrubbed",
-                       domid, conns.size(), options_.keep_orphans ? owned.size() : removed,
-                       options_.keep_orphans ? "handed to dom0" : "removed", scrubbed);
+  r.note = fmt::format(
+      "released domain {}: {} connections closed, {} subtrees {}, {} permission lists scrubbed",
+      domid, conns.size(), options_.keep_orphans ? owned.size() : removed,
+      options_.keep_orphans ? "handed to dom0" : "removed", scrubbed);
   logger_.info("{}", r.note);
   r.specials.push_back(kReleaseDomain);
 }
@@ -211,7 +221,8 @@ Result<std::string> Engine::do_resume(Request& r) {
   Result<uint32_t> domid = one_domid(r.req);
   if (!domid) return domid.status();
   if (*domid == 0) return Status::error(EINVAL, "dom0 cannot be resumed");
-  if (!domains_.is_introduced(*domid)) return Status::error(ENOENT, fmt::format("domain {} is not introduced", *domid));
+  if (!domains_.is_introduced(*domid))
+    return Status::error(ENOENT, fmt::format("domain {} is not introduced", *domid));
   domains_.find(*domid)->set_shutdown_reported(false);
   domains_.save(*ws_, *domid);
   return kOk;

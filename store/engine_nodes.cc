@@ -1,8 +1,8 @@
 // Engine: requests on nodes (READ, DIRECTORY, DIRECTORY_PART, GET_PERMS, WRITE, MKDIR,
 // RM, SET_PERMS) and transactions (TRANSACTION_START, TRANSACTION_END).
+#include <fmt/format.h>
 #include <algorithm>
 #include <cerrno>
-#include <fmt/format.h>
 
 #include "common/config.h"
 #include "common/path.h"
@@ -30,7 +30,8 @@ std::string join_children(const std::vector<std::string>& names) {
 
 // One NUL-terminated string filling the payload (xenstored's onearg()).
 const std::string* one_arg(const pb::Request& req) {
-  if (!req.has_strings() || req.strings().strings_size() != 1 || !req.strings().trailing().empty()) {
+  if (!req.has_strings() || req.strings().strings_size() != 1 ||
+      !req.strings().trailing().empty()) {
     return nullptr;
   }
   return &req.strings().strings(0);
@@ -73,14 +74,19 @@ bool Engine::owned_by_txn(Request& r, std::string_view path, Obs::Observation ki
     return ws_->get(Cf::kTxnNodes, keys::txn_node(r.txn->conn, r.txn->record.id(), path), &value);
   }
   switch (kind) {
-    case Obs::NODE: return seen->modified == kTxnSeq;
-    case Obs::PERMS: return seen->perms_modified == kTxnSeq;
-    case Obs::CHILDREN: return seen->created == kTxnSeq;
-    default: return false;
+    case Obs::NODE:
+      return seen->modified == kTxnSeq;
+    case Obs::PERMS:
+      return seen->perms_modified == kTxnSeq;
+    case Obs::CHILDREN:
+      return seen->created == kTxnSeq;
+    default:
+      return false;
   }
 }
 
-void Engine::observe(Request& r, Obs::Observation kind, std::string_view path, const std::optional<Node>& seen) {
+void Engine::observe(Request& r, Obs::Observation kind, std::string_view path,
+                     const std::optional<Node>& seen) {
   if (r.txn == nullptr) return;
   std::string key = observation_key(kind, path);
   if (r.txn->observed.count(key) != 0) return;
@@ -168,7 +174,8 @@ Result<std::string> Engine::do_directory_part(Request& r) {
   });
 }
 
-Result<std::string> Engine::mutate(Request& r, Obs&& op, const std::function<Status(Tree&, ChangeList&)>& fn) {
+Result<std::string> Engine::mutate(Request& r, Obs&& op,
+                                   const std::function<Status(Tree&, ChangeList&)>& fn) {
   if (r.txn == nullptr) {
     MainNodes view(*ws_, history_.next());
     PendingAccounting acct(*this, r);
@@ -281,8 +288,9 @@ Result<std::string> Engine::do_transaction_start(Request& r) {
     const int64_t limit = quota_limit(r.caller.domid, QuotaKind::kTransactions);
     if (limit > 0 && static_cast<int64_t>(c.open_transactions) >= limit) {
       r.quota_hits.emplace_back(r.caller.domid, QuotaKind::kTransactions);
-      return refuse_quota(r.caller.domid, QuotaKind::kTransactions, ENOSPC,
-                          fmt::format("connection {} has {} open", c.record.id(), c.open_transactions));
+      return refuse_quota(
+          r.caller.domid, QuotaKind::kTransactions, ENOSPC,
+          fmt::format("connection {} has {} open", c.record.id(), c.open_transactions));
     }
   }
   uint32_t id = c.record.next_tx_id();
@@ -344,16 +352,23 @@ Result<std::string> Engine::commit_transaction(Request& r, Transaction& t) {
     bool changed = now.has_value() != e.existed();
     if (!changed && now) {
       switch (e.observed()) {
-        case Obs::NODE: changed = now->modified > base; break;
-        case Obs::PERMS: changed = now->perms_modified > base; break;
-        case Obs::CHILDREN: changed = now->children_modified > base || now->created > base; break;
-        default: break;
+        case Obs::NODE:
+          changed = now->modified > base;
+          break;
+        case Obs::PERMS:
+          changed = now->perms_modified > base;
+          break;
+        case Obs::CHILDREN:
+          changed = now->children_modified > base || now->created > base;
+          break;
+        default:
+          break;
       }
     }
     if (changed) {
       ++stats_.eagain;
-      return Status::error(EAGAIN, fmt::format("transaction {}: {} changed since commit {}", t.record.id(),
-                                               e.path(), base));
+      return Status::error(EAGAIN, fmt::format("transaction {}: {} changed since commit {}",
+                                               t.record.id(), e.path(), base));
     }
   }
 
@@ -368,17 +383,28 @@ Result<std::string> Engine::commit_transaction(Request& r, Transaction& t) {
     ++writes;
     Status s;
     switch (static_cast<MsgType>(e.op_type())) {
-      case MsgType::kWrite: s = tree.write(e.path(), e.value(), r.caller, r.changes); break;
-      case MsgType::kMkdir: s = tree.mkdir(e.path(), r.caller, r.changes); break;
-      case MsgType::kRm: s = tree.remove(e.path(), r.caller, r.changes); break;
-      case MsgType::kSetPerms: s = tree.set_perms(e.path(), perms_from_packed(e.perms()), r.caller, r.changes); break;
-      default: s = Status::error(EIO, "unknown operation in transaction log"); break;
+      case MsgType::kWrite:
+        s = tree.write(e.path(), e.value(), r.caller, r.changes);
+        break;
+      case MsgType::kMkdir:
+        s = tree.mkdir(e.path(), r.caller, r.changes);
+        break;
+      case MsgType::kRm:
+        s = tree.remove(e.path(), r.caller, r.changes);
+        break;
+      case MsgType::kSetPerms:
+        s = tree.set_perms(e.path(), perms_from_packed(e.perms()), r.caller, r.changes);
+        break;
+      default:
+        s = Status::error(EIO, "unknown operation in transaction log");
+        break;
     }
     if (!s.is_ok()) {
       if (s.err() == ENOSPC) return s;
       ++stats_.eagain;
-      return Status::error(EAGAIN, fmt::format("transaction {}: replaying {} {} now fails: {}", t.record.id(),
-                                               wire::type_name(e.op_type()), e.path(), s.to_string()));
+      return Status::error(
+          EAGAIN, fmt::format("transaction {}: replaying {} {} now fails: {}", t.record.id(),
+                              wire::type_name(e.op_type()), e.path(), s.to_string()));
     }
   }
   if (r.changes.empty()) return kOk;  // nothing to merge
@@ -396,11 +422,14 @@ Result<std::string> Engine::commit_transaction(Request& r, Transaction& t) {
     if (rec.deleted()) {
       // Created and removed again within the transaction: no change relative to the base.
       if (!at_base.get(p)) continue;
-      branch.push_back(Change{std::move(p), Change::Kind::kDeleted, Change::Fire::kNone, std::nullopt, std::nullopt});
+      branch.push_back(Change{std::move(p), Change::Kind::kDeleted, Change::Fire::kNone,
+                              std::nullopt, std::nullopt});
     } else if (rec.created() == kTxnSeq) {
-      branch.push_back(Change{std::move(p), Change::Kind::kCreated, Change::Fire::kNone, std::nullopt, node_from_record(rec)});
+      branch.push_back(Change{std::move(p), Change::Kind::kCreated, Change::Fire::kNone,
+                              std::nullopt, node_from_record(rec)});
     } else if (rec.modified() == kTxnSeq) {
-      branch.push_back(Change{std::move(p), Change::Kind::kModified, Change::Fire::kNone, std::nullopt, node_from_record(rec)});
+      branch.push_back(Change{std::move(p), Change::Kind::kModified, Change::Fire::kNone,
+                              std::nullopt, node_from_record(rec)});
     }
   }
   CommitInfo info;

@@ -73,7 +73,8 @@ class Engine::PendingAccounting final : public Accounting {
 // Accounting inside a transaction: the live counts plus the transaction's own changes.
 class Engine::TxnAccounting final : public Accounting {
  public:
-  TxnAccounting(Engine& engine, Request& r, Transaction& t) : live_(engine, r), e_(engine), r_(r), t_(t) {}
+  TxnAccounting(Engine& engine, Request& r, Transaction& t)
+      : live_(engine, r), e_(engine), r_(r), t_(t) {}
   int64_t limit(uint32_t domid, QuotaKind kind) override { return e_.quota_limit(domid, kind); }
   int64_t node_count(uint32_t domid) override {
     auto it = t_.record.node_delta().find(domid);

@@ -1,6 +1,6 @@
 // Engine: watches (WATCH, UNWATCH, RESET_WATCHES) and the events changes fire.
-#include <cerrno>
 #include <fmt/format.h>
+#include <cerrno>
 #include <unordered_map>
 
 #include "common/path.h"
@@ -49,7 +49,8 @@ ChangeList events_per_node(const ChangeList& changes) {
 
 Perms Engine::special_perms(std::string_view name) {
   pb::NodeRecord record;
-  if (ws_->get_record(Cf::kMeta, std::string(meta::kSpecialPermsPrefix) + std::string(name), &record) &&
+  if (ws_->get_record(Cf::kMeta, std::string(meta::kSpecialPermsPrefix) + std::string(name),
+                      &record) &&
       record.perms_size() > 0) {
     return perms_from_packed(record.perms());
   }
@@ -62,7 +63,8 @@ Result<std::string> Engine::do_watch(Request& r) {
   std::string wpath;
   bool relative = false;
   if (path::is_special(args.path())) {
-    if (args.path().size() > wire::kRelPathMax) return Status::error(EINVAL, "special watch name too long");
+    if (args.path().size() > wire::kRelPathMax)
+      return Status::error(EINVAL, "special watch name too long");
     wpath = args.path();
   } else {
     relative = path::is_relative(args.path());
@@ -76,13 +78,16 @@ Result<std::string> Engine::do_watch(Request& r) {
     const int64_t limit = quota_limit(r.caller.domid, QuotaKind::kWatches);
     if (limit > 0 && static_cast<int64_t>(watches_.count(conn)) >= limit) {
       r.quota_hits.emplace_back(r.caller.domid, QuotaKind::kWatches);
-      return refuse_quota(r.caller.domid, QuotaKind::kWatches, E2BIG, fmt::format("watching {}", wpath));
+      return refuse_quota(r.caller.domid, QuotaKind::kWatches, E2BIG,
+                          fmt::format("watching {}", wpath));
     }
   }
   watches_.add(*ws_, Watch{conn, wpath, args.token(), relative});
   // The first event fires at once, whatever exists or is readable: clients rely on it.
-  const std::string home = path::home_of(r.conn.record.kind() == pb::RING ? r.conn.record.domid() : 0);
-  queue_event(r, conn, relative ? path::strip_home(wpath, home) : std::string_view(wpath), args.token(), true);
+  const std::string home =
+      path::home_of(r.conn.record.kind() == pb::RING ? r.conn.record.domid() : 0);
+  queue_event(r, conn, relative ? path::strip_home(wpath, home) : std::string_view(wpath),
+              args.token(), true);
   return kOk;
 }
 
@@ -92,7 +97,8 @@ Result<std::string> Engine::do_unwatch(Request& r) {
   // As xenstored: resolved, not validated; an invalid path simply matches no watch.
   std::string wpath = args.path();
   if (path::is_relative(wpath)) {
-    wpath = path::home_of(r.conn.record.kind() == pb::RING ? r.conn.record.domid() : 0) + "/" + wpath;
+    wpath =
+        path::home_of(r.conn.record.kind() == pb::RING ? r.conn.record.domid() : 0) + "/" + wpath;
   }
   if (!watches_.remove(*ws_, r.conn.record.id(), wpath, args.token())) return Status::error(ENOENT);
   return kOk;
@@ -109,7 +115,8 @@ void Engine::queue_event(Request& r, uint64_t conn, std::string_view path, std::
                          bool after_reply) {
   if (path.size() + token.size() + 2 > wire::kPayloadMax) {
     // XSA-324: an event that cannot be framed is dropped, not sent truncated.
-    logger_.info("watch event for {} on connection {} dropped: over {} bytes", path, conn, wire::kPayloadMax);
+    logger_.info("watch event for {} on connection {} dropped: over {} bytes", path, conn,
+                 wire::kPayloadMax);
     return;
   }
   Connection* c = connections_.find(conn);
@@ -122,8 +129,9 @@ void Engine::queue_event(Request& r, uint64_t conn, std::string_view path, std::
     // Counted and logged; the event itself is dropped, as xenstored drops stale ones.
     // The request that fired it succeeds, so the refusal is counted here and not with
     // the refusals of failed requests (run_request).
-    (void)refuse_quota(watcher.domid, QuotaKind::kWatchEvents, ENOSPC,
-                       fmt::format("event {} for connection {} dropped: {} undelivered", path, conn, pending));
+    (void)refuse_quota(
+        watcher.domid, QuotaKind::kWatchEvents, ENOSPC,
+        fmt::format("event {} for connection {} dropped: {} undelivered", path, conn, pending));
     pb::DomainRecord& d = domains_.get_or_create(watcher.domid);
     (*d.mutable_quota_hits())[std::string(quota_name(QuotaKind::kWatchEvents))] += 1;
     domains_.save(*ws_, watcher.domid);
@@ -185,7 +193,8 @@ void Engine::fire_watches(Request& r, const ChangeList& all) {
       std::string_view delivered = ch.path;
       if (w.relative) {
         auto [it, inserted] = homes.try_emplace(w.conn);
-        if (inserted) it->second = path::home_of(c->record.kind() == pb::RING ? c->record.domid() : 0);
+        if (inserted)
+          it->second = path::home_of(c->record.kind() == pb::RING ? c->record.domid() : 0);
         delivered = path::strip_home(ch.path, it->second);
       }
       queue_event(r, w.conn, delivered, w.token);

@@ -7,10 +7,14 @@ namespace {
 
 pb::Change::Kind kind_of(Change::Kind k) {
   switch (k) {
-    case Change::Kind::kCreated: return pb::Change::CREATED;
-    case Change::Kind::kModified: return pb::Change::MODIFIED;
-    case Change::Kind::kPerms: return pb::Change::PERMS;
-    case Change::Kind::kDeleted: return pb::Change::DELETED;
+    case Change::Kind::kCreated:
+      return pb::Change::CREATED;
+    case Change::Kind::kModified:
+      return pb::Change::MODIFIED;
+    case Change::Kind::kPerms:
+      return pb::Change::PERMS;
+    case Change::Kind::kDeleted:
+      return pb::Change::DELETED;
   }
   return pb::Change::KIND_UNSPECIFIED;
 }

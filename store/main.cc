@@ -46,10 +46,21 @@ Configuration keys (FILE, "key = value"):
 )";
 
 const std::set<std::string> kConfigKeys = {
-    "store.sync", "store.block-cache-mb", "store.write-buffer-mb", "store.spin-us",
-    "store.privileged-domid", "store.keep-orphans", "log.level",
-    "quota.nodes", "quota.node-size", "quota.watches", "quota.transactions",
-    "quota.transaction-nodes", "quota.permissions", "quota.path-max", "quota.watch-events",
+    "store.sync",
+    "store.block-cache-mb",
+    "store.write-buffer-mb",
+    "store.spin-us",
+    "store.privileged-domid",
+    "store.keep-orphans",
+    "log.level",
+    "quota.nodes",
+    "quota.node-size",
+    "quota.watches",
+    "quota.transactions",
+    "quota.transaction-nodes",
+    "quota.permissions",
+    "quota.path-max",
+    "quota.watch-events",
 };
 
 struct Args {
@@ -68,21 +79,38 @@ struct Args {
 Args parse_args(int argc, char** argv) {
   Args args;
   static const option kOptions[] = {
-      {"state-dir", required_argument, nullptr, 's'}, {"listen", required_argument, nullptr, 'l'},
-      {"ops-listen", required_argument, nullptr, 'o'}, {"config", required_argument, nullptr, 'c'},
-      {"log-level", required_argument, nullptr, 'L'}, {"help", no_argument, nullptr, 'h'},
+      {"state-dir", required_argument, nullptr, 's'},
+      {"listen", required_argument, nullptr, 'l'},
+      {"ops-listen", required_argument, nullptr, 'o'},
+      {"config", required_argument, nullptr, 'c'},
+      {"log-level", required_argument, nullptr, 'L'},
+      {"help", no_argument, nullptr, 'h'},
       {nullptr, 0, nullptr, 0},
   };
   int opt;
   while ((opt = getopt_long(argc, argv, "", kOptions, nullptr)) != -1) {
     switch (opt) {
-      case 's': args.state_dir = optarg; break;
-      case 'l': args.listen = optarg; break;
-      case 'o': args.ops_listen = optarg; break;
-      case 'c': args.config = optarg; break;
-      case 'L': args.log_level = optarg; break;
-      case 'h': std::fputs(kUsage, stdout); std::exit(0);
-      default: std::fputs(kUsage, stderr); std::exit(2);
+      case 's':
+        args.state_dir = optarg;
+        break;
+      case 'l':
+        args.listen = optarg;
+        break;
+      case 'o':
+        args.ops_listen = optarg;
+        break;
+      case 'c':
+        args.config = optarg;
+        break;
+      case 'L':
+        args.log_level = optarg;
+        break;
+      case 'h':
+        std::fputs(kUsage, stdout);
+        std::exit(0);
+      default:
+        std::fputs(kUsage, stderr);
+        std::exit(2);
     }
   }
   if (optind != argc) fail(std::string("unexpected argument '") + argv[optind] + "' (see --help)");
@@ -110,7 +138,8 @@ int main(int argc, char** argv) {
   }
 
   LogLevel level = LogLevel::kInfo;
-  const std::string level_name = args.log_level.empty() ? config.get_string("log.level", "info") : args.log_level;
+  const std::string level_name =
+      args.log_level.empty() ? config.get_string("log.level", "info") : args.log_level;
   if (!parse_log_level(level_name, level)) fail("bad log level '" + level_name + "'");
   StderrLogger log("dxs-store", level);
 
@@ -120,17 +149,23 @@ int main(int argc, char** argv) {
   store::DbOptions db_options;
   db_options.dir = args.state_dir;
   db_options.sync = must(config.get_bool("store.sync", false), "config");
-  db_options.block_cache_bytes = static_cast<size_t>(must(config.get_int("store.block-cache-mb", 32, 1, 1 << 20), "config")) << 20;
-  db_options.write_buffer_bytes = static_cast<size_t>(must(config.get_int("store.write-buffer-mb", 16, 1, 1 << 16), "config")) << 20;
+  db_options.block_cache_bytes =
+      static_cast<size_t>(must(config.get_int("store.block-cache-mb", 32, 1, 1 << 20), "config"))
+      << 20;
+  db_options.write_buffer_bytes =
+      static_cast<size_t>(must(config.get_int("store.write-buffer-mb", 16, 1, 1 << 16), "config"))
+      << 20;
 
   store::EngineOptions engine_options;
   for (size_t i = 0; i < static_cast<size_t>(store::QuotaKind::kCount); ++i) {
     auto kind = static_cast<store::QuotaKind>(i);
     const std::string key = "quota." + std::string(store::quota_name(kind));
-    engine_options.quota.set(kind, must(config.get_int(key, engine_options.quota.get(kind), 0, INT32_MAX), "config"));
+    engine_options.quota.set(
+        kind, must(config.get_int(key, engine_options.quota.get(kind), 0, INT32_MAX), "config"));
   }
   if (config.has("store.privileged-domid")) {
-    engine_options.privileged_domid = static_cast<uint32_t>(must(config.get_int("store.privileged-domid", 0, 0, 0x7fef), "config"));
+    engine_options.privileged_domid = static_cast<uint32_t>(
+        must(config.get_int("store.privileged-domid", 0, 0, 0x7fef), "config"));
   }
   engine_options.keep_orphans = must(config.get_bool("store.keep-orphans", false), "config");
 
@@ -144,17 +179,20 @@ int main(int argc, char** argv) {
   }
 
   std::unique_ptr<store::Db> db = must(store::Db::open(db_options, log), "state");
-  std::unique_ptr<store::Engine> engine = must(store::Engine::open(*db, engine_options, log), "recovery");
+  std::unique_ptr<store::Engine> engine =
+      must(store::Engine::open(*db, engine_options, log), "recovery");
   std::mutex engine_mu;
 
   store::SessionServerOptions session_options;
   session_options.socket_path = session_path;
-  session_options.spin_us = static_cast<int>(must(config.get_int("store.spin-us", 200, 0, 100000), "config"));
+  session_options.spin_us =
+      static_cast<int>(must(config.get_int("store.spin-us", 200, 0, 100000), "config"));
   store::SessionServer session(*engine, engine_mu, log, session_options);
   if (Status s = session.start(); !s) fail(s.to_string());
 
   store::OpsService ops(*engine, engine_mu, session, log);
-  std::unique_ptr<grpc::Server> ops_server = must(store::start_ops_server(ops, ops_path, 0660), "ops API");
+  std::unique_ptr<grpc::Server> ops_server =
+      must(store::start_ops_server(ops, ops_path, 0660), "ops API");
   log.info("ops API on {}", ops_path);
 
   std::thread signals([&] {

@@ -16,7 +16,7 @@ constexpr uint64_t kTxnSeq = ~uint64_t{0};
 
 struct Node {
   std::string value;
-  Perms perms;  // never empty
+  Perms perms;                     // never empty
   uint64_t modified = 0;           // last change of value or permissions
   uint64_t perms_modified = 0;     // last change of permissions
   uint64_t children_modified = 0;  // last child added or removed

@@ -43,14 +43,17 @@ void MainNodes::put(std::string_view path, const Node& node) {
   ws_.put(Cf::kNodes, keys::node(path), encode(node));
 }
 
-void MainNodes::erase(std::string_view path) { ws_.del(Cf::kNodes, keys::node(path)); }
+void MainNodes::erase(std::string_view path) {
+  ws_.del(Cf::kNodes, keys::node(path));
+}
 
 std::optional<Node> SnapshotNodes::version_at_base(std::string_view path) {
   const std::string prefix = keys::versions_prefix(path);
   const std::string target = keys::version(path, base_);
   auto it = ws_.iterate(Cf::kVersions);
   it->Seek(target);
-  if (!it->Valid() || it->key().size() != prefix.size() + 8 || !keys::starts_with(it->key(), prefix)) {
+  if (!it->Valid() || it->key().size() != prefix.size() + 8 ||
+      !keys::starts_with(it->key(), prefix)) {
     return std::nullopt;
   }
   return decode(it->value().ToString());

@@ -6,7 +6,8 @@
 
 namespace dxs::store {
 
-grpc::Status OpsService::Xenstore(grpc::ServerContext* ctx, const pb::Request* request, pb::Reply* reply) {
+grpc::Status OpsService::Xenstore(grpc::ServerContext* ctx, const pb::Request* request,
+                                  pb::Reply* reply) {
   std::vector<pb::Outbound> others;
   Status s;
   {
@@ -22,7 +23,8 @@ grpc::Status OpsService::Xenstore(grpc::ServerContext* ctx, const pb::Request* r
   return grpc::Status::OK;
 }
 
-Result<std::unique_ptr<grpc::Server>> start_ops_server(OpsService& service, const std::string& path, mode_t mode) {
+Result<std::unique_ptr<grpc::Server>> start_ops_server(OpsService& service, const std::string& path,
+                                                       mode_t mode) {
   grpc::ServerBuilder builder;
   builder.AddListeningPort("unix:" + path, grpc::InsecureServerCredentials());
   builder.RegisterService(&service);

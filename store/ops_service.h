@@ -21,7 +21,8 @@ class OpsService final : public pb::Ops::Service {
   OpsService(Engine& engine, std::mutex& engine_mu, SessionServer& session, Logger& log)
       : engine_(engine), engine_mu_(engine_mu), session_(session), log_(log) {}
 
-  grpc::Status Xenstore(grpc::ServerContext* ctx, const pb::Request* request, pb::Reply* reply) override;
+  grpc::Status Xenstore(grpc::ServerContext* ctx, const pb::Request* request,
+                        pb::Reply* reply) override;
 
  private:
   Engine& engine_;
@@ -31,6 +32,7 @@ class OpsService final : public pb::Ops::Service {
 };
 
 // Starts a server for `service` on the Unix socket at `path` (file mode `mode`).
-Result<std::unique_ptr<grpc::Server>> start_ops_server(OpsService& service, const std::string& path, mode_t mode);
+Result<std::unique_ptr<grpc::Server>> start_ops_server(OpsService& service, const std::string& path,
+                                                       mode_t mode);
 
 }  // namespace dxs::store

@@ -4,14 +4,16 @@ namespace dxs::store {
 namespace {
 
 constexpr std::string_view kNames[] = {
-    "nodes", "node-size", "watches", "transactions", "transaction-nodes",
-    "permissions", "path-max", "watch-events",
+    "nodes",       "node-size", "watches",      "transactions", "transaction-nodes",
+    "permissions", "path-max",  "watch-events",
 };
 static_assert(std::size(kNames) == static_cast<size_t>(QuotaKind::kCount));
 
 }  // namespace
 
-std::string_view quota_name(QuotaKind kind) { return kNames[static_cast<size_t>(kind)]; }
+std::string_view quota_name(QuotaKind kind) {
+  return kNames[static_cast<size_t>(kind)];
+}
 
 bool quota_from_name(std::string_view name, QuotaKind& out) {
   for (size_t i = 0; i < std::size(kNames); ++i) {

@@ -12,14 +12,14 @@
 namespace dxs::store {
 
 enum class QuotaKind {
-  kNodes = 0,          // nodes owned by a domain                 -> ENOSPC
-  kNodeSize,           // accounted bytes of one node             -> ENOSPC
-  kWatches,            // watches of a domain                     -> E2BIG
-  kTransactions,       // open transactions of a connection       -> ENOSPC
-  kTransactionNodes,   // nodes one transaction may touch         -> ENOSPC
-  kPermissions,        // entries in one permission list          -> ENOSPC
-  kPathMax,            // path length after the domain's home     -> EINVAL
-  kWatchEvents,        // undelivered watch events per connection (oldest dropped)
+  kNodes = 0,         // nodes owned by a domain                 -> ENOSPC
+  kNodeSize,          // accounted bytes of one node             -> ENOSPC
+  kWatches,           // watches of a domain                     -> E2BIG
+  kTransactions,      // open transactions of a connection       -> ENOSPC
+  kTransactionNodes,  // nodes one transaction may touch         -> ENOSPC
+  kPermissions,       // entries in one permission list          -> ENOSPC
+  kPathMax,           // path length after the domain's home     -> EINVAL
+  kWatchEvents,       // undelivered watch events per connection (oldest dropped)
   kCount,
 };
 

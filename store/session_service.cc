@@ -19,9 +19,12 @@ class SessionServer::Stream {
   };
 
   explicit Stream(SessionServer& server)
-      : server_(server), rw_(&ctx_),
-        accept_op_{this, Kind::kAccept}, read_op_{this, Kind::kRead},
-        write_op_{this, Kind::kWrite}, finish_op_{this, Kind::kFinish} {
+      : server_(server),
+        rw_(&ctx_),
+        accept_op_{this, Kind::kAccept},
+        read_op_{this, Kind::kRead},
+        write_op_{this, Kind::kWrite},
+        finish_op_{this, Kind::kFinish} {
     server_.service_.RequestAttach(&ctx_, &rw_, server_.cq_.get(), server_.cq_.get(), &accept_op_);
     pending_ = 1;
   }
@@ -159,7 +162,8 @@ class SessionServer::Stream {
   bool finished_ = false;
 };
 
-SessionServer::SessionServer(Engine& engine, std::mutex& engine_mu, Logger& log, SessionServerOptions options)
+SessionServer::SessionServer(Engine& engine, std::mutex& engine_mu, Logger& log,
+                             SessionServerOptions options)
     : engine_(engine), engine_mu_(engine_mu), log_(log), options_(std::move(options)) {}
 
 SessionServer::~SessionServer() {
@@ -211,8 +215,9 @@ Status SessionServer::run() {
     void* tag = nullptr;
     bool ok = false;
     const bool spinning = Clock::now() < spin_until;
-    auto status = cq_->AsyncNext(&tag, &ok, spinning ? gpr_time_0(GPR_CLOCK_MONOTONIC)
-                                                     : gpr_inf_future(GPR_CLOCK_MONOTONIC));
+    auto status = cq_->AsyncNext(
+        &tag, &ok,
+        spinning ? gpr_time_0(GPR_CLOCK_MONOTONIC) : gpr_inf_future(GPR_CLOCK_MONOTONIC));
     if (status == grpc::CompletionQueue::SHUTDOWN) break;
     if (status == grpc::CompletionQueue::TIMEOUT) {
       // Polling: let any other runnable thread (a client, the frontend) have the CPU.

@@ -1,7 +1,7 @@
 #include "store/tree.h"
 
-#include <cerrno>
 #include <fmt/format.h>
+#include <cerrno>
 
 #include "common/path.h"
 
@@ -50,7 +50,8 @@ Status Tree::write(const std::string& p, std::string_view value, const Caller& c
   DXS_RETURN_IF_ERROR(check_node_size(caller, n, p));
   n.modified = view_.stamp();
   view_.put(p, n);
-  changes.push_back(Change{p, Change::Kind::kModified, Change::Fire::kSubtree, std::move(before), std::move(n)});
+  changes.push_back(
+      Change{p, Change::Kind::kModified, Change::Fire::kSubtree, std::move(before), std::move(n)});
   return Status::ok();
 }
 
@@ -149,7 +150,8 @@ Status Tree::remove(const std::string& p, const Caller& caller, ChangeList& chan
   while (!stack.empty()) {
     Frame& top = stack.back();
     if (top.next < top.children.size()) {
-      std::string child = top.path == "/" ? "/" + top.children[top.next] : top.path + "/" + top.children[top.next];
+      std::string child =
+          top.path == "/" ? "/" + top.children[top.next] : top.path + "/" + top.children[top.next];
       ++top.next;
       std::optional<Node> n = view_.get(child);
       if (!n) continue;  // listed but gone: nothing to remove
@@ -160,7 +162,8 @@ Status Tree::remove(const std::string& p, const Caller& caller, ChangeList& chan
     view_.erase(top.path);
     acct_.adjust_node_count(top.node.owner(), -1);
     const Change::Fire fire = stack.size() == 1 ? Change::Fire::kSubtree : Change::Fire::kExact;
-    changes.push_back(Change{std::move(top.path), Change::Kind::kDeleted, fire, std::move(top.node), std::nullopt});
+    changes.push_back(Change{std::move(top.path), Change::Kind::kDeleted, fire, std::move(top.node),
+                             std::nullopt});
     stack.pop_back();
   }
 
@@ -182,7 +185,8 @@ Status Tree::set_perms(const std::string& p, const Perms& perms, const Caller& c
   Node n = std::move(found.value());
   // Unprivileged domains may not give their nodes away (XSA-352).
   if (!caller.privileged && perms[0].domid != n.owner()) {
-    return Status::error(EPERM, fmt::format("dom{} may not change the owner of {}", caller.domid, p));
+    return Status::error(EPERM,
+                         fmt::format("dom{} may not change the owner of {}", caller.domid, p));
   }
   Node before = n;
   n.perms = perms;
@@ -193,7 +197,8 @@ Status Tree::set_perms(const std::string& p, const Perms& perms, const Caller& c
   }
   n.modified = n.perms_modified = view_.stamp();
   view_.put(p, n);
-  changes.push_back(Change{p, Change::Kind::kPerms, Change::Fire::kSubtree, std::move(before), std::move(n)});
+  changes.push_back(
+      Change{p, Change::Kind::kPerms, Change::Fire::kSubtree, std::move(before), std::move(n)});
   return Status::ok();
 }
 

@@ -36,16 +36,18 @@ size_t TransactionTable::load(Db& db) {
     auto log = db.iterate(Cf::kTxnLog);
     for (log->Seek(prefix); log->Valid() && keys::starts_with(log->key(), prefix); log->Next()) {
       pb::TxnLogEntry e;
-      if (!e.ParseFromArray(log->value().data(), static_cast<int>(log->value().size()))) corrupt("txn log");
+      if (!e.ParseFromArray(log->value().data(), static_cast<int>(log->value().size())))
+        corrupt("txn log");
       t.accessed.insert(e.path());
       if (e.observed() != pb::TxnLogEntry::OBSERVATION_UNSPECIFIED) {
         t.observed.insert(observation_key(e.observed(), e.path()));
       }
     }
     auto nodes = db.iterate(Cf::kTxnNodes);
-    for (nodes->Seek(prefix); nodes->Valid() && keys::starts_with(nodes->key(), prefix); nodes->Next()) {
-      t.accessed.insert(keys::path_of_node_key(
-          std::string_view(nodes->key().data() + prefix.size(), nodes->key().size() - prefix.size())));
+    for (nodes->Seek(prefix); nodes->Valid() && keys::starts_with(nodes->key(), prefix);
+         nodes->Next()) {
+      t.accessed.insert(keys::path_of_node_key(std::string_view(
+          nodes->key().data() + prefix.size(), nodes->key().size() - prefix.size())));
     }
   }
   return by_key_.size();
@@ -89,7 +91,8 @@ std::vector<pb::TxnLogEntry> TransactionTable::read_log(WriteSet& ws, const Tran
   auto it = ws.iterate(Cf::kTxnLog);
   for (it->Seek(prefix); it->Valid() && keys::starts_with(it->key(), prefix); it->Next()) {
     pb::TxnLogEntry e;
-    if (!e.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) corrupt("txn log");
+    if (!e.ParseFromArray(it->value().data(), static_cast<int>(it->value().size())))
+      corrupt("txn log");
     entries.push_back(std::move(e));
   }
   return entries;
@@ -105,7 +108,8 @@ void TransactionTable::discard(WriteSet& ws, uint64_t conn, uint32_t tx_id) {
 
 void TransactionTable::discard_all(WriteSet& ws, uint64_t conn) {
   std::vector<uint32_t> ids;
-  for (auto it = by_key_.lower_bound({conn, 0}); it != by_key_.end() && it->first.first == conn; ++it) {
+  for (auto it = by_key_.lower_bound({conn, 0}); it != by_key_.end() && it->first.first == conn;
+       ++it) {
     ids.push_back(it->first.second);
   }
   for (uint32_t id : ids) discard(ws, conn, id);
@@ -113,7 +117,9 @@ void TransactionTable::discard_all(WriteSet& ws, uint64_t conn) {
 
 uint32_t TransactionTable::count(uint64_t conn) const {
   uint32_t n = 0;
-  for (auto it = by_key_.lower_bound({conn, 0}); it != by_key_.end() && it->first.first == conn; ++it) ++n;
+  for (auto it = by_key_.lower_bound({conn, 0}); it != by_key_.end() && it->first.first == conn;
+       ++it)
+    ++n;
   return n;
 }
 

@@ -19,7 +19,8 @@ size_t WatchTable::load(Db& db) {
       std::fprintf(stderr, "dxs-store: fatal: corrupt watch record\n");
       std::abort();
     }
-    index(Watch{keys::load_be64(std::string_view(it->key().data(), 8)), r.path(), r.token(), r.relative()});
+    index(Watch{keys::load_be64(std::string_view(it->key().data(), 8)), r.path(), r.token(),
+                r.relative()});
   }
   return n;
 }
@@ -45,7 +46,8 @@ void WatchTable::add(WriteSet& ws, const Watch& w) {
   index(w);
 }
 
-bool WatchTable::remove(WriteSet& ws, uint64_t conn, std::string_view path, std::string_view token) {
+bool WatchTable::remove(WriteSet& ws, uint64_t conn, std::string_view path,
+                        std::string_view token) {
   auto it = by_path_.find(std::string(path));
   if (it == by_path_.end()) return false;
   auto& list = it->second;
@@ -55,7 +57,8 @@ bool WatchTable::remove(WriteSet& ws, uint64_t conn, std::string_view path, std:
   list.erase(w);
   if (list.empty()) by_path_.erase(it);
   auto& mine = by_conn_[conn];
-  mine.erase(std::find(mine.begin(), mine.end(), std::make_pair(std::string(path), std::string(token))));
+  mine.erase(
+      std::find(mine.begin(), mine.end(), std::make_pair(std::string(path), std::string(token))));
   if (mine.empty()) by_conn_.erase(conn);
   ws.del(Cf::kWatches, keys::watch(conn, path, token));
   return true;
@@ -97,7 +100,8 @@ void WatchTable::for_each_match(std::string_view path, bool exact,
   }
   // "/" and every ancestor, then the path itself.
   visit("/");
-  for (size_t slash = path.find('/', 1); slash != std::string_view::npos; slash = path.find('/', slash + 1)) {
+  for (size_t slash = path.find('/', 1); slash != std::string_view::npos;
+       slash = path.find('/', slash + 1)) {
     visit(path.substr(0, slash));
   }
   if (path != "/") visit(path);

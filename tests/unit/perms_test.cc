@@ -116,11 +116,11 @@ TEST_CASE("parse_perm refuses leading zeros") {
   // decimal would silently name another domain, so dxs refuses it. Real clients
   // (xs_perm_to_string: "%c%i") never send leading zeros.
   CHECK(parsed("r0") == PermEntry{0, kAccessRead});
-  CHECK(parse_err("w007") == EINVAL);   // C: 7
-  CHECK(parse_err("w010") == EINVAL);   // C: 8
-  CHECK(parse_err("w08") == EINVAL);    // C: EINVAL
-  CHECK(parse_err("r00000") == EINVAL); // C: 0
-  CHECK(parse_err("b00009") == EINVAL); // C: EINVAL (9 is not octal)
+  CHECK(parse_err("w007") == EINVAL);    // C: 7
+  CHECK(parse_err("w010") == EINVAL);    // C: 8
+  CHECK(parse_err("w08") == EINVAL);     // C: EINVAL
+  CHECK(parse_err("r00000") == EINVAL);  // C: 0
+  CHECK(parse_err("b00009") == EINVAL);  // C: EINVAL (9 is not octal)
   CHECK(parse_err("r000000") == EINVAL);
   CHECK(parse_err("b065535") == EINVAL);  // C: octal 065535 = 27485
 }
