@@ -194,6 +194,10 @@ workload() {
   if [ "$status" -eq 0 ]; then
     while IFS='=' read -r k v; do
       if [ -n "$k" ]; then record "$daemon" "$key.$k" "$v"; fi
+      if [ "$k" = lost ] && [ "$v" != 0 ]; then
+        printf '%s, %s: %s events lost: %s\n' "$(label_of "$daemon")" "$key" "$v" "$(tail -n 1 "$tmp/last.err")" >>"$notes"
+        if [ "$daemon" = dxs ]; then dxs_failed=1; fi
+      fi
     done <<<"$out"
   else
     why=$(tail -n 1 "$tmp/last.err")
@@ -360,6 +364,7 @@ add_row ls.seconds "xenstore-ls of a $TREE_NODES-node tree" s lower
 add_row txn.commits_per_s "$TXN_CLIENTS clients x $TXN_COUNT transactions, $TXN_KEYS new keys under one parent" commits/s higher
 add_row txn.eagain "  the same: EAGAIN (each retried)" count lower
 add_row watch.events_per_s "watch fan-out: $WATCHERS watchers, 1 writer ($WATCH_WRITES writes)" events/s higher
+add_row watch.lost "  the same: events lost" count lower
 add_row mem.rss_kb "resident memory holding the $TREE_NODES-node tree" MiB lower
 add_row mem.store_rss_kb "  dxs-store" MiB info
 add_row mem.frontend_rss_kb "  dxs-frontend" MiB info
@@ -448,11 +453,11 @@ awk -F '\t' -v daemons="$selected" '
         if (k ~ /^vm:/) prefix = "vm"; else sub(/\.[^.]*$/, "", prefix)
         m = median(d SUBSEP k)
         if (unavailable[d]) s = "n/a"
-        else if (failed[d SUBSEP prefix]) s = "failed"
+        else if (m == "" && failed[d SUBSEP prefix]) s = "failed"
         else if (m == "") s = "-"
-        else s = fmt(m, unit[k], k)
+        else s = fmt(m, unit[k], k) (failed[d SUBSEP prefix] ? " *" : "")
         cell[r, ++c] = s
-        if (m == "" || unavailable[d] || failed[d SUBSEP prefix]) continue
+        if (m == "" || unavailable[d]) continue
         if (d == "dxs") dxsv = m
         else if (best == "" || (better[k] == "higher" && m > best) || (better[k] == "lower" && m < best)) best = m
       }
@@ -486,6 +491,7 @@ awk -F '\t' -v daemons="$selected" '
 echo
 echo "ratio: dxs divided by the best peer on that row (for throughput the fastest, for latency,"
 echo "time and memory the lowest); \"dxs better if\" says which side of 1 favours dxs."
+echo "*: some runs of that workload failed (see the notes); the figure is the median of the others."
 if [ -s "$notes" ]; then
   echo
   echo "notes:"

@@ -441,6 +441,9 @@ int run_txn(const Options& o) {
 
 // --- watch fan-out --------------------------------------------------------------------------
 
+// How long the watch fan-out waits for an event before it counts the rest as lost.
+constexpr std::chrono::seconds kEventPatience{10};
+
 // W connections watch /bench/watch; one writer changes nodes below it; each write is an
 // event on every watcher. Timed from the first write until the last event arrived. The
 // writer runs at most --ahead (32) writes ahead of the events delivered.
@@ -484,7 +487,7 @@ int run_watch(const Options& o) {
     size_t done = 0;
     auto progress = Clock::now();
     epoll_event evs[64];
-    while (done < watchers && Clock::now() - progress < std::chrono::seconds(30)) {
+    while (done < watchers && Clock::now() - progress < kEventPatience) {
       const int n = ::epoll_wait(ep, evs, 64, 1000);
       for (int k = 0; k < n; ++k) {
         Connection& c = *conns[evs[k].data.u64];
@@ -493,10 +496,10 @@ int run_watch(const Options& o) {
         delivered += got;
         { std::lock_guard lock(progress_mu); }
         delivery.notify_one();
-        progress = Clock::now();
+        progress = last_event = Clock::now();
         if (c.events_seen() >= target[evs[k].data.u64]) {
           ::epoll_ctl(ep, EPOLL_CTL_DEL, c.fd(), nullptr);
-          if (++done == watchers) last_event = Clock::now();
+          ++done;
         }
       }
     }
@@ -520,23 +523,30 @@ int run_watch(const Options& o) {
   receiver.join();
   ::close(ep);
   const uint64_t expected = static_cast<uint64_t>(watchers) * writes;
-  if (delivered.load() != expected) {
+  const uint64_t got = delivered.load();
+  if (got == 0) die("watch fan-out: no event delivered");
+  if (got < expected) {
     uint64_t least = UINT64_MAX;
     size_t complete = 0;
     for (size_t i = 0; i < watchers; ++i) {
-      const uint64_t got = conns[i]->events_seen() + writes - target[i];
-      least = std::min(least, got);
-      complete += got == writes;
+      const uint64_t seen = conns[i]->events_seen() + writes - target[i];
+      least = std::min(least, seen);
+      complete += seen == writes;
     }
-    die("watch fan-out: " + std::to_string(delivered.load()) + " of " + std::to_string(expected) +
-        " events delivered within 30 s of the last (" + std::to_string(complete) +
-        " watchers got all " + std::to_string(writes) + ", the least served " +
-        std::to_string(least) + ")");
+    std::fprintf(stderr,
+                 "xsbench: watch fan-out: %llu of %llu events delivered (none for %lld s after "
+                 "the last; %zu watchers got all %zu, the least served %llu)\n",
+                 static_cast<unsigned long long>(got), static_cast<unsigned long long>(expected),
+                 static_cast<long long>(kEventPatience.count()), complete, writes,
+                 static_cast<unsigned long long>(least));
   }
+  // Lost events are reported, not waited for: the rate is of the events delivered, until
+  // the last of them arrived.
   const double secs = std::chrono::duration<double>(last_event - t0).count();
-  report("events", expected);
+  report("events", got);
+  report("lost", expected - got);
   report("seconds", secs);
-  report("events_per_s", static_cast<double>(expected) / secs);
+  report("events_per_s", static_cast<double>(got) / secs);
   report("writes_per_s", static_cast<double>(writes) / write_secs);
   return 0;
 }
