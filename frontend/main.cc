@@ -1,12 +1,12 @@
 // dxs-frontend: speaks the Xenstore wire protocol to clients and carries every request to
 // dxs-store. Holds no state of its own that a restart could lose.
-#include <getopt.h>
 #include <unistd.h>
 
-#include <cstdio>
 #include <cstdlib>
+#include <map>
 #include <thread>
 
+#include "common/cli.h"
 #include "common/config.h"
 #include "common/daemon.h"
 #include "common/grpc_polling.h"
@@ -46,100 +46,46 @@ const std::set<std::string> kConfigKeys = {
     "log.level",
 };
 
-struct Args {
-  std::string store = "unix:/run/dxs/store.sock";
-  std::string socket = "/run/xenstored/socket";
-  std::string config;
-  std::string log_level;
-};
-
-[[noreturn]] void fail(const std::string& message) {
-  std::fprintf(stderr, "dxs-frontend: %s\n", message.c_str());
-  std::exit(1);
-}
-
-template <typename T>
-T must(dxs::Result<T> r, const char* what) {
-  if (!r) fail(std::string(what) + ": " + r.status().to_string());
-  return std::move(r.value());
-}
-
-Args parse_args(int argc, char** argv) {
-  Args args;
-  static const option kOptions[] = {
-      {"store", required_argument, nullptr, 's'},  {"socket", required_argument, nullptr, 'S'},
-      {"config", required_argument, nullptr, 'c'}, {"log-level", required_argument, nullptr, 'L'},
-      {"help", no_argument, nullptr, 'h'},         {nullptr, 0, nullptr, 0},
-  };
-  int opt;
-  while ((opt = getopt_long(argc, argv, "", kOptions, nullptr)) != -1) {
-    switch (opt) {
-      case 's':
-        args.store = optarg;
-        break;
-      case 'S':
-        args.socket = optarg;
-        break;
-      case 'c':
-        args.config = optarg;
-        break;
-      case 'L':
-        args.log_level = optarg;
-        break;
-      case 'h':
-        std::fputs(kUsage, stdout);
-        std::exit(0);
-      default:
-        std::fputs(kUsage, stderr);
-        std::exit(2);
-    }
-  }
-  if (optind != argc) fail(std::string("unexpected argument '") + argv[optind] + "' (see --help)");
-  return args;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
   using namespace dxs;
   using namespace dxs::frontend;
-  Args args = parse_args(argc, argv);
+  const Cli cli("dxs-frontend", kUsage);
+  std::map<std::string, std::string> opt = {
+      {"store", "unix:/run/dxs/store.sock"},
+      {"socket", "/run/xenstored/socket"},
+      {"config", ""},
+      {"log-level", ""},
+  };
+  cli.parse(argc, argv, opt);
   use_per_queue_polling();
 
-  Config config;
-  const std::set<std::string> skipped = {"store.", "quota."};
-  if (!args.config.empty()) {
-    config = must(Config::load(args.config, kConfigKeys, skipped), "config");
-  } else if (access("/etc/dxs/dxs.conf", R_OK) == 0) {
-    config = must(Config::load("/etc/dxs/dxs.conf", kConfigKeys, skipped), "config");
-  }
-  LogLevel level = LogLevel::kInfo;
-  const std::string level_name =
-      args.log_level.empty() ? config.get_string("log.level", "info") : args.log_level;
-  if (!parse_log_level(level_name, level)) fail("bad log level '" + level_name + "'");
-  StderrLogger log("dxs-frontend", level);
+  const Config config = cli.load_config(opt["config"], kConfigKeys, {"store.", "quota."});
+  StderrLogger log("dxs-frontend", cli.log_level(opt["log-level"], config));
 
   EventLoopOptions loop_options;
   loop_options.spin_us =
-      static_cast<int>(must(config.get_int("frontend.spin-us", 50, 0, 100000), "config"));
+      static_cast<int>(cli.must(config.get_int("frontend.spin-us", 50, 0, 100000), "config"));
   loop_options.idle_ms =
-      static_cast<int>(must(config.get_int("frontend.idle-ms", 10, 1, 1000), "config"));
+      static_cast<int>(cli.must(config.get_int("frontend.idle-ms", 10, 1, 1000), "config"));
 
   SessionClientOptions session_options;
-  session_options.store_path = must(parse_unix_address(args.store), "--store");
+  session_options.store_path = cli.must(parse_unix_address(opt["store"]), "--store");
   session_options.name = "dxs-frontend pid " + std::to_string(getpid());
 
   DispatchOptions dispatch_options;
-  dispatch_options.max_in_flight =
-      static_cast<uint32_t>(must(config.get_int("frontend.max-in-flight", 64, 1, 65536), "config"));
+  dispatch_options.max_in_flight = static_cast<uint32_t>(
+      cli.must(config.get_int("frontend.max-in-flight", 64, 1, 65536), "config"));
 
   SocketTransportOptions socket_options;
-  socket_options.path = args.socket;
+  socket_options.path = opt["socket"];
   const std::string mode = config.get_string("frontend.socket-mode", "0600");
   char* end = nullptr;
   socket_options.mode = static_cast<mode_t>(std::strtoul(mode.c_str(), &end, 8));
-  if (end == mode.c_str() || *end != '\0' || socket_options.mode > 0777)
-    fail("bad frontend.socket-mode '" + mode + "'");
+  if (end == mode.c_str() || *end != '\0' || socket_options.mode > 0777) {
+    cli.fail("bad frontend.socket-mode '" + mode + "'");
+  }
 
   block_termination_signals();
   SessionClient session(session_options, log);
@@ -147,7 +93,7 @@ int main(int argc, char** argv) {
   session.set_handler(&dispatch);
   SocketTransport sockets(dispatch, log, socket_options);
   // Listen at once: clients that connect before the store answers wait in the backlog.
-  if (Status s = sockets.listen(); !s) fail(s.to_string());
+  if (Status s = sockets.listen(); !s) cli.fail(s.to_string());
   EventLoop loop(session, sockets, log, loop_options);
 
   std::thread signals([&] {

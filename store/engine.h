@@ -136,6 +136,9 @@ class Engine {
   template <typename Fn>
   auto with_tree(Request& r, Fn&& fn);
   uint32_t path_max(const Request& r);
+  Result<std::string> path_change(Request& r, std::string_view verb,
+                                  Status (Tree::*change)(const std::string&, const Caller&,
+                                                         ChangeList&));
   Result<std::string> mutate(Request& r, pb::TxnLogEntry&& op,
                              const std::function<Status(Tree&, ChangeList&)>& fn);
   Result<std::string> commit_transaction(Request& r, Transaction& t);

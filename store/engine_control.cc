@@ -13,7 +13,6 @@ namespace dxs::store {
 
 namespace {
 
-const std::string kOk("OK\0", 3);
 
 struct QuotaDescription {
   QuotaKind kind;
@@ -60,7 +59,7 @@ Result<std::string> Engine::do_control(Request& r) {
   if (cmd == "print") {
     if (args.size() != 1) return Status::error(EINVAL);
     logger_.info("control: {}", args[0]);
-    return kOk;
+    return kOkReply;
   }
   if (cmd == "log") {
     if (args.size() != 1) return Status::error(EINVAL);
@@ -71,7 +70,7 @@ Result<std::string> Engine::do_control(Request& r) {
     } else {
       return Status::error(EINVAL);
     }
-    return kOk;
+    return kOkReply;
   }
   if (cmd == "quota-soft") {
     if (!args.empty() && args[0] != "set") return Status::error(EINVAL);
@@ -119,7 +118,7 @@ Result<std::string> Engine::do_control(Request& r) {
         ws_->put(Cf::kMeta, std::string(meta::kQuotaPrefix) + args[1], std::to_string(value));
         logger_.info("control: quota {} set to {}", args[1], value);
       }
-      return kOk;
+      return kOkReply;
     }
     if (args.size() != 1) return Status::error(EINVAL);
     int64_t domid = 0;
@@ -184,7 +183,7 @@ Result<std::string> Engine::do_control(Request& r) {
             fmt::format("dom{}: counts {} nodes, owns {}\n", d.domid(), d.node_count(), actual);
       }
     });
-    if (problems.empty()) return kOk;
+    if (problems.empty()) return kOkReply;
     logger_.error("control check found inconsistencies:\n{}", problems);
     return text_reply(std::move(problems));
   }

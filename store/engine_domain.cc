@@ -14,7 +14,6 @@ namespace dxs::store {
 
 namespace {
 
-const std::string kOk("OK\0", 3);
 constexpr uint32_t kDomidFirstReserved = 0x7FF0;
 constexpr std::string_view kIntroduceDomain = "@introduceDomain";
 constexpr std::string_view kReleaseDomain = "@releaseDomain";
@@ -25,14 +24,6 @@ Result<uint32_t> parse_domid(const std::string& s) {
   if (!parse_int(s, 0, kMaxDomid, v))
     return Status::error(EINVAL, fmt::format("bad domid '{}'", s));
   return static_cast<uint32_t>(v);
-}
-
-const std::string* one_arg(const pb::Request& req) {
-  if (!req.has_strings() || req.strings().strings_size() != 1 ||
-      !req.strings().trailing().empty()) {
-    return nullptr;
-  }
-  return &req.strings().strings(0);
 }
 
 Result<uint32_t> one_domid(const pb::Request& req) {
@@ -93,7 +84,7 @@ Result<std::string> Engine::do_introduce(Request& r) {
     r.summary = fmt::format("{}: reintroduce domain {}", author(r), *domid);
   }
   r.force_commit = true;
-  return kOk;
+  return kOkReply;
 }
 
 Result<std::string> Engine::do_release(Request& r) {
@@ -105,7 +96,7 @@ Result<std::string> Engine::do_release(Request& r) {
   release_domain(r, *domid);
   r.summary = fmt::format("{}: release domain {}", author(r), *domid);
   r.force_commit = true;
-  return kOk;
+  return kOkReply;
 }
 
 // A domain is gone: close its connections, remove the nodes it owns (or hand them to
@@ -225,7 +216,7 @@ Result<std::string> Engine::do_resume(Request& r) {
     return Status::error(ENOENT, fmt::format("domain {} is not introduced", *domid));
   domains_.find(*domid)->set_shutdown_reported(false);
   domains_.save(*ws_, *domid);
-  return kOk;
+  return kOkReply;
 }
 
 Result<std::string> Engine::do_set_target(Request& r) {
@@ -243,7 +234,7 @@ Result<std::string> Engine::do_set_target(Request& r) {
   d.set_has_target(true);
   d.set_target(*target);
   domains_.save(*ws_, *domid);
-  return kOk;
+  return kOkReply;
 }
 
 }  // namespace dxs::store

@@ -17,7 +17,6 @@ using Obs = pb::TxnLogEntry;
 
 namespace {
 
-const std::string kOk("OK\0", 3);
 
 std::string join_children(const std::vector<std::string>& names) {
   std::string out;
@@ -26,15 +25,6 @@ std::string join_children(const std::vector<std::string>& names) {
     out.push_back('\0');
   }
   return out;
-}
-
-// One NUL-terminated string filling the payload (xenstored's onearg()).
-const std::string* one_arg(const pb::Request& req) {
-  if (!req.has_strings() || req.strings().strings_size() != 1 ||
-      !req.strings().trailing().empty()) {
-    return nullptr;
-  }
-  return &req.strings().strings(0);
 }
 
 }  // namespace
@@ -181,7 +171,7 @@ Result<std::string> Engine::mutate(Request& r, Obs&& op,
     PendingAccounting acct(*this, r);
     Tree tree(view, acct);
     DXS_RETURN_IF_ERROR(fn(tree, r.changes));
-    return kOk;
+    return kOkReply;
   }
   DXS_RETURN_IF_ERROR(check_txn_access(r, op.path()));
   TxnNodes view(*ws_, r.txn->conn, r.txn->record.id(), r.txn->record.base());
@@ -193,10 +183,10 @@ Result<std::string> Engine::mutate(Request& r, Obs&& op,
   // after a restart (and as C counts the parent whose children changed).
   for (const std::string& p : view.touched()) r.txn->accessed.insert(p);
   op.set_reply_type(r.req.type());
-  op.set_reply_payload(kOk);
+  op.set_reply_payload(kOkReply);
   r.txn->record.set_writes(r.txn->record.writes() + 1);
   txns_.append(*ws_, *r.txn, op);
-  return kOk;
+  return kOkReply;
 }
 
 Result<std::string> Engine::do_write(Request& r) {
@@ -214,31 +204,25 @@ Result<std::string> Engine::do_write(Request& r) {
   return result;
 }
 
-Result<std::string> Engine::do_mkdir(Request& r) {
+// MKDIR and RM: one path, a change of the tree.
+Result<std::string> Engine::path_change(Request& r, std::string_view verb,
+                                        Status (Tree::*change)(const std::string&, const Caller&,
+                                                               ChangeList&)) {
   auto path = canonical_path(r, r.req.path().path());
   if (!path) return path.status();
   Obs op;
   op.set_op_type(r.req.type());
   op.set_path(*path);
   auto result = mutate(r, std::move(op), [&](Tree& tree, ChangeList& changes) {
-    return tree.mkdir(*path, r.caller, changes);
+    return (tree.*change)(*path, r.caller, changes);
   });
-  r.summary = fmt::format("{}: mkdir {}", author(r), *path);
+  r.summary = fmt::format("{}: {} {}", author(r), verb, *path);
   return result;
 }
 
-Result<std::string> Engine::do_rm(Request& r) {
-  auto path = canonical_path(r, r.req.path().path());
-  if (!path) return path.status();
-  Obs op;
-  op.set_op_type(r.req.type());
-  op.set_path(*path);
-  auto result = mutate(r, std::move(op), [&](Tree& tree, ChangeList& changes) {
-    return tree.remove(*path, r.caller, changes);
-  });
-  r.summary = fmt::format("{}: rm {}", author(r), *path);
-  return result;
-}
+Result<std::string> Engine::do_mkdir(Request& r) { return path_change(r, "mkdir", &Tree::mkdir); }
+
+Result<std::string> Engine::do_rm(Request& r) { return path_change(r, "rm", &Tree::remove); }
 
 Result<std::string> Engine::do_set_perms(Request& r) {
   const auto& args = r.req.set_perms();
@@ -266,7 +250,7 @@ Result<std::string> Engine::do_set_perms(Request& r) {
     pb::NodeRecord record;
     perms_to_packed(perms, *record.mutable_perms());
     ws_->put_record(Cf::kMeta, std::string(meta::kSpecialPermsPrefix) + args.path(), record);
-    return kOk;
+    return kOkReply;
   }
   auto path = canonical_path(r, args.path());
   if (!path) return path.status();
@@ -321,7 +305,7 @@ Result<std::string> Engine::do_transaction_end(Request& r) {
   if (*arg == "F") {
     r.txn = nullptr;
     forget();
-    return kOk;
+    return kOkReply;
   }
   Result<std::string> committed = commit_transaction(r, t);
   r.txn = nullptr;
@@ -343,7 +327,7 @@ Result<std::string> Engine::commit_transaction(Request& r, Transaction& t) {
   // Read-only transactions always commit: everything they read was one consistent
   // snapshot (docs/design.md), whatever changed since.
   if (std::none_of(entries.begin(), entries.end(), [](const Obs& e) { return e.op_type() != 0; })) {
-    return kOk;
+    return kOkReply;
   }
   MainNodes live(*ws_, 0);
   for (const Obs& e : entries) {
@@ -407,7 +391,7 @@ Result<std::string> Engine::commit_transaction(Request& r, Transaction& t) {
                               wire::type_name(e.op_type()), e.path(), s.to_string()));
     }
   }
-  if (r.changes.empty()) return kOk;  // nothing to merge
+  if (r.changes.empty()) return kOkReply;  // nothing to merge
 
   // The branch: the transaction's own view of what it changed, relative to its base.
   ChangeList branch;
@@ -440,7 +424,7 @@ Result<std::string> Engine::commit_transaction(Request& r, Transaction& t) {
   info.summary = fmt::format("{}: transaction {} ({} writes)", author(r), t.record.id(), writes);
   r.merged_branch = history_.commit_branch(*ws_, info, base, branch, now_ns());
   r.summary = fmt::format("{}: merge transaction {} ({} writes)", author(r), t.record.id(), writes);
-  return kOk;
+  return kOkReply;
 }
 
 }  // namespace dxs::store

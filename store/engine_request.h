@@ -49,6 +49,19 @@ struct Engine::Request {
   std::vector<pb::Outbound> after_reply;
 };
 
+// The request's one NUL-terminated string filling its payload (xenstored's onearg()),
+// or nullptr.
+inline const std::string* one_arg(const pb::Request& req) {
+  if (!req.has_strings() || req.strings().strings_size() != 1 ||
+      !req.strings().trailing().empty()) {
+    return nullptr;
+  }
+  return &req.strings().strings(0);
+}
+
+// The OK reply of most requests.
+inline const std::string kOkReply("OK\0", 3);
+
 // Accounting for the live tree: the domain table plus this request's pending deltas.
 class Engine::PendingAccounting final : public Accounting {
  public:

@@ -12,7 +12,6 @@ namespace dxs::store {
 
 namespace {
 
-const std::string kOk("OK\0", 3);
 
 // What a transaction's commit tells watchers: one event per node it changed, as C fires
 // once per node of the transaction (finalize_transaction), not per replayed operation.
@@ -88,7 +87,7 @@ Result<std::string> Engine::do_watch(Request& r) {
       path::home_of(r.conn.record.kind() == pb::RING ? r.conn.record.domid() : 0);
   queue_event(r, conn, relative ? path::strip_home(wpath, home) : std::string_view(wpath),
               args.token(), true);
-  return kOk;
+  return kOkReply;
 }
 
 Result<std::string> Engine::do_unwatch(Request& r) {
@@ -101,14 +100,14 @@ Result<std::string> Engine::do_unwatch(Request& r) {
         path::home_of(r.conn.record.kind() == pb::RING ? r.conn.record.domid() : 0) + "/" + wpath;
   }
   if (!watches_.remove(*ws_, r.conn.record.id(), wpath, args.token())) return Status::error(ENOENT);
-  return kOk;
+  return kOkReply;
 }
 
 Result<std::string> Engine::do_reset_watches(Request& r) {
   drop_connection_state(r.conn.record.id());
   r.txn = nullptr;
   connections_.save(*ws_, r.conn);
-  return kOk;
+  return kOkReply;
 }
 
 void Engine::queue_event(Request& r, uint64_t conn, std::string_view path, std::string_view token,

@@ -7,18 +7,12 @@
 #include "engine_fixture.h"
 
 using dxs::testing::args;
+using dxs::testing::write_payload;
 using dxs::testing::EngineFixture;
 using dxs::wire::MsgType;
 using Strings = std::vector<std::string>;
 
 namespace {
-
-std::string write_payload(std::string_view path, std::string_view value) {
-  std::string p(path);
-  p.push_back('\0');
-  p.append(value);
-  return p;
-}
 
 std::string introduced(EngineFixture& f, uint64_t conn, std::string_view domid) {
   return f.ok(conn, MsgType::kIsDomainIntroduced, args({domid}));

@@ -23,6 +23,13 @@ std::string args(std::initializer_list<std::string_view> strings) {
   return out;
 }
 
+std::string write_payload(std::string_view path, std::string_view value) {
+  std::string p(path);
+  p.push_back('\0');
+  p.append(value);
+  return p;
+}
+
 std::string Answer::error() const {
   if (ok()) return "";
   std::string s = payload;

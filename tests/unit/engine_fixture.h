@@ -20,6 +20,8 @@ namespace dxs::testing {
 
 // "a\0b\0" from {"a", "b"}.
 std::string args(std::initializer_list<std::string_view> strings);
+// A WRITE payload: the path, a NUL, the value.
+std::string write_payload(std::string_view path, std::string_view value);
 
 struct Answer {
   uint32_t type = 0;

@@ -6,20 +6,10 @@
 #include "engine_fixture.h"
 
 using dxs::testing::args;
+using dxs::testing::write_payload;
 using dxs::testing::EngineFixture;
 using dxs::wire::MsgType;
 using Strings = std::vector<std::string>;
-
-namespace {
-
-std::string write_payload(std::string_view path, std::string_view value) {
-  std::string p(path);
-  p.push_back('\0');
-  p.append(value);
-  return p;
-}
-
-}  // namespace
 
 TEST_CASE("the owner has every right, entry 0 is the default, the first matching entry wins") {
   EngineFixture f;

@@ -6,18 +6,12 @@
 #include "engine_fixture.h"
 
 using dxs::testing::args;
+using dxs::testing::write_payload;
 using dxs::testing::EngineFixture;
 using dxs::wire::MsgType;
 using Strings = std::vector<std::string>;
 
 namespace {
-
-std::string write_payload(std::string_view path, std::string_view value) {
-  std::string p(path);
-  p.push_back('\0');
-  p.append(value);
-  return p;
-}
 
 // dom7 with a home it may write in, owned by dom0 so that it does not count.
 uint64_t guest7(EngineFixture& f) {

@@ -1,0 +1,56 @@
+#include "common/cli.h"
+
+#include <getopt.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+
+namespace dxs {
+
+void Cli::parse(int argc, char** argv, std::map<std::string, std::string>& values) const {
+  std::vector<option> options;
+  for (const auto& [name, value] : values) {
+    options.push_back(option{name.c_str(), required_argument, nullptr, 0});
+  }
+  options.push_back(option{"help", no_argument, nullptr, 0});
+  options.push_back(option{nullptr, 0, nullptr, 0});
+  int index = 0;
+  int opt;
+  while ((opt = getopt_long(argc, argv, "", options.data(), &index)) != -1) {
+    if (opt != 0) {
+      std::fputs(usage_, stderr);
+      std::exit(2);
+    }
+    const std::string name = options[index].name;
+    if (name == "help") {
+      std::fputs(usage_, stdout);
+      std::exit(0);
+    }
+    values[name] = optarg;
+  }
+  if (optind != argc) fail(std::string("unexpected argument '") + argv[optind] + "' (see --help)");
+}
+
+void Cli::fail(const std::string& message) const {
+  std::fprintf(stderr, "%s: %s\n", program_.c_str(), message.c_str());
+  std::exit(1);
+}
+
+Config Cli::load_config(const std::string& file, const std::set<std::string>& keys,
+                        const std::set<std::string>& skipped_prefixes) const {
+  constexpr const char* kDefault = "/etc/dxs/dxs.conf";
+  if (!file.empty()) return must(Config::load(file, keys, skipped_prefixes), "config");
+  if (access(kDefault, R_OK) == 0)
+    return must(Config::load(kDefault, keys, skipped_prefixes), "config");
+  return Config();
+}
+
+LogLevel Cli::log_level(const std::string& option, const Config& config) const {
+  const std::string name = option.empty() ? config.get_string("log.level", "info") : option;
+  LogLevel level = LogLevel::kInfo;
+  if (!parse_log_level(name, level)) fail("bad log level '" + name + "'");
+  return level;
+}
+
+}  // namespace dxs

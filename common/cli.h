@@ -1,0 +1,47 @@
+// Start-up plumbing shared by the binaries: options, the configuration file, the log
+// level, and failing with a clear message.
+#pragma once
+
+#include <map>
+#include <set>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "common/config.h"
+#include "common/log.h"
+#include "common/result.h"
+
+namespace dxs {
+
+class Cli {
+ public:
+  // `usage` is printed by --help (to stdout, exit 0) and after a wrong option (stderr, 2).
+  Cli(std::string program, const char* usage) : program_(std::move(program)), usage_(usage) {}
+
+  // Parses "--name VALUE" for each of `names`, and --help. Options not given keep the
+  // values already in `values` (the defaults).
+  void parse(int argc, char** argv, std::map<std::string, std::string>& values) const;
+
+  [[noreturn]] void fail(const std::string& message) const;
+
+  template <typename T>
+  T must(Result<T> r, std::string_view what) const {
+    if (!r) fail(std::string(what) + ": " + r.status().to_string());
+    return std::move(r.value());
+  }
+
+  // `file` if not empty, else /etc/dxs/dxs.conf if it exists, else no configuration.
+  Config load_config(const std::string& file, const std::set<std::string>& keys,
+                     const std::set<std::string>& skipped_prefixes) const;
+
+  // --log-level if given, else the configuration's log.level, else info.
+  LogLevel log_level(const std::string& option, const Config& config) const;
+
+ private:
+  std::string program_;
+  const char* usage_;
+};
+
+}  // namespace dxs
