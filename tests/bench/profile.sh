@@ -4,29 +4,33 @@
 # dxs-frontend, and prints for each process its CPU time and context switches per request
 # and the top of `perf report`. docs/performance.md was written from its output.
 #
-# usage: tests/bench/profile.sh [--ops N] [--call-graph] [--out DIR] WORKLOAD
+# usage: tests/bench/profile.sh [--ops N] [--call-graph] [--out DIR] [--config FILE] WORKLOAD
 #
 #   WORKLOAD      serial-write | serial-read | par4-write | par4-read | par16-write |
-#                 par16-read | txn | watch
+#                 par16-read | dir | txn | watch
 #   --ops N       requests (default 20000; txn: transactions per client, default 500)
 #   --call-graph  record call graphs (dwarf) and print the inclusive ("children") view too
 #   --out DIR     keep perf.data and the reports in DIR (default: a temporary directory,
 #                 removed at exit)
+#   --config FILE run dxs with this configuration file instead of the defaults (for
+#                 experiments such as store.spin-us = 0; the benchmark uses the defaults)
 #
 # Environment: DXS_BUILD, DXS_STORE, DXS_FRONTEND, XSBENCH as for run.sh; PERF (default perf).
 set -eu
 
-usage() { sed -n '2,17p' "$0" >&2; exit 2; }
+usage() { sed -n '2,19p' "$0" >&2; exit 2; }
 
 ops=""
 call_graph=0
 out=""
+config=""
 workload=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --ops) [ $# -ge 2 ] || usage; ops=$2; shift ;;
     --call-graph) call_graph=1 ;;
     --out) [ $# -ge 2 ] || usage; out=$2; shift ;;
+    --config) [ $# -ge 2 ] || usage; config=$2; shift ;;
     -h|--help) usage ;;
     -*) echo "profile.sh: unknown option $1" >&2; usage ;;
     *) workload=$1 ;;
@@ -42,6 +46,7 @@ case "$workload" in
   par4-read) args=(parallel --op read --clients 4 --ops "${ops:-20000}") ;;
   par16-write) args=(parallel --op write --clients 16 --ops "${ops:-20000}") ;;
   par16-read) args=(parallel --op read --clients 16 --ops "${ops:-20000}") ;;
+  dir) args=(directory --children 500 --ops "${ops:-10000}") ;;
   txn) args=(txn --clients 4 --txns "${ops:-500}" --keys 5) ;;
   watch) args=(watch --watchers 100 --writes "${ops:-1000}") ;;
   *) echo "profile.sh: unknown workload $workload" >&2; usage ;;
@@ -84,7 +89,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-: >"$tmp/dxs.conf"
+if [ -n "$config" ]; then cp "$config" "$tmp/dxs.conf"; else : >"$tmp/dxs.conf"; fi
 "$store_bin" --state-dir "$tmp/state" --listen "unix:$tmp/store.sock" --ops-listen "unix:$tmp/ops.sock" \
   --config "$tmp/dxs.conf" >"$tmp/store.log" 2>&1 &
 store_pid=$!
