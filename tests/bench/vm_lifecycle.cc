@@ -2329,7 +2329,8 @@ void print_rows(const std::vector<RoundResult>& rounds) {
           "  --json            a JSON report on stdout\n"
           "  --no-barrier      each VM stops as soon as it has started (default: all VMs start,\n"
           "                    then all stop)\n"
-          "  --timeout SEC     the longest wait for a reply or another actor (default 300)\n"
+          "  --timeout SEC     the longest wait for a reply or another actor (default 300; 60\n"
+          "                    with --mode smoke)\n"
           "  --stagger-ms MS   start each VM after a random delay below MS (default 0)\n"
           "\n"
           "Exit status: 0 if every lifecycle was correct and no request failed unexpectedly,\n"
@@ -2366,6 +2367,7 @@ int main(int argc, char** argv) {
       {"help", no_argument, nullptr, 'h'},          {nullptr, 0, nullptr, 0},
   };
   int opt;
+  bool timeout_given = false, smoke = false;
   while ((opt = getopt_long(argc, argv, "", longopts, nullptr)) != -1) {
     switch (opt) {
       case 's':
@@ -2378,6 +2380,7 @@ int main(int argc, char** argv) {
         o.rows = true;
         if (!strcmp(optarg, "smoke")) {
           o.rounds = {2};
+          smoke = true;
         } else if (!strcmp(optarg, "quick")) {
           o.rounds = {10, 50};
         } else if (!strcmp(optarg, "full")) {
@@ -2397,6 +2400,7 @@ int main(int argc, char** argv) {
         break;
       case 't':
         o.timeout_s = std::max(1, atoi(optarg));
+        timeout_given = true;
         break;
       case 'g':
         o.stagger_ms = std::max(0, atoi(optarg));
@@ -2408,6 +2412,8 @@ int main(int argc, char** argv) {
     }
   }
   if (optind != argc || o.socket.empty()) usage(2);
+  // run.sh gives a smoke run 120 s in all: a stuck wait must fail well before that.
+  if (smoke && !timeout_given) o.timeout_s = 60;
 
   FILE* report = (o.json || o.rows) ? stderr : stdout;
   fprintf(report,
