@@ -4,7 +4,8 @@
 # dxs-frontend, and prints for each process its CPU time and context switches per request
 # and the top of `perf report`. docs/performance.md was written from its output.
 #
-# usage: tests/bench/profile.sh [--ops N] [--call-graph] [--out DIR] [--config FILE] WORKLOAD
+# usage: tests/bench/profile.sh [--ops N] [--call-graph] [--out DIR] [--config FILE]
+#                               [--daemon dxs|c|ocaml] WORKLOAD
 #
 #   WORKLOAD      serial-write | serial-read | par4-write | par4-read | par16-write |
 #                 par16-read | dir | txn | watch
@@ -14,16 +15,20 @@
 #                 removed at exit)
 #   --config FILE run dxs with this configuration file instead of the defaults (for
 #                 experiments such as store.spin-us = 0; the benchmark uses the defaults)
+#   --daemon D    profile C xenstored (c) or oxenstored (ocaml) instead, for comparison
+#                 (started with start-peer.sh from DXS_PEERS, as run.sh does)
 #
-# Environment: DXS_BUILD, DXS_STORE, DXS_FRONTEND, XSBENCH as for run.sh; PERF (default perf).
+# Environment: DXS_BUILD, DXS_STORE, DXS_FRONTEND, XSBENCH, DXS_PEERS as for run.sh; PERF
+# (default perf).
 set -eu
 
-usage() { sed -n '2,19p' "$0" >&2; exit 2; }
+usage() { sed -n '2,22p' "$0" >&2; exit 2; }
 
 ops=""
 call_graph=0
 out=""
 config=""
+daemon=dxs
 workload=""
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -31,6 +36,7 @@ while [ $# -gt 0 ]; do
     --call-graph) call_graph=1 ;;
     --out) [ $# -ge 2 ] || usage; out=$2; shift ;;
     --config) [ $# -ge 2 ] || usage; config=$2; shift ;;
+    --daemon) [ $# -ge 2 ] || usage; daemon=$2; shift ;;
     -h|--help) usage ;;
     -*) echo "profile.sh: unknown option $1" >&2; usage ;;
     *) workload=$1 ;;
@@ -58,6 +64,8 @@ store_bin=${DXS_STORE:-$build/store/dxs-store}
 frontend_bin=${DXS_FRONTEND:-$build/frontend/dxs-frontend}
 xsbench=${XSBENCH:-$build/tests/bench/xsbench}
 perf=${PERF:-perf}
+peers=${DXS_PEERS:-$top/../shared/peers}
+case "$daemon" in dxs|c|ocaml) ;; *) echo "profile.sh: --daemon dxs, c or ocaml" >&2; exit 2 ;; esac
 for bin in "$store_bin" "$frontend_bin" "$xsbench"; do
   [ -x "$bin" ] || { echo "profile.sh: $bin not found (meson compile -C build bench)" >&2; exit 1; }
 done
@@ -89,15 +97,29 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-if [ -n "$config" ]; then cp "$config" "$tmp/dxs.conf"; else : >"$tmp/dxs.conf"; fi
-"$store_bin" --state-dir "$tmp/state" --listen "unix:$tmp/store.sock" --ops-listen "unix:$tmp/ops.sock" \
-  --config "$tmp/dxs.conf" >"$tmp/store.log" 2>&1 &
-store_pid=$!
-"$frontend_bin" --store "unix:$tmp/store.sock" --socket "$tmp/xs.sock" --config "$tmp/dxs.conf" \
-  >"$tmp/frontend.log" 2>&1 &
-frontend_pid=$!
-pids="$frontend_pid $store_pid"
-"$xsbench" ping --socket "$tmp/xs.sock" --pid "$store_pid" --pid "$frontend_pid"
+case "$daemon" in
+  dxs)
+    if [ -n "$config" ]; then cp "$config" "$tmp/dxs.conf"; else : >"$tmp/dxs.conf"; fi
+    "$store_bin" --state-dir "$tmp/state" --listen "unix:$tmp/store.sock" --ops-listen "unix:$tmp/ops.sock" \
+      --config "$tmp/dxs.conf" >"$tmp/store.log" 2>&1 &
+    store_pid=$!
+    "$frontend_bin" --store "unix:$tmp/store.sock" --socket "$tmp/xs.sock" --config "$tmp/dxs.conf" \
+      >"$tmp/frontend.log" 2>&1 &
+    frontend_pid=$!
+    pids="$frontend_pid $store_pid"
+    names=(dxs-store dxs-frontend)
+    procs=("$store_pid" "$frontend_pid")
+    ;;
+  c|ocaml)
+    "$peers/start-peer.sh" "$daemon" "$tmp/xs.sock" "$tmp/peer" >"$tmp/peer.log" 2>&1 &
+    pids=$!
+    if [ "$daemon" = c ]; then names=(xenstored); else names=(oxenstored); fi
+    procs=("$pids")
+    ;;
+esac
+ping_args=()
+for pid in "${procs[@]}"; do ping_args+=(--pid "$pid"); done
+"$xsbench" ping --socket "$tmp/xs.sock" "${ping_args[@]}"
 
 # CPU nanoseconds (schedstat) and context switches summed over a process's threads.
 cpu_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ s += $1 } END { printf "%d", s }'; }
@@ -109,7 +131,7 @@ threads() { ls /proc/"$1"/task | wc -l; }
 
 record_args=(-F 1999)
 if [ "$call_graph" = 1 ]; then record_args+=(--call-graph dwarf,32768); fi
-"$perf" record "${record_args[@]}" -p "$store_pid,$frontend_pid" -o "$out/perf.data" \
+"$perf" record "${record_args[@]}" -p "$(IFS=,; echo "${procs[*]}")" -o "$out/perf.data" \
   >"$out/perf-record.log" 2>&1 &
 perf_pid=$!
 # perf is attached once it has written its header; wait for that, not for a fixed time.
@@ -118,25 +140,27 @@ for ((i = 0; i < 200; i++)); do
   sleep 0.05
 done
 
-s0=$(cpu_ns "$store_pid"); f0=$(cpu_ns "$frontend_pid")
-sc0=$(ctx_switches "$store_pid"); fc0=$(ctx_switches "$frontend_pid")
+cpu0=(); ctx0=()
+for pid in "${procs[@]}"; do cpu0+=("$(cpu_ns "$pid")"); ctx0+=("$(ctx_switches "$pid")"); done
 result=$("$xsbench" "${args[@]}" --socket "$tmp/xs.sock")
-s1=$(cpu_ns "$store_pid"); f1=$(cpu_ns "$frontend_pid")
-sc1=$(ctx_switches "$store_pid"); fc1=$(ctx_switches "$frontend_pid")
+cpu1=(); ctx1=()
+for pid in "${procs[@]}"; do cpu1+=("$(cpu_ns "$pid")"); ctx1+=("$(ctx_switches "$pid")"); done
 kill -INT "$perf_pid"
 wait "$perf_pid" || true
 perf_pid=""
 
 requests=$(awk -F= '$1 == "ops" || $1 == "events" { print $2 } $1 == "commits" { print $2 * 7 }' <<<"$result" | head -n 1)
-echo "workload: xsbench ${args[*]}"
+echo "workload: xsbench ${args[*]} against ${names[*]}"
 echo "$result" | sed 's/^/  /'
 echo
 echo "per request ($requests requests; a transaction counts 7: start, 5 writes, end):"
 printf '  %-13s %12s %18s %8s\n' process "CPU us/req" "ctx switches/req" threads
-printf '  %-13s %12.1f %18.2f %8d\n' dxs-store "$(awk -v a="$s0" -v b="$s1" -v n="$requests" 'BEGIN { print (b - a) / 1000 / n }')" \
-  "$(awk -v a="$sc0" -v b="$sc1" -v n="$requests" 'BEGIN { print (b - a) / n }')" "$(threads "$store_pid")"
-printf '  %-13s %12.1f %18.2f %8d\n' dxs-frontend "$(awk -v a="$f0" -v b="$f1" -v n="$requests" 'BEGIN { print (b - a) / 1000 / n }')" \
-  "$(awk -v a="$fc0" -v b="$fc1" -v n="$requests" 'BEGIN { print (b - a) / n }')" "$(threads "$frontend_pid")"
+for i in "${!procs[@]}"; do
+  printf '  %-13s %12.1f %18.2f %8d\n' "${names[$i]}" \
+    "$(awk -v a="${cpu0[$i]}" -v b="${cpu1[$i]}" -v n="$requests" 'BEGIN { print (b - a) / 1000 / n }')" \
+    "$(awk -v a="${ctx0[$i]}" -v b="${ctx1[$i]}" -v n="$requests" 'BEGIN { print (b - a) / n }')" \
+    "$(threads "${procs[$i]}")"
+done
 echo
 
 "$perf" report -i "$out/perf.data" --stdio --no-children --sort comm,dso -g none --percent-limit 1 \
