@@ -456,6 +456,7 @@ awk -F '\t' -v daemons="$selected" '
         else if (m == "" && failed[d SUBSEP prefix]) s = "failed"
         else if (m == "") s = "-"
         else s = fmt(m, unit[k], k) (failed[d SUBSEP prefix] ? " *" : "")
+        if (s ~ / \*$/) starred = 1
         cell[r, ++c] = s
         if (m == "" || unavailable[d]) continue
         if (d == "dxs") dxsv = m
@@ -486,12 +487,12 @@ awk -F '\t' -v daemons="$selected" '
         print line
       }
     }
+    if (starred) print "\n*: some runs of that workload failed (see the notes); the figure is the median of the others."
   }' "$rows" "$results"
 
 echo
 echo "ratio: dxs divided by the best peer on that row (for throughput the fastest, for latency,"
 echo "time and memory the lowest); \"dxs better if\" says which side of 1 favours dxs."
-echo "*: some runs of that workload failed (see the notes); the figure is the median of the others."
 if [ -s "$notes" ]; then
   echo
   echo "notes:"
