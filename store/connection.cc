@@ -38,7 +38,6 @@ void ConnectionTable::save(WriteSet& ws, const Connection& c) {
 
 void ConnectionTable::remove(WriteSet& ws, uint64_t id) {
   ws.del(Cf::kConnections, keys::connection(id));
-  ws.del_prefix(Cf::kReplies, keys::connection(id));
   ws.del_prefix(Cf::kEvents, keys::connection(id));
   by_id_.erase(id);
 }

@@ -37,7 +37,7 @@ class ConnectionTable {
   Connection* find(uint64_t id);
   Connection& add(WriteSet& ws, const pb::ConnectionRecord& record);
   void save(WriteSet& ws, const Connection& c);
-  // Forgets the record and its recorded replies and queued events.
+  // Forgets the record and its queued events.
   void remove(WriteSet& ws, uint64_t id);
   void for_each(const std::function<void(Connection&)>& fn);
   size_t size() const { return by_id_.size(); }

@@ -17,10 +17,36 @@ namespace {
 
 constexpr const char* kCfNames[] = {
     "default",  // meta (RocksDB's default column family)
-    "nodes",   "versions", "commits", "connections", "replies", "watches",
+    "nodes",   "versions", "commits", "connections", "watches",
     "events",  "domains",  "txns",    "txn_nodes",   "txn_log",
 };
 static_assert(std::size(kCfNames) == static_cast<size_t>(Cf::kCount));
+
+// A RocksDB iterator that owns the upper bound its ReadOptions point to.
+class BoundedIterator final : public rocksdb::Iterator {
+ public:
+  BoundedIterator(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf, std::string_view prefix)
+      : upper_(keys::prefix_end(prefix)), upper_slice_(upper_) {
+    rocksdb::ReadOptions options;
+    if (!upper_.empty()) options.iterate_upper_bound = &upper_slice_;
+    it_.reset(db->NewIterator(options, cf));
+  }
+  bool Valid() const override { return it_->Valid(); }
+  void SeekToFirst() override { it_->SeekToFirst(); }
+  void SeekToLast() override { it_->SeekToLast(); }
+  void Seek(const rocksdb::Slice& target) override { it_->Seek(target); }
+  void SeekForPrev(const rocksdb::Slice& target) override { it_->SeekForPrev(target); }
+  void Next() override { it_->Next(); }
+  void Prev() override { it_->Prev(); }
+  rocksdb::Slice key() const override { return it_->key(); }
+  rocksdb::Slice value() const override { return it_->value(); }
+  rocksdb::Status status() const override { return it_->status(); }
+
+ private:
+  std::string upper_;
+  rocksdb::Slice upper_slice_;
+  std::unique_ptr<rocksdb::Iterator> it_;
+};
 
 [[noreturn]] void die(const char* what, const std::string& detail) {
   std::fprintf(stderr, "dxs-store: fatal: %s: %s\n", what, detail.c_str());
@@ -84,8 +110,8 @@ bool Db::get(Cf c, std::string_view key, std::string* value) {
   return true;
 }
 
-std::unique_ptr<rocksdb::Iterator> Db::iterate(Cf c) {
-  return std::unique_ptr<rocksdb::Iterator>(db_->NewIterator(rocksdb::ReadOptions(), cf(c)));
+std::unique_ptr<rocksdb::Iterator> Db::iterate(Cf c, std::string_view prefix) {
+  return std::make_unique<BoundedIterator>(db_.get(), cf(c), prefix);
 }
 
 Status Db::write(rocksdb::WriteBatch* batch) {
@@ -137,7 +163,7 @@ void WriteSet::del(Cf c, std::string_view key) {
 
 void WriteSet::del_prefix(Cf c, std::string_view prefix) {
   std::vector<std::string> doomed;
-  auto it = iterate(c);
+  auto it = iterate(c, prefix);
   for (it->Seek(rocksdb::Slice(prefix.data(), prefix.size()));
        it->Valid() && keys::starts_with(it->key(), prefix); it->Next()) {
     doomed.push_back(it->key().ToString());
@@ -145,9 +171,9 @@ void WriteSet::del_prefix(Cf c, std::string_view prefix) {
   for (const auto& k : doomed) del(c, k);
 }
 
-std::unique_ptr<rocksdb::Iterator> WriteSet::iterate(Cf c) {
-  return std::unique_ptr<rocksdb::Iterator>(batch_.NewIteratorWithBase(
-      db_.cf(c), db_.raw()->NewIterator(rocksdb::ReadOptions(), db_.cf(c))));
+std::unique_ptr<rocksdb::Iterator> WriteSet::iterate(Cf c, std::string_view prefix) {
+  return std::unique_ptr<rocksdb::Iterator>(
+      batch_.NewIteratorWithBase(db_.cf(c), db_.iterate(c, prefix).release()));
 }
 
 void WriteSet::rollback_to_savepoint() {
@@ -248,10 +274,10 @@ std::string connection(uint64_t conn) {
   return k;
 }
 
-std::string reply(uint64_t conn, uint64_t seq) {
+std::string event(uint64_t conn, uint64_t event_id) {
   std::string k;
   append_be64(k, conn);
-  append_be64(k, seq);
+  append_be64(k, event_id);
   return k;
 }
 
@@ -262,10 +288,6 @@ std::string watch(uint64_t conn, std::string_view path, std::string_view token) 
   k.push_back('\0');
   k.append(token);
   return k;
-}
-
-std::string event(uint64_t conn, uint64_t event_id) {
-  return reply(conn, event_id);
 }
 
 std::string domain(uint32_t domid) {

@@ -6,8 +6,8 @@
 //   nodes:       node_key(path)                       -> NodeRecord (current tree)
 //   versions:    node_key(path) 0x00 ~seq(BE64)       -> NodeRecord, tombstone if deleted
 //   commits:     seq(BE64)                            -> CommitRecord
-//   connections: conn(BE64)                           -> ConnectionRecord
-//   replies:     conn(BE64) seq(BE64)                 -> ReplyRecord
+//   connections: conn(BE64)                           -> ConnectionRecord (with the
+//                                                         replies not yet delivered)
 //   watches:     conn(BE64) path 0x00 token           -> WatchRecord
 //   events:      conn(BE64) event_id(BE64)            -> EventRecord
 //   domains:     domid(BE32)                          -> DomainRecord
@@ -47,7 +47,6 @@ enum class Cf {
   kVersions,
   kCommits,
   kConnections,
-  kReplies,
   kWatches,
   kEvents,
   kDomains,
@@ -80,7 +79,11 @@ class Db {
 
   // Committed state only (no batch in progress).
   bool get(Cf c, std::string_view key, std::string* value);
-  std::unique_ptr<rocksdb::Iterator> iterate(Cf c);
+  // An iterator over column family c. With a prefix, RocksDB stops at the end of the
+  // keys that start with it: a scan never steps over deleted keys beyond its range,
+  // which after many transactions and acknowledged events are most keys. The caller
+  // still checks the prefix (keys of the current batch are not bounded).
+  std::unique_ptr<rocksdb::Iterator> iterate(Cf c, std::string_view prefix = {});
   // Writes one batch atomically; EIO on failure.
   Status write(rocksdb::WriteBatch* batch);
 
@@ -111,8 +114,8 @@ class WriteSet {
   void del(Cf c, std::string_view key);
   // Deletes every key starting with prefix (as individual deletes).
   void del_prefix(Cf c, std::string_view prefix);
-  // Iterates the database with this set's writes applied.
-  std::unique_ptr<rocksdb::Iterator> iterate(Cf c);
+  // Iterates the database with this set's writes applied (prefix as Db::iterate).
+  std::unique_ptr<rocksdb::Iterator> iterate(Cf c, std::string_view prefix = {});
 
   void set_savepoint() { batch_.SetSavePoint(); }
   void rollback_to_savepoint();
@@ -141,7 +144,6 @@ uint64_t version_seq(std::string_view key);
 
 std::string commit(uint64_t seq);
 std::string connection(uint64_t conn);
-std::string reply(uint64_t conn, uint64_t seq);
 std::string watch(uint64_t conn, std::string_view path, std::string_view token);
 std::string event(uint64_t conn, uint64_t event_id);
 std::string domain(uint32_t domid);

@@ -70,7 +70,7 @@ Status Engine::recover() {
   const size_t txns = txns_.load(db_);
   connections_.for_each([&](Connection& c) { c.open_transactions = txns_.count(c.record.id()); });
   // Quotas set at run time (control quota set) outlive restarts and win over the config.
-  auto it = db_.iterate(Cf::kMeta);
+  auto it = db_.iterate(Cf::kMeta, meta::kQuotaPrefix);
   for (it->Seek(meta::kQuotaPrefix);
        it->Valid() && keys::starts_with(it->key(), meta::kQuotaPrefix); it->Next()) {
     QuotaKind kind;
@@ -335,8 +335,8 @@ void Engine::handle_request(const pb::Request& req, bool record) {
   record = record && req.seq() != 0;
   if (record && req.seq() <= conn->record.applied_seq()) {
     // Sent again after a restart: answer what was answered, apply nothing.
-    pb::ReplyRecord recorded;
-    if (ws_->get_record(Cf::kReplies, keys::reply(req.conn(), req.seq()), &recorded)) {
+    for (const pb::ReplyRecord& recorded : conn->record.replies()) {
+      if (recorded.seq() != req.seq()) continue;
       pb::Outbound o;
       pb::Reply* reply = o.mutable_reply();
       reply->set_conn(req.conn());
@@ -346,17 +346,19 @@ void Engine::handle_request(const pb::Request& req, bool record) {
       reply->set_tx_id(recorded.tx_id());
       reply->set_payload(recorded.payload());
       out_->push_back(std::move(o));
-    } else {
-      logger_.warn("connection {} re-sent request {} whose reply was already delivered; ignored",
-                   req.conn(), req.seq());
+      return;
     }
+    logger_.warn("connection {} re-sent request {} whose reply was already delivered; ignored",
+                 req.conn(), req.seq());
     return;
   }
   if (record && req.replied_seq() > conn->record.replied_seq()) {
+    // The frontend has delivered these replies: forget them.
     const uint64_t upto = std::min(req.replied_seq(), conn->record.applied_seq());
-    for (uint64_t s = conn->record.replied_seq() + 1; s <= upto; ++s) {
-      ws_->del(Cf::kReplies, keys::reply(req.conn(), s));
-    }
+    auto* replies = conn->record.mutable_replies();
+    int keep = 0;
+    while (keep < replies->size() && replies->Get(keep).seq() <= upto) ++keep;
+    replies->DeleteSubrange(0, keep);
     conn->record.set_replied_seq(upto);
   }
 
@@ -364,13 +366,15 @@ void Engine::handle_request(const pb::Request& req, bool record) {
   pb::Outbound reply_item;
   *reply_item.mutable_reply() = run_request(r);
   if (record) {
+    // The reply is recorded in the same batch as the request's effect, in the
+    // connection's record, which the request rewrites anyway (applied_seq).
     conn->record.set_applied_seq(req.seq());
-    pb::ReplyRecord rec;
-    rec.set_type(reply_item.reply().type());
-    rec.set_req_id(req.req_id());
-    rec.set_tx_id(req.tx_id());
-    rec.set_payload(reply_item.reply().payload());
-    ws_->put_record(Cf::kReplies, keys::reply(req.conn(), req.seq()), rec);
+    pb::ReplyRecord* rec = conn->record.add_replies();
+    rec->set_seq(req.seq());
+    rec->set_type(reply_item.reply().type());
+    rec->set_req_id(req.req_id());
+    rec->set_tx_id(req.tx_id());
+    rec->set_payload(reply_item.reply().payload());
     connections_.save(*ws_, *conn);
   }
   // The reply follows every event this connection got so far, except those meant to

@@ -13,7 +13,6 @@ namespace dxs::store {
 
 namespace {
 
-
 struct QuotaDescription {
   QuotaKind kind;
   const char* description;

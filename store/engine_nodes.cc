@@ -17,7 +17,6 @@ using Obs = pb::TxnLogEntry;
 
 namespace {
 
-
 std::string join_children(const std::vector<std::string>& names) {
   std::string out;
   for (const auto& n : names) {
@@ -220,9 +219,13 @@ Result<std::string> Engine::path_change(Request& r, std::string_view verb,
   return result;
 }
 
-Result<std::string> Engine::do_mkdir(Request& r) { return path_change(r, "mkdir", &Tree::mkdir); }
+Result<std::string> Engine::do_mkdir(Request& r) {
+  return path_change(r, "mkdir", &Tree::mkdir);
+}
 
-Result<std::string> Engine::do_rm(Request& r) { return path_change(r, "rm", &Tree::remove); }
+Result<std::string> Engine::do_rm(Request& r) {
+  return path_change(r, "rm", &Tree::remove);
+}
 
 Result<std::string> Engine::do_set_perms(Request& r) {
   const auto& args = r.req.set_perms();
@@ -397,7 +400,7 @@ Result<std::string> Engine::commit_transaction(Request& r, Transaction& t) {
   ChangeList branch;
   SnapshotNodes at_base(*ws_, base);
   const std::string prefix = keys::txn(t.conn, t.record.id());
-  auto it = ws_->iterate(Cf::kTxnNodes);
+  auto it = ws_->iterate(Cf::kTxnNodes, prefix);
   for (it->Seek(prefix); it->Valid() && keys::starts_with(it->key(), prefix); it->Next()) {
     pb::NodeRecord rec;
     rec.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()));

@@ -12,7 +12,6 @@ namespace dxs::store {
 
 namespace {
 
-
 // What a transaction's commit tells watchers: one event per node it changed, as C fires
 // once per node of the transaction (finalize_transaction), not per replayed operation.
 // Each node's entry spans its changes: the state before the first, after the last; it

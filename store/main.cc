@@ -7,7 +7,7 @@
 #include "common/cli.h"
 #include "common/config.h"
 #include "common/daemon.h"
-#include "common/grpc_polling.h"
+#include "common/grpc_runtime.h"
 #include "common/log.h"
 #include "common/unix_socket.h"
 #include "store/db.h"
@@ -73,7 +73,7 @@ int main(int argc, char** argv) {
       {"log-level", ""},
   };
   cli.parse(argc, argv, opt);
-  use_per_queue_polling();
+  configure_grpc_runtime();
 
   const Config config = cli.load_config(opt["config"], kConfigKeys, {"frontend."});
   StderrLogger log("dxs-store", cli.log_level(opt["log-level"], config));

@@ -32,7 +32,7 @@ std::optional<Node> MainNodes::get(std::string_view path) {
 std::vector<std::string> MainNodes::children(std::string_view path) {
   std::vector<std::string> names;
   const std::string prefix = keys::children_prefix(path);
-  auto it = ws_.iterate(Cf::kNodes);
+  auto it = ws_.iterate(Cf::kNodes, prefix);
   for (it->Seek(prefix); it->Valid() && keys::starts_with(it->key(), prefix); it->Next()) {
     names.emplace_back(it->key().data() + prefix.size(), it->key().size() - prefix.size());
   }
@@ -50,7 +50,7 @@ void MainNodes::erase(std::string_view path) {
 std::optional<Node> SnapshotNodes::version_at_base(std::string_view path) {
   const std::string prefix = keys::versions_prefix(path);
   const std::string target = keys::version(path, base_);
-  auto it = ws_.iterate(Cf::kVersions);
+  auto it = ws_.iterate(Cf::kVersions, prefix);
   it->Seek(target);
   if (!it->Valid() || it->key().size() != prefix.size() + 8 ||
       !keys::starts_with(it->key(), prefix)) {
@@ -86,7 +86,7 @@ std::vector<std::string> SnapshotNodes::children(std::string_view path) {
   // at or before the base tells whether the child existed then.
   std::vector<std::string> names;
   const std::string prefix = keys::children_prefix(path);
-  auto it = ws_.iterate(Cf::kVersions);
+  auto it = ws_.iterate(Cf::kVersions, prefix);
   std::string decided;
   bool have_decided = false;
   for (it->Seek(prefix); it->Valid() && keys::starts_with(it->key(), prefix); it->Next()) {
@@ -113,7 +113,7 @@ std::vector<std::string> TxnNodes::children(std::string_view path) {
   std::vector<std::string> base = snapshot_.children(path);
   std::set<std::string> names(base.begin(), base.end());
   const std::string prefix = keys::txn(conn_, tx_id_) + keys::children_prefix(path);
-  auto it = ws_.iterate(Cf::kTxnNodes);
+  auto it = ws_.iterate(Cf::kTxnNodes, prefix);
   for (it->Seek(prefix); it->Valid() && keys::starts_with(it->key(), prefix); it->Next()) {
     std::string name(it->key().data() + prefix.size(), it->key().size() - prefix.size());
     if (decode(it->value().ToString())) {

@@ -1,5 +1,6 @@
 #include "store/ops_service.h"
 
+#include <rocksdb/perf_level.h>
 #include <sys/stat.h>
 
 #include "common/wire.h"
@@ -10,6 +11,7 @@ grpc::Status OpsService::Xenstore(grpc::ServerContext* ctx, const pb::Request* r
                                   pb::Reply* reply) {
   std::vector<pb::Outbound> others;
   Status s;
+  rocksdb::SetPerfLevel(rocksdb::PerfLevel::kDisable);
   {
     std::lock_guard lock(engine_mu_);
     s = engine_.ops_request(*request, *reply, others);

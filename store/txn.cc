@@ -33,7 +33,7 @@ size_t TransactionTable::load(Db& db) {
   // Rebuild the derived sets from each transaction's log and private view.
   for (auto& [key, t] : by_key_) {
     const std::string prefix = keys::txn(key.first, key.second);
-    auto log = db.iterate(Cf::kTxnLog);
+    auto log = db.iterate(Cf::kTxnLog, prefix);
     for (log->Seek(prefix); log->Valid() && keys::starts_with(log->key(), prefix); log->Next()) {
       pb::TxnLogEntry e;
       if (!e.ParseFromArray(log->value().data(), static_cast<int>(log->value().size())))
@@ -43,7 +43,7 @@ size_t TransactionTable::load(Db& db) {
         t.observed.insert(observation_key(e.observed(), e.path()));
       }
     }
-    auto nodes = db.iterate(Cf::kTxnNodes);
+    auto nodes = db.iterate(Cf::kTxnNodes, prefix);
     for (nodes->Seek(prefix); nodes->Valid() && keys::starts_with(nodes->key(), prefix);
          nodes->Next()) {
       t.accessed.insert(keys::path_of_node_key(std::string_view(
@@ -88,7 +88,7 @@ void TransactionTable::append(WriteSet& ws, Transaction& t, const pb::TxnLogEntr
 std::vector<pb::TxnLogEntry> TransactionTable::read_log(WriteSet& ws, const Transaction& t) {
   std::vector<pb::TxnLogEntry> entries;
   const std::string prefix = keys::txn(t.conn, t.record.id());
-  auto it = ws.iterate(Cf::kTxnLog);
+  auto it = ws.iterate(Cf::kTxnLog, prefix);
   for (it->Seek(prefix); it->Valid() && keys::starts_with(it->key(), prefix); it->Next()) {
     pb::TxnLogEntry e;
     if (!e.ParseFromArray(it->value().data(), static_cast<int>(it->value().size())))
