@@ -1,5 +1,7 @@
 #include "common/daemon.h"
 
+#include <malloc.h>
+
 #include <csignal>
 #include <string>
 
@@ -15,6 +17,10 @@ void notify_systemd(std::string_view state) {
 #else
   (void)state;
 #endif
+}
+
+void limit_malloc_arenas() {
+  mallopt(M_ARENA_MAX, 2);
 }
 
 void block_termination_signals() {

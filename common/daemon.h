@@ -14,6 +14,11 @@ void notify_systemd(std::string_view state);
 // they inherit the mask) and ignores SIGPIPE.
 void block_termination_signals();
 
+// Caps glibc's malloc arenas at two: by default each thread that allocates (gRPC's and
+// RocksDB's included) may get its own arena, and the daemons' memory grows with threads
+// that do next to nothing.
+void limit_malloc_arenas();
+
 // Waits for SIGINT or SIGTERM (blocked by block_termination_signals()); returns its number.
 int wait_for_termination_signal();
 

@@ -60,6 +60,7 @@ int main(int argc, char** argv) {
   };
   cli.parse(argc, argv, opt);
   configure_grpc_runtime();
+  limit_malloc_arenas();
 
   const Config config = cli.load_config(opt["config"], kConfigKeys, {"store.", "quota."});
   StderrLogger log("dxs-frontend", cli.log_level(opt["log-level"], config));

@@ -4,6 +4,7 @@
 #include <rocksdb/cache.h>
 #include <rocksdb/table.h>
 #include <rocksdb/version.h>
+#include <rocksdb/write_buffer_manager.h>
 
 #include <cerrno>
 #include <cstdlib>
@@ -58,13 +59,17 @@ class BoundedIterator final : public rocksdb::Iterator {
 Result<std::unique_ptr<Db>> Db::open(const DbOptions& options, Logger& log) {
   DXS_RETURN_IF_ERROR(make_directories(options.dir, 0700));
 
+  // One memory budget for the whole store: the memtables of every column family are
+  // charged to the block cache, so memory stays near block_cache_bytes however many
+  // nodes there are (the data itself is on disk).
+  std::shared_ptr<rocksdb::Cache> cache = rocksdb::NewLRUCache(options.block_cache_bytes);
   auto table_options = rocksdb::BlockBasedTableOptions();
-  table_options.block_cache = rocksdb::NewLRUCache(options.block_cache_bytes);
+  table_options.block_cache = cache;
   table_options.cache_index_and_filter_blocks = true;
 
   rocksdb::ColumnFamilyOptions cf_options;
   cf_options.write_buffer_size = options.write_buffer_bytes;
-  cf_options.max_write_buffer_number = 3;
+  cf_options.max_write_buffer_number = 2;
   cf_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table_options));
 
   rocksdb::DBOptions db_options;
@@ -72,6 +77,9 @@ Result<std::unique_ptr<Db>> Db::open(const DbOptions& options, Logger& log) {
   db_options.create_missing_column_families = true;
   db_options.max_background_jobs = 2;
   db_options.keep_log_file_num = 4;
+  db_options.write_buffer_manager =
+      std::make_shared<rocksdb::WriteBufferManager>(options.block_cache_bytes / 2, cache);
+  db_options.max_total_wal_size = 4 * options.write_buffer_bytes;
   // RocksDB's own LOG file is enough for its internals; ours goes to `log`.
   db_options.info_log_level = rocksdb::WARN_LEVEL;
 

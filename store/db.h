@@ -63,8 +63,10 @@ struct DbOptions {
   // fsync the WAL on every group commit. Off by default: the WAL is written before any
   // reply, which survives a crash of either process; see ARCHITECTURE.md section 2.
   bool sync = false;
-  size_t block_cache_bytes = 32 << 20;
-  size_t write_buffer_bytes = 16 << 20;
+  // Memory for RocksDB: the block cache, which the memtables are charged to (up to half).
+  size_t block_cache_bytes = 16 << 20;
+  // Size at which one column family's memtable is flushed to disk.
+  size_t write_buffer_bytes = 4 << 20;
 };
 
 class Db {

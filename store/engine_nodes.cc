@@ -121,6 +121,7 @@ Result<std::string> Engine::do_directory(Request& r) {
     if (r.txn) observe(r, Obs::CHILDREN, *path, view.get(*path));
     Result<Node> n = tree.lookup(*path, r.caller, kRightRead);
     if (!n) return n.status();
+    if (n->child_count == 0) return std::string();  // most nodes: no scan needed
     return join_children(view.children(*path));
   });
 }

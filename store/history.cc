@@ -15,6 +15,8 @@ pb::Change::Kind kind_of(Change::Kind k) {
       return pb::Change::PERMS;
     case Change::Kind::kDeleted:
       return pb::Change::DELETED;
+    case Change::Kind::kChildren:
+      break;
   }
   return pb::Change::KIND_UNSPECIFIED;
 }
@@ -55,9 +57,13 @@ uint64_t CommitLog::commit_main(WriteSet& ws, const CommitInfo& info, const Chan
   c.set_on_main(true);
   pb::NodeRecord version;
   for (const Change& ch : changes) {
-    pb::Change* out = c.add_changes();
-    out->set_path(ch.path);
-    out->set_kind(kind_of(ch.kind));
+    // A parent's new list of children is a version of the parent, not a change a
+    // commit lists: the child created or removed is.
+    if (ch.kind != Change::Kind::kChildren) {
+      pb::Change* out = c.add_changes();
+      out->set_path(ch.path);
+      out->set_kind(kind_of(ch.kind));
+    }
     if (ch.after) {
       node_to_record(*ch.after, version);
     } else {

@@ -31,8 +31,8 @@ Options:
 
 Configuration keys (FILE, "key = value"):
   store.sync = false           fsync the WAL on every group commit
-  store.block-cache-mb = 32    RocksDB block cache
-  store.write-buffer-mb = 16   RocksDB memtable size
+  store.block-cache-mb = 16    RocksDB memory: block cache, memtables charged to it
+  store.write-buffer-mb = 4    a column family's memtable is flushed at this size
   store.spin-us = 200          poll this long for the next batch before sleeping
   store.privileged-domid = N   a domain with dom0's rights (xenstored -p)
   store.keep-orphans = false   hand a released domain's nodes to dom0 instead of removing them
@@ -74,6 +74,7 @@ int main(int argc, char** argv) {
   };
   cli.parse(argc, argv, opt);
   configure_grpc_runtime();
+  limit_malloc_arenas();
 
   const Config config = cli.load_config(opt["config"], kConfigKeys, {"frontend."});
   StderrLogger log("dxs-store", cli.log_level(opt["log-level"], config));
@@ -86,11 +87,11 @@ int main(int argc, char** argv) {
   db_options.sync = cli.must(config.get_bool("store.sync", false), "config");
   db_options.block_cache_bytes =
       static_cast<size_t>(
-          cli.must(config.get_int("store.block-cache-mb", 32, 1, 1 << 20), "config"))
+          cli.must(config.get_int("store.block-cache-mb", 16, 1, 1 << 20), "config"))
       << 20;
   db_options.write_buffer_bytes =
       static_cast<size_t>(
-          cli.must(config.get_int("store.write-buffer-mb", 16, 1, 1 << 16), "config"))
+          cli.must(config.get_int("store.write-buffer-mb", 4, 1, 1 << 16), "config"))
       << 20;
 
   store::EngineOptions engine_options;

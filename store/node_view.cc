@@ -61,20 +61,10 @@ std::optional<Node> SnapshotNodes::version_at_base(std::string_view path) {
 
 std::optional<Node> SnapshotNodes::get(std::string_view path) {
   std::optional<Node> current = main_.get(path);
+  // Every change of a node's record (value, permissions, list of children) is a version:
+  // a node unchanged since the base is as now, any other is its version at the base.
   if (current && current->modified <= base_ && current->children_modified <= base_) return current;
-  const bool value_as_now = current && current->modified <= base_;
-  std::optional<Node> n = value_as_now ? std::move(current) : version_at_base(path);
-  if (!n) return n;
-  // Versions record changes of a node's value and permissions, not of its list of
-  // children, which may have changed since: count the children as of the base (the
-  // node-size quota counts their names, and removals must not take the count below 0).
-  n->child_count = 0;
-  n->children_bytes = 0;
-  for (const std::string& name : children(path)) {
-    n->child_count += 1;
-    n->children_bytes += static_cast<uint32_t>(name.size() + 1);
-  }
-  return n;
+  return version_at_base(path);
 }
 
 std::vector<std::string> SnapshotNodes::children(std::string_view path) {

@@ -113,6 +113,8 @@ Status Tree::create(const std::string& p, std::string_view value, const Caller& 
   DXS_RETURN_IF_ERROR(check_node_size(caller, fresh[0], p));
 
   view_.put(ancestor_path, parent);
+  changes.push_back(Change{ancestor_path, Change::Kind::kChildren, Change::Fire::kNone,
+                           std::move(parent_before), parent});
   for (size_t i = missing.size(); i-- > 0;) {
     view_.put(missing[i], fresh[i]);
     acct_.adjust_node_count(owner, 1);
@@ -170,10 +172,13 @@ Status Tree::remove(const std::string& p, const Caller& caller, ChangeList& chan
   const std::string parent_path(path::parent(p));
   std::optional<Node> parent = view_.get(parent_path);
   if (parent) {
+    Node before = *parent;
     parent->child_count -= 1;
     parent->children_bytes -= static_cast<uint32_t>(path::basename(p).size() + 1);
     parent->children_modified = view_.stamp();
     view_.put(parent_path, *parent);
+    changes.push_back(Change{parent_path, Change::Kind::kChildren, Change::Fire::kNone,
+                             std::move(before), std::move(*parent)});
   }
   return Status::ok();
 }

@@ -21,7 +21,9 @@
 namespace dxs::store {
 
 struct Change {
-  enum class Kind { kCreated, kModified, kPerms, kDeleted };
+  // kChildren: only the node's list of children changed (a child created or removed); it
+  // fires no watch and is not listed in a commit, but is a version of the node.
+  enum class Kind { kCreated, kModified, kPerms, kDeleted, kChildren };
   // Which watches the change fires: those at or above the path, those exactly on it (a
   // node removed below the root of an RM), or none (a parent created implicitly).
   enum class Fire { kSubtree, kExact, kNone };
