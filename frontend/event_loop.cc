@@ -32,10 +32,10 @@ void EventLoop::run() {
       last_work = Clock::now();
       continue;
     }
-    if (!session_.attached() || session_.awaiting()) {
+    if (Clock::now() - last_work < spin) {
+      sched_yield();  // polling: any other runnable thread (a client, the store) goes first
+    } else if (!session_.attached() || session_.awaiting()) {
       session_.poll(await_slice);
-    } else if (Clock::now() - last_work < spin) {
-      sched_yield();
     } else {
       sockets_.poll(options_.idle_ms);
     }

@@ -4,8 +4,9 @@
 //
 // The loop blocks where the next event is expected: in gRPC while a batch is at the
 // store (client requests that arrive meanwhile are read with the reply, into the next
-// batch), in epoll when nothing is. Before blocking it polls both for `spin_us`, which
-// spares the wake-up when the next event is a few microseconds away. An idle loop also
+// batch), in epoll when nothing is. Before blocking it polls both for `spin_us` after
+// its last piece of work, which spares the wake-up when the next event is a few
+// microseconds away: the store's answer to a small batch usually is. An idle loop also
 // looks at the session every `idle_ms`, for messages no request is waiting for (watch
 // events caused through the Ops API).
 #pragma once

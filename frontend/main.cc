@@ -35,15 +35,13 @@ Configuration keys (FILE, "key = value"):
   frontend.max-in-flight = 64     requests of one client in flight before it is not read
   frontend.spin-us = 50           poll for more work this long before sleeping
   frontend.idle-ms = 10           when idle, look at the store session this often
+  frontend.batches-in-flight = 2  batches at the store at once; more wait and merge
   log.level = info
 )";
 
 const std::set<std::string> kConfigKeys = {
-    "frontend.socket-mode",
-    "frontend.max-in-flight",
-    "frontend.spin-us",
-    "frontend.idle-ms",
-    "log.level",
+    "frontend.socket-mode", "frontend.max-in-flight",     "frontend.spin-us",
+    "frontend.idle-ms",     "frontend.batches-in-flight", "log.level",
 };
 
 }  // namespace
@@ -74,6 +72,8 @@ int main(int argc, char** argv) {
   SessionClientOptions session_options;
   session_options.store_path = cli.must(parse_unix_address(opt["store"]), "--store");
   session_options.name = "dxs-frontend pid " + std::to_string(getpid());
+  session_options.batches_in_flight = static_cast<int>(
+      cli.must(config.get_int("frontend.batches-in-flight", 2, 1, 1024), "config"));
 
   DispatchOptions dispatch_options;
   dispatch_options.max_in_flight = static_cast<uint32_t>(

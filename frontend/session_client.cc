@@ -53,6 +53,7 @@ void SessionClient::submit(pb::Inbound&& item) {
 // Sends the pending batch if the stream is attached and no write is in flight.
 void SessionClient::write_pending() {
   if (writing_ || !attached_ || !stream_ok_ || pending_.items_size() == 0) return;
+  if (sent_batch_ - acked_batch_ >= static_cast<uint64_t>(options_.batches_in_flight)) return;
   in_flight_.Clear();
   in_flight_.Swap(&pending_);
   in_flight_.set_batch(++sent_batch_);

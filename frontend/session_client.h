@@ -36,6 +36,11 @@ class SessionHandler {
 struct SessionClientOptions {
   std::string store_path;  // the store's private Unix socket
   std::string name;        // for the store's logs
+  // Batches written and not yet answered. While that many are at the store, new items
+  // wait and join the next batch: under load, batches grow instead of messages
+  // multiplying, and each message's fixed cost (two wake-ups, gRPC, a RocksDB write)
+  // is shared by more requests.
+  int batches_in_flight = 2;
 };
 
 class SessionClient {
