@@ -333,9 +333,16 @@ void Engine::handle_request(const pb::Request& req, bool record) {
     return;
   }
   record = record && req.seq() != 0;
+  const bool unrecorded_read = record && is_unrecorded_read(*conn, req);
+  std::optional<uint64_t> as_of;
   if (record && req.seq() <= conn->record.applied_seq()) {
     // Sent again after a restart: answer what was answered, apply nothing.
     for (const pb::ReplyRecord& recorded : conn->record.replies()) {
+      if (unrecorded_read && recorded.seq() > req.seq()) {
+        // A read from before this recorded request: answer as of just before it.
+        as_of = recorded.base();
+        break;
+      }
       if (recorded.seq() != req.seq()) continue;
       pb::Outbound o;
       pb::Reply* reply = o.mutable_reply();
@@ -348,10 +355,15 @@ void Engine::handle_request(const pb::Request& req, bool record) {
       out_->push_back(std::move(o));
       return;
     }
-    logger_.warn("connection {} re-sent request {} whose reply was already delivered; ignored",
-                 req.conn(), req.seq());
-    return;
+    if (!as_of) {
+      logger_.warn("connection {} re-sent request {} whose reply was already delivered; ignored",
+                   req.conn(), req.seq());
+      return;
+    }
   }
+  // A read changes nothing, so it need not be recorded (reads are most requests, and
+  // recording one costs a RocksDB write). If it is re-sent, it is answered again.
+  record = record && !unrecorded_read;
   if (record && req.replied_seq() > conn->record.replied_seq()) {
     // The frontend has delivered these replies: forget them.
     const uint64_t upto = std::min(req.replied_seq(), conn->record.applied_seq());
@@ -363,6 +375,8 @@ void Engine::handle_request(const pb::Request& req, bool record) {
   }
 
   Request r(req, *conn, caller_of(*conn));
+  r.as_of = as_of;
+  const uint64_t base = history_.next() - 1;
   pb::Outbound reply_item;
   *reply_item.mutable_reply() = run_request(r);
   if (record) {
@@ -375,6 +389,7 @@ void Engine::handle_request(const pb::Request& req, bool record) {
     rec->set_req_id(req.req_id());
     rec->set_tx_id(req.tx_id());
     rec->set_payload(reply_item.reply().payload());
+    rec->set_base(base);
     connections_.save(*ws_, *conn);
   }
   // The reply follows every event this connection got so far, except those meant to
@@ -393,6 +408,22 @@ void Engine::handle_request(const pb::Request& req, bool record) {
     } else {
       out_->push_back(std::move(o));  // a connection just closed (its CLOSE command)
     }
+  }
+}
+
+// Reads outside transactions on socket connections. A ring connection's record also
+// tells a restarted frontend where its ring was read up to, so each of its requests is
+// recorded.
+bool Engine::is_unrecorded_read(const Connection& c, const pb::Request& req) {
+  if (c.record.kind() != pb::SOCKET || req.tx_id() != 0) return false;
+  switch (static_cast<MsgType>(req.type())) {
+    case MsgType::kRead:
+    case MsgType::kDirectory:
+    case MsgType::kDirectoryPart:
+    case MsgType::kGetPerms:
+      return true;
+    default:
+      return false;
   }
 }
 

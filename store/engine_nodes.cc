@@ -37,6 +37,12 @@ auto Engine::with_tree(Request& r, Fn&& fn) {
     Tree tree(view, acct);
     return fn(tree, static_cast<NodeView&>(view));
   }
+  if (r.as_of) {
+    FrozenNodes view(*ws_, *r.as_of);
+    PendingAccounting acct(*this, r);
+    Tree tree(view, acct);
+    return fn(tree, static_cast<NodeView&>(view));
+  }
   MainNodes view(*ws_, history_.next());
   PendingAccounting acct(*this, r);
   Tree tree(view, acct);

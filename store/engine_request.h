@@ -20,6 +20,9 @@ struct Engine::Request {
   Connection& conn;
   Caller caller;
   Transaction* txn = nullptr;  // the transaction named by tx_id, if any
+  // Answer from the tree as it was right after this commit (a read re-sent after a
+  // store restart, answered as it would have been when first sent).
+  std::optional<uint64_t> as_of;
 
   // Effects on main awaiting the request's success.
   ChangeList changes;

@@ -1,5 +1,7 @@
 #include "store/node_view.h"
 
+#include <cstdio>
+#include <cstdlib>
 #include <set>
 
 namespace dxs::store {
@@ -91,6 +93,18 @@ std::vector<std::string> SnapshotNodes::children(std::string_view path) {
     if (decode(it->value().ToString())) names.emplace_back(name);
   }
   return names;
+}
+
+void FrozenNodes::put(std::string_view path, const Node&) {
+  std::fprintf(stderr, "dxs-store: fatal: write of %.*s through a read-only view\n",
+               static_cast<int>(path.size()), path.data());
+  std::abort();
+}
+
+void FrozenNodes::erase(std::string_view path) {
+  std::fprintf(stderr, "dxs-store: fatal: removal of %.*s through a read-only view\n",
+               static_cast<int>(path.size()), path.data());
+  std::abort();
 }
 
 std::optional<Node> TxnNodes::get(std::string_view path) {

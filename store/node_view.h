@@ -59,6 +59,23 @@ class SnapshotNodes final : public NodeReader {
   uint64_t base_;
 };
 
+// SnapshotNodes for code that takes a NodeView, to read only: put() and erase() are
+// programming errors and abort.
+class FrozenNodes final : public NodeView {
+ public:
+  FrozenNodes(WriteSet& ws, uint64_t base) : snapshot_(ws, base) {}
+  std::optional<Node> get(std::string_view path) override { return snapshot_.get(path); }
+  std::vector<std::string> children(std::string_view path) override {
+    return snapshot_.children(path);
+  }
+  void put(std::string_view path, const Node& node) override;
+  void erase(std::string_view path) override;
+  uint64_t stamp() const override { return 0; }
+
+ private:
+  SnapshotNodes snapshot_;
+};
+
 // A transaction's view: its own writes (cf txn_nodes, stamped kTxnSeq) over its base.
 class TxnNodes final : public NodeView {
  public:

@@ -146,6 +146,18 @@ void EngineFixture::close(uint64_t conn) {
 
 Answer EngineFixture::call(uint64_t conn, wire::MsgType type, std::string_view payload,
                            uint32_t tx_id) {
+  std::optional<Answer> answer = send(conn, ++next_seq_[conn], type, payload, tx_id);
+  REQUIRE_MESSAGE(answer.has_value(), "no reply");
+  return *answer;
+}
+
+std::optional<Answer> EngineFixture::resend(uint64_t conn, uint64_t seq, wire::MsgType type,
+                                            std::string_view payload, uint32_t tx_id) {
+  return send(conn, seq, type, payload, tx_id);
+}
+
+std::optional<Answer> EngineFixture::send(uint64_t conn, uint64_t seq, wire::MsgType type,
+                                          std::string_view payload, uint32_t tx_id) {
   wire::Message msg;
   msg.header = wire::Header{wire::to_u32(type), 77, tx_id, static_cast<uint32_t>(payload.size())};
   msg.payload.assign(payload);
@@ -153,13 +165,13 @@ Answer EngineFixture::call(uint64_t conn, wire::MsgType type, std::string_view p
   pb::Request* req = items.Add()->mutable_request();
   codec::decode_request(msg, *req);
   req->set_conn(conn);
-  req->set_seq(++next_seq_[conn]);
+  req->set_seq(seq);
   std::vector<pb::Outbound> out;
   REQUIRE(engine_->apply(items, out).is_ok());
   Answer answer;
   answer.type = 0xffffffff;
   route(out, conn, &answer);
-  REQUIRE_MESSAGE(answer.type != 0xffffffff, "no reply");
+  if (answer.type == 0xffffffff) return std::nullopt;
   return answer;
 }
 

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -44,6 +45,12 @@ class EngineFixture {
 
   // One request through the codec, exactly as the frontend would send it.
   Answer call(uint64_t conn, wire::MsgType type, std::string_view payload, uint32_t tx_id = 0);
+  // The sequence number of conn's last request.
+  uint64_t last_seq(uint64_t conn) { return next_seq_[conn]; }
+  // A request sent again with its sequence number, as a frontend re-sends the requests
+  // it holds unanswered when it attaches to a restarted store. nullopt: no reply.
+  std::optional<Answer> resend(uint64_t conn, uint64_t seq, wire::MsgType type,
+                               std::string_view payload, uint32_t tx_id = 0);
   // The payload of a successful request; fails the test otherwise.
   std::string ok(uint64_t conn, wire::MsgType type, std::string_view payload, uint32_t tx_id = 0);
   // The error name of a failing request; fails the test if it succeeds.
@@ -108,6 +115,8 @@ class EngineFixture {
   // Records what `out` delivers (answer: conn's reply) and acknowledges events; `fresh`
   // starts a new last_outbound().
   void route(std::vector<pb::Outbound>& out, uint64_t conn, Answer* answer, bool fresh = true);
+  std::optional<Answer> send(uint64_t conn, uint64_t seq, wire::MsgType type,
+                             std::string_view payload, uint32_t tx_id);
 
   std::string dir_;
   store::EngineOptions options_;

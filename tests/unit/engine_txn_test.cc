@@ -9,8 +9,8 @@
 #include "engine_fixture.h"
 
 using dxs::testing::args;
-using dxs::testing::write_payload;
 using dxs::testing::EngineFixture;
+using dxs::testing::write_payload;
 using dxs::wire::MsgType;
 using Strings = std::vector<std::string>;
 

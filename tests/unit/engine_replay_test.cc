@@ -1,0 +1,101 @@
+// Requests a frontend sends again after the store restarted (ARCHITECTURE.md section 4):
+// a change is applied once and answered as the first time; a read, which is not
+// recorded, is answered as it would have been when first sent.
+#include <doctest/doctest.h>
+
+#include "engine_fixture.h"
+
+using dxs::testing::args;
+using dxs::testing::EngineFixture;
+using dxs::testing::write_payload;
+using dxs::wire::MsgType;
+
+TEST_CASE("a write sent again after a restart is answered from its record, not applied again") {
+  EngineFixture f;
+  uint64_t c = f.open_socket();
+  uint64_t other = f.open_socket();
+  f.write(c, "/r/k", "first");
+  const uint64_t seq = f.last_seq(c);
+  f.write(other, "/r/k", "second");
+  f.restart();
+  auto again = f.resend(c, seq, MsgType::kWrite, write_payload("/r/k", "first"));
+  REQUIRE(again.has_value());
+  CHECK(again->ok());
+  CHECK(f.read(c, "/r/k") == "second");
+}
+
+TEST_CASE("a read sent again is answered as of before the connection's next change") {
+  EngineFixture f;
+  uint64_t c = f.open_socket();
+  f.write(c, "/r/k", "before");
+  f.write(c, "/r/d/one", "");
+  CHECK(f.read(c, "/r/k") == "before");
+  const uint64_t read_seq = f.last_seq(c);
+  CHECK(f.directory(c, "/r/d") == std::vector<std::string>{"one"});
+  const uint64_t dir_seq = f.last_seq(c);
+  f.write(c, "/r/k", "after");
+  f.write(c, "/r/d/two", "");
+  f.ok(c, MsgType::kSetPerms, args({"/r/k", "r0"}));
+  f.restart();
+
+  auto read = f.resend(c, read_seq, MsgType::kRead, args({"/r/k"}));
+  REQUIRE(read.has_value());
+  CHECK(read->payload == "before");
+  auto dir = f.resend(c, dir_seq, MsgType::kDirectory, args({"/r/d"}));
+  REQUIRE(dir.has_value());
+  CHECK(dir->payload == args({"one"}));
+  auto perms = f.resend(c, dir_seq, MsgType::kGetPerms, args({"/r/k"}));
+  REQUIRE(perms.has_value());
+  CHECK(perms->payload == args({"n0"}));
+  // The live tree is as it was.
+  CHECK(f.read(c, "/r/k") == "after");
+  CHECK(f.directory(c, "/r/d") == std::vector<std::string>{"one", "two"});
+}
+
+TEST_CASE("a read sent again with no later change of its connection sees the tree now") {
+  EngineFixture f;
+  uint64_t c = f.open_socket();
+  uint64_t other = f.open_socket();
+  f.write(c, "/r/k", "mine");
+  CHECK(f.read(c, "/r/k") == "mine");
+  const uint64_t seq = f.last_seq(c);
+  f.write(other, "/r/k", "theirs");
+  f.restart();
+  // The client never saw the first answer: the current value is as good an answer.
+  auto again = f.resend(c, seq, MsgType::kRead, args({"/r/k"}));
+  REQUIRE(again.has_value());
+  CHECK(again->payload == "theirs");
+}
+
+TEST_CASE("a read of a node absent at the time is answered ENOENT again") {
+  EngineFixture f;
+  uint64_t c = f.open_socket();
+  f.write(c, "/r/x", "");
+  CHECK(f.err(c, MsgType::kRead, args({"/r/k"})) == "ENOENT");
+  const uint64_t seq = f.last_seq(c);
+  f.write(c, "/r/k", "now");
+  f.restart();
+  auto again = f.resend(c, seq, MsgType::kRead, args({"/r/k"}));
+  REQUIRE(again.has_value());
+  CHECK(again->error() == "ENOENT");
+}
+
+TEST_CASE("reads of a socket connection write nothing; a guest's are recorded") {
+  EngineFixture f;
+  uint64_t c = f.open_socket();
+  f.write(c, "/r/k", "v");
+  const auto before = f.db().raw()->GetLatestSequenceNumber();
+  CHECK(f.read(c, "/r/k") == "v");
+  CHECK(f.directory(c, "/r") == std::vector<std::string>{"k"});
+  CHECK(f.ok(c, MsgType::kGetPerms, args({"/r/k"})) == args({"n0"}));
+  CHECK(f.db().raw()->GetLatestSequenceNumber() == before);
+
+  // A ring's record also tells a restarted frontend how far its ring was read.
+  f.introduce(5);
+  f.write(c, "/local/domain/5/k", "v");
+  f.set_perms(c, "/local/domain/5/k", {"n5"});
+  uint64_t guest = f.open_domain(5);
+  const auto guest_before = f.db().raw()->GetLatestSequenceNumber();
+  CHECK(f.read(guest, "/local/domain/5/k") == "v");
+  CHECK(f.db().raw()->GetLatestSequenceNumber() > guest_before);
+}
