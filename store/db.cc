@@ -140,8 +140,10 @@ uint64_t Db::disk_bytes() {
 WriteSet::WriteSet(Db& db) : db_(db), batch_(rocksdb::BytewiseComparator(), 0, true) {}
 
 bool WriteSet::get(Cf c, std::string_view key, std::string* value) {
-  rocksdb::Status s = batch_.GetFromBatchAndDB(db_.raw(), rocksdb::ReadOptions(), db_.cf(c),
-                                               rocksdb::Slice(key.data(), key.size()), value);
+  const rocksdb::Slice k(key.data(), key.size());
+  rocksdb::Status s =
+      dirty(c) ? batch_.GetFromBatchAndDB(db_.raw(), rocksdb::ReadOptions(), db_.cf(c), k, value)
+               : db_.raw()->Get(rocksdb::ReadOptions(), db_.cf(c), k, value);
   if (s.IsNotFound()) return false;
   if (!s.ok()) die("read", s.ToString());
   return true;
@@ -155,6 +157,7 @@ bool WriteSet::get_record(Cf c, std::string_view key, google::protobuf::MessageL
 }
 
 void WriteSet::put(Cf c, std::string_view key, std::string_view value) {
+  mark_dirty(c);
   rocksdb::Status s = batch_.Put(db_.cf(c), rocksdb::Slice(key.data(), key.size()),
                                  rocksdb::Slice(value.data(), value.size()));
   if (!s.ok()) die("batch put", s.ToString());
@@ -165,6 +168,7 @@ void WriteSet::put_record(Cf c, std::string_view key, const google::protobuf::Me
 }
 
 void WriteSet::del(Cf c, std::string_view key) {
+  mark_dirty(c);
   rocksdb::Status s = batch_.Delete(db_.cf(c), rocksdb::Slice(key.data(), key.size()));
   if (!s.ok()) die("batch delete", s.ToString());
 }
@@ -180,6 +184,7 @@ void WriteSet::del_prefix(Cf c, std::string_view prefix) {
 }
 
 std::unique_ptr<rocksdb::Iterator> WriteSet::iterate(Cf c, std::string_view prefix) {
+  if (!dirty(c)) return db_.iterate(c, prefix);
   return std::unique_ptr<rocksdb::Iterator>(
       batch_.NewIteratorWithBase(db_.cf(c), db_.iterate(c, prefix).release()));
 }
@@ -198,6 +203,7 @@ Status WriteSet::commit() {
   Status s = Status::ok();
   if (batch_.GetWriteBatch()->Count() > 0) s = db_.write(batch_.GetWriteBatch());
   batch_.Clear();
+  dirty_ = 0;
   return s;
 }
 

@@ -128,8 +128,14 @@ class WriteSet {
   Status commit();
 
  private:
+  bool dirty(Cf c) const { return (dirty_ >> static_cast<unsigned>(c)) & 1u; }
+  void mark_dirty(Cf c) { dirty_ |= 1u << static_cast<unsigned>(c); }
+
   Db& db_;
   rocksdb::WriteBatchWithIndex batch_;
+  // Column families this set has written to since its last commit (a savepoint rolled
+  // back leaves its bits set: harmless). Reads of the others skip the batch's index.
+  uint32_t dirty_ = 0;
 };
 
 namespace keys {
