@@ -166,6 +166,7 @@ std::optional<Answer> EngineFixture::send(uint64_t conn, uint64_t seq, wire::Msg
   codec::decode_request(msg, *req);
   req->set_conn(conn);
   req->set_seq(seq);
+  if (report_delivered_ && seq > 1) req->set_replied_seq(seq - 1);
   std::vector<pb::Outbound> out;
   REQUIRE(engine_->apply(items, out).is_ok());
   Answer answer;

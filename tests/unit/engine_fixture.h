@@ -45,6 +45,9 @@ class EngineFixture {
 
   // One request through the codec, exactly as the frontend would send it.
   Answer call(uint64_t conn, wire::MsgType type, std::string_view payload, uint32_t tx_id = 0);
+  // Each request reports the replies before it delivered, as the frontend does, so the
+  // store forgets their records. Off: every record is kept (to test re-sent requests).
+  void set_report_delivered(bool on) { report_delivered_ = on; }
   // The sequence number of conn's last request.
   uint64_t last_seq(uint64_t conn) { return next_seq_[conn]; }
   // A request sent again with its sequence number, as a frontend re-sends the requests
@@ -131,6 +134,7 @@ class EngineFixture {
   std::map<uint64_t, uint64_t> last_event_id_;
   std::vector<std::string> last_outbound_;
   uint64_t admin_ = 0;
+  bool report_delivered_ = true;
 };
 
 }  // namespace dxs::testing

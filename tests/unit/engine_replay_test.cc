@@ -12,6 +12,7 @@ using dxs::wire::MsgType;
 
 TEST_CASE("a write sent again after a restart is answered from its record, not applied again") {
   EngineFixture f;
+  f.set_report_delivered(false);
   uint64_t c = f.open_socket();
   uint64_t other = f.open_socket();
   f.write(c, "/r/k", "first");
@@ -26,6 +27,7 @@ TEST_CASE("a write sent again after a restart is answered from its record, not a
 
 TEST_CASE("a read sent again is answered as of before the connection's next change") {
   EngineFixture f;
+  f.set_report_delivered(false);
   uint64_t c = f.open_socket();
   f.write(c, "/r/k", "before");
   f.write(c, "/r/d/one", "");
@@ -54,6 +56,7 @@ TEST_CASE("a read sent again is answered as of before the connection's next chan
 
 TEST_CASE("a read sent again with no later change of its connection sees the tree now") {
   EngineFixture f;
+  f.set_report_delivered(false);
   uint64_t c = f.open_socket();
   uint64_t other = f.open_socket();
   f.write(c, "/r/k", "mine");
@@ -69,6 +72,7 @@ TEST_CASE("a read sent again with no later change of its connection sees the tre
 
 TEST_CASE("a read of a node absent at the time is answered ENOENT again") {
   EngineFixture f;
+  f.set_report_delivered(false);
   uint64_t c = f.open_socket();
   f.write(c, "/r/x", "");
   CHECK(f.err(c, MsgType::kRead, args({"/r/k"})) == "ENOENT");
@@ -82,6 +86,7 @@ TEST_CASE("a read of a node absent at the time is answered ENOENT again") {
 
 TEST_CASE("reads of a socket connection write nothing; a guest's are recorded") {
   EngineFixture f;
+  f.set_report_delivered(false);
   uint64_t c = f.open_socket();
   f.write(c, "/r/k", "v");
   const auto before = f.db().raw()->GetLatestSequenceNumber();
