@@ -2,6 +2,7 @@
 
 #include <google/protobuf/message_lite.h>
 #include <rocksdb/cache.h>
+#include <rocksdb/filter_policy.h>
 #include <rocksdb/table.h>
 #include <rocksdb/version.h>
 #include <rocksdb/write_buffer_manager.h>
@@ -66,6 +67,10 @@ Result<std::unique_ptr<Db>> Db::open(const DbOptions& options, Logger& log) {
   auto table_options = rocksdb::BlockBasedTableOptions();
   table_options.block_cache = cache;
   table_options.cache_index_and_filter_blocks = true;
+  table_options.pin_l0_filter_and_index_blocks_in_cache = true;
+  // Creating a node looks up paths that do not exist (the node, missing parents, a
+  // transaction's base versions): Bloom filters answer those without reading blocks.
+  table_options.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
 
   rocksdb::ColumnFamilyOptions cf_options;
   cf_options.write_buffer_size = options.write_buffer_bytes;
