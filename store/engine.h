@@ -27,6 +27,7 @@
 #include "store/db.h"
 #include "store/domain.h"
 #include "store/history.h"
+#include "store/listing_cache.h"
 #include "store/quota.h"
 #include "store/tree.h"
 #include "store/txn.h"
@@ -42,6 +43,9 @@ struct EngineOptions {
   // (xenstored -K / --keep-orphans).
   bool keep_orphans = false;
 };
+
+// Memory for recent DIRECTORY answers (listing_cache.h).
+constexpr size_t kListingCacheBytes = 1 << 20;
 
 // The connection id of the ops API's own privileged client.
 constexpr uint64_t kOpsConnection = 1;
@@ -113,6 +117,9 @@ class Engine {
   Result<std::string> do_read(Request& r);
   Result<std::string> do_directory(Request& r);
   Result<std::string> do_directory_part(Request& r);
+  // The NUL-separated children of path (node n, as the view has it), from listings_
+  // when the request reads the live tree.
+  std::string listing(const Request& r, const std::string& path, const Node& n, NodeView& view);
   Result<std::string> do_get_perms(Request& r);
   Result<std::string> do_write(Request& r);
   Result<std::string> do_mkdir(Request& r);
@@ -172,6 +179,7 @@ class Engine {
   WatchTable watches_;
   TransactionTable txns_;
   CommitLog history_;
+  ListingCache listings_{kListingCacheBytes};
   std::vector<pb::Outbound>* out_ = nullptr;  // the batch being applied
   Stats stats_;
 };

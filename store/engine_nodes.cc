@@ -119,6 +119,17 @@ Result<std::string> Engine::do_get_perms(Request& r) {
   });
 }
 
+std::string Engine::listing(const Request& r, const std::string& path, const Node& n,
+                            NodeView& view) {
+  const bool live = r.txn == nullptr && !r.as_of;
+  if (live) {
+    if (const std::string* cached = listings_.find(path, n.children_modified)) return *cached;
+  }
+  std::string list = join_children(view.children(path));
+  if (live) listings_.insert(path, n.children_modified, list);
+  return list;
+}
+
 Result<std::string> Engine::do_directory(Request& r) {
   auto path = canonical_path(r, r.req.path().path());
   if (!path) return path.status();
@@ -128,7 +139,7 @@ Result<std::string> Engine::do_directory(Request& r) {
     Result<Node> n = tree.lookup(*path, r.caller, kRightRead);
     if (!n) return n.status();
     if (n->child_count == 0) return std::string();  // most nodes: no scan needed
-    return join_children(view.children(*path));
+    return listing(r, *path, *n, view);
   });
 }
 
@@ -149,7 +160,7 @@ Result<std::string> Engine::do_directory_part(Request& r) {
     if (r.txn) observe(r, Obs::CHILDREN, *path, view.get(*path));
     Result<Node> n = tree.lookup(*path, r.caller, kRightRead);
     if (!n) return n.status();
-    const std::string list = join_children(view.children(*path));
+    const std::string list = listing(r, *path, *n, view);
     std::string out = std::to_string(n->children_modified);
     out.push_back('\0');
     const size_t off = static_cast<size_t>(offset);

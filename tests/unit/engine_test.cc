@@ -86,3 +86,43 @@ TEST_CASE("a transaction that read something changed since its start fails with 
   CHECK(f.commit(a, t) == "EAGAIN");
   CHECK(f.read(a, "/k") == "b");
 }
+
+TEST_CASE("a directory listed again reflects every change of its children") {
+  EngineFixture f;
+  uint64_t c = f.open_socket();
+  uint64_t other = f.open_socket();
+  f.write(c, "/l/a", "");
+  CHECK(f.directory(c, "/l") == std::vector<std::string>{"a"});
+  CHECK(f.directory(c, "/l") == std::vector<std::string>{"a"});  // answered from memory
+
+  f.write(other, "/l/b", "");
+  CHECK(f.directory(c, "/l") == std::vector<std::string>{"a", "b"});
+  f.write(other, "/l/b", "a value: the list is unchanged");
+  CHECK(f.directory(c, "/l") == std::vector<std::string>{"a", "b"});
+  f.ok(other, MsgType::kRm, args({"/l/a"}));
+  CHECK(f.directory(c, "/l") == std::vector<std::string>{"b"});
+
+  // A merged transaction, and one that failed.
+  uint32_t t = f.start(other);
+  f.write(other, "/l/c", "", t);
+  CHECK(f.directory(c, "/l") == std::vector<std::string>{"b"});
+  CHECK(f.directory(other, "/l", t) == std::vector<std::string>{"b", "c"});
+  CHECK(f.commit(other, t) == "");
+  CHECK(f.directory(c, "/l") == std::vector<std::string>{"b", "c"});
+  uint32_t doomed = f.start(other);
+  f.read(other, "/l/b", doomed);
+  f.write(other, "/l/d", "", doomed);
+  f.write(c, "/l/b", "changed: the transaction fails");
+  CHECK(f.commit(other, doomed) == "EAGAIN");
+  CHECK(f.directory(c, "/l") == std::vector<std::string>{"b", "c"});
+
+  // Removed and created again.
+  f.ok(c, MsgType::kRm, args({"/l"}));
+  CHECK(f.err(c, MsgType::kDirectory, args({"/l"})) == "ENOENT");
+  f.write(c, "/l/e", "");
+  CHECK(f.directory(c, "/l") == std::vector<std::string>{"e"});
+
+  // After a restart the listing comes from the database again.
+  f.restart();
+  CHECK(f.directory(c, "/l") == std::vector<std::string>{"e"});
+}
