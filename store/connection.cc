@@ -24,19 +24,25 @@ Connection* ConnectionTable::find(uint64_t id) {
   return it == by_id_.end() ? nullptr : &it->second;
 }
 
-Connection& ConnectionTable::add(WriteSet& ws, const pb::ConnectionRecord& record) {
+Connection& ConnectionTable::add(const pb::ConnectionRecord& record) {
   Connection& c = by_id_[record.id()];
   c = Connection{};
   c.record = record;
-  save(ws, c);
+  save(c);
   return c;
 }
 
-void ConnectionTable::save(WriteSet& ws, const Connection& c) {
-  ws.put_record(Cf::kConnections, keys::connection(c.record.id()), c.record);
+void ConnectionTable::flush(WriteSet& ws) {
+  for (uint64_t id : changed_) {
+    if (const Connection* c = find(id)) {
+      ws.put_record(Cf::kConnections, keys::connection(id), c->record);
+    }
+  }
+  changed_.clear();
 }
 
 void ConnectionTable::remove(WriteSet& ws, uint64_t id) {
+  changed_.erase(id);
   ws.del(Cf::kConnections, keys::connection(id));
   ws.del_prefix(Cf::kEvents, keys::connection(id));
   by_id_.erase(id);

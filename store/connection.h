@@ -8,6 +8,7 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <set>
 
 #include "proto/records.pb.h"
 #include "store/db.h"
@@ -35,8 +36,13 @@ class ConnectionTable {
   size_t load(Db& db);
 
   Connection* find(uint64_t id);
-  Connection& add(WriteSet& ws, const pb::ConnectionRecord& record);
-  void save(WriteSet& ws, const Connection& c);
+  Connection& add(const pb::ConnectionRecord& record);
+  // c's record changed: it is written by the next flush(), once however often it
+  // changed in between (a watch firing on 100 connections and their acknowledgements
+  // would otherwise write each record twice per change).
+  void save(const Connection& c) { changed_.insert(c.record.id()); }
+  // Writes the changed records into ws; the engine calls it before each commit.
+  void flush(WriteSet& ws);
   // Forgets the record and its queued events.
   void remove(WriteSet& ws, uint64_t id);
   void for_each(const std::function<void(Connection&)>& fn);
@@ -44,6 +50,7 @@ class ConnectionTable {
 
  private:
   std::map<uint64_t, Connection> by_id_;
+  std::set<uint64_t> changed_;
 };
 
 }  // namespace dxs::store

@@ -83,7 +83,7 @@ Status Engine::recover() {
 
   if (history_.head() == 0) {
     init_tree();
-    DXS_RETURN_IF_ERROR(ws_->commit());
+    DXS_RETURN_IF_ERROR(commit_batch());
     logger_.info("initialised a new tree (/, /tool, /tool/xenstored)");
   }
   logger_.info(
@@ -124,7 +124,7 @@ void Engine::init_tree() {
   ops.set_id(kOpsConnection);
   ops.set_kind(pb::SOCKET);
   ops.set_next_tx_id(1);
-  connections_.add(*ws_, ops);
+  connections_.add(ops);
 
   CommitInfo info;
   info.summary = "dxs: initial tree";
@@ -139,7 +139,7 @@ Result<pb::Welcome> Engine::hello(const pb::Hello& hello, std::vector<pb::Outbou
   std::string next;
   keys::append_be64(next, base + kConnIdStride);
   ws_->put(Cf::kMeta, meta::kConnIdBase, next);
-  DXS_RETURN_IF_ERROR(ws_->commit());
+  DXS_RETURN_IF_ERROR(commit_batch());
 
   pb::Welcome welcome;
   welcome.set_conn_id_base(base);
@@ -186,6 +186,11 @@ Status Engine::apply(const google::protobuf::RepeatedPtrField<pb::Inbound>& item
     }
   }
   out_ = nullptr;
+  return commit_batch();
+}
+
+Status Engine::commit_batch() {
+  connections_.flush(*ws_);
   return ws_->commit();
 }
 
@@ -198,7 +203,7 @@ Status Engine::ops_request(const pb::Request& request, pb::Reply& reply,
   out_ = &produced;
   handle_request(req, false);
   out_ = nullptr;
-  DXS_RETURN_IF_ERROR(ws_->commit());
+  DXS_RETURN_IF_ERROR(commit_batch());
   for (auto& o : produced) {
     if (o.has_reply() && o.reply().conn() == kOpsConnection) {
       reply = o.reply();
@@ -222,7 +227,7 @@ void Engine::open_connection(const pb::OpenConnection& open) {
   r.set_peer_pid(open.peer_pid());
   r.set_peer_uid(open.peer_uid());
   r.set_opened_ns(now_ns());
-  connections_.add(*ws_, r);
+  connections_.add(r);
   logger_.debug("connection {} opened ({} dom{}, pid {})", open.conn(),
                 open.kind() == pb::SOCKET ? "socket" : "ring", r.domid(), open.peer_pid());
 }
@@ -249,7 +254,7 @@ void Engine::ack_events(const pb::EventAck& ack) {
   }
   if (upto > c->record.acked_event_id()) {
     c->record.set_acked_event_id(upto);
-    connections_.save(*ws_, *c);
+    connections_.save(*c);
   }
   send_queued_events(*c, *out_);
 }
@@ -390,7 +395,7 @@ void Engine::handle_request(const pb::Request& req, bool record) {
     rec->set_tx_id(req.tx_id());
     rec->set_payload(reply_item.reply().payload());
     rec->set_base(base);
-    connections_.save(*ws_, *conn);
+    connections_.save(*conn);
   }
   // The reply follows every event this connection got so far, except those meant to
   // follow the reply (a WATCH's first event).

@@ -107,6 +107,8 @@ class Engine {
   // A reply or command follows c's events up to `after` (an event follows its id order).
   void deliver(Connection& c, pb::Outbound&& item, uint64_t after = 0);
   void handle_request(const pb::Request& req, bool record);
+  // Writes the batch, with the connection records changed since the last one.
+  Status commit_batch();
   // A request whose reply is not recorded: it changes nothing, and answering it again
   // after a restart is as good as the first answer.
   static bool is_unrecorded_read(const Connection& c, const pb::Request& req);

@@ -303,7 +303,7 @@ Result<std::string> Engine::do_transaction_start(Request& r) {
   c.record.set_next_tx_id(id + 1);
   txns_.start(*ws_, c.record.id(), id, history_.head(), now_ns());
   c.open_transactions += 1;
-  connections_.save(*ws_, c);
+  connections_.save(c);
   return std::to_string(id) + '\0';
 }
 
@@ -320,7 +320,7 @@ Result<std::string> Engine::do_transaction_end(Request& r) {
     txns_.discard(*ws_, conn, id);
     if (Connection* c = connections_.find(conn)) {
       c->open_transactions -= 1;
-      connections_.save(*ws_, *c);
+      connections_.save(*c);
     }
   };
   if (*arg == "F") {

@@ -105,7 +105,7 @@ Result<std::string> Engine::do_unwatch(Request& r) {
 Result<std::string> Engine::do_reset_watches(Request& r) {
   drop_connection_state(r.conn.record.id());
   r.txn = nullptr;
-  connections_.save(*ws_, r.conn);
+  connections_.save(r.conn);
   return kOkReply;
 }
 
@@ -141,7 +141,7 @@ void Engine::queue_event(Request& r, uint64_t conn, std::string_view path, std::
   record.set_path(std::string(path));
   record.set_token(std::string(token));
   ws_->put_record(Cf::kEvents, keys::event(conn, id), record);
-  connections_.save(*ws_, *c);
+  connections_.save(*c);
 
   pb::Outbound o;
   pb::WatchEvent* e = o.mutable_event();
