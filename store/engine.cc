@@ -191,6 +191,7 @@ Status Engine::apply(const google::protobuf::RepeatedPtrField<pb::Inbound>& item
 
 Status Engine::commit_batch() {
   connections_.flush(*ws_);
+  txns_.flush(*ws_);
   return ws_->commit();
 }
 
@@ -500,7 +501,7 @@ pb::Reply Engine::run_request(Request& r) {
     for (const auto& [domid, delta] : r.node_delta) {
       if (delta != 0) (*r.txn->record.mutable_node_delta())[domid] += delta;
     }
-    if (!r.node_delta.empty()) txns_.save(*ws_, *r.txn);
+    if (!r.node_delta.empty()) txns_.save(*r.txn);
   } else {
     for (const auto& [domid, delta] : r.node_delta) {
       if (delta == 0) continue;

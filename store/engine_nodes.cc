@@ -301,7 +301,7 @@ Result<std::string> Engine::do_transaction_start(Request& r) {
   uint32_t id = c.record.next_tx_id();
   while (id == 0 || txns_.find(c.record.id(), id) != nullptr) ++id;
   c.record.set_next_tx_id(id + 1);
-  txns_.start(*ws_, c.record.id(), id, history_.head(), now_ns());
+  txns_.start(c.record.id(), id, history_.head(), now_ns());
   c.open_transactions += 1;
   connections_.save(c);
   return std::to_string(id) + '\0';

@@ -58,20 +58,24 @@ Transaction* TransactionTable::find(uint64_t conn, uint32_t tx_id) {
   return it == by_key_.end() ? nullptr : &it->second;
 }
 
-Transaction& TransactionTable::start(WriteSet& ws, uint64_t conn, uint32_t tx_id, uint64_t base,
-                                     int64_t now_ns) {
+Transaction& TransactionTable::start(uint64_t conn, uint32_t tx_id, uint64_t base, int64_t now_ns) {
   Transaction& t = by_key_[{conn, tx_id}];
   t = Transaction{};
   t.conn = conn;
   t.record.set_id(tx_id);
   t.record.set_base(base);
   t.record.set_started_ns(now_ns);
-  save(ws, t);
+  save(t);
   return t;
 }
 
-void TransactionTable::save(WriteSet& ws, const Transaction& t) {
-  ws.put_record(Cf::kTxns, keys::txn(t.conn, t.record.id()), t.record);
+void TransactionTable::flush(WriteSet& ws) {
+  for (const auto& key : changed_) {
+    auto it = by_key_.find(key);
+    if (it == by_key_.end()) continue;
+    ws.put_record(Cf::kTxns, keys::txn(key.first, key.second), it->second.record);
+  }
+  changed_.clear();
 }
 
 void TransactionTable::append(WriteSet& ws, Transaction& t, const pb::TxnLogEntry& entry) {
@@ -82,7 +86,7 @@ void TransactionTable::append(WriteSet& ws, Transaction& t, const pb::TxnLogEntr
     t.observed.insert(observation_key(entry.observed(), entry.path()));
   }
   t.accessed.insert(entry.path());
-  save(ws, t);
+  save(t);
 }
 
 std::vector<pb::TxnLogEntry> TransactionTable::read_log(WriteSet& ws, const Transaction& t) {
@@ -104,6 +108,7 @@ void TransactionTable::discard(WriteSet& ws, uint64_t conn, uint32_t tx_id) {
   ws.del_prefix(Cf::kTxnLog, prefix);
   ws.del_prefix(Cf::kTxnNodes, prefix);
   by_key_.erase({conn, tx_id});
+  changed_.erase({conn, tx_id});
 }
 
 void TransactionTable::discard_all(WriteSet& ws, uint64_t conn) {

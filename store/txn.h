@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <map>
+#include <set>
 #include <string>
 #include <unordered_set>
 #include <vector>
@@ -32,8 +33,12 @@ class TransactionTable {
   size_t load(Db& db);
 
   Transaction* find(uint64_t conn, uint32_t tx_id);
-  Transaction& start(WriteSet& ws, uint64_t conn, uint32_t tx_id, uint64_t base, int64_t now_ns);
-  void save(WriteSet& ws, const Transaction& t);
+  Transaction& start(uint64_t conn, uint32_t tx_id, uint64_t base, int64_t now_ns);
+  // t's record changed: it is written by the next flush(), once per batch however
+  // often it changed (every logged entry counts in the record).
+  void save(const Transaction& t) { changed_.insert({t.conn, t.record.id()}); }
+  // Writes the changed records into ws; the engine calls it before each commit.
+  void flush(WriteSet& ws);
   void append(WriteSet& ws, Transaction& t, const pb::TxnLogEntry& entry);
   std::vector<pb::TxnLogEntry> read_log(WriteSet& ws, const Transaction& t);
   // Forgets the transaction: record, log and private view.
@@ -44,6 +49,7 @@ class TransactionTable {
 
  private:
   std::map<std::pair<uint64_t, uint32_t>, Transaction> by_key_;
+  std::set<std::pair<uint64_t, uint32_t>> changed_;
 };
 
 // The key under which an observation is remembered in Transaction::observed.
