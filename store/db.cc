@@ -87,6 +87,10 @@ Result<std::unique_ptr<Db>> Db::open(const DbOptions& options, Logger& log) {
   db_options.max_total_wal_size = 4 * options.write_buffer_bytes;
   // RocksDB's own LOG file is enough for its internals; ours goes to `log`.
   db_options.info_log_level = rocksdb::WARN_LEVEL;
+  // One thread writes (the engine's): RocksDB's machinery for concurrent writers and
+  // its adaptive spinning in the write queue only cost time.
+  db_options.allow_concurrent_memtable_write = false;
+  db_options.enable_write_thread_adaptive_yield = false;
 
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   for (const char* name : kCfNames) descriptors.emplace_back(name, cf_options);
