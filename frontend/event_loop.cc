@@ -28,6 +28,7 @@ void EventLoop::run() {
       }
       handled += sockets_.poll(0);
     }
+    sockets_.flush_pending();
     if (handled > 0) {
       last_work = Clock::now();
       continue;
@@ -36,10 +37,12 @@ void EventLoop::run() {
       sched_yield();  // polling: any other runnable thread (a client, the store) goes first
     } else if (!session_.attached() || session_.awaiting()) {
       session_.poll(await_slice);
+      sockets_.flush_pending();
     } else {
       sockets_.poll(options_.idle_ms);
     }
   }
+  sockets_.flush_pending();
   session_.stop();
   while (!session_.stopped()) session_.poll(await_slice);
 }

@@ -27,44 +27,20 @@ class SocketTransport::Conn final : public ClientConnection,
   Conn(SocketTransport& t, int fd, const PeerCredentials& peer) : t_(t), fd_(fd), peer_(peer) {}
   ~Conn() override { ::close(fd_); }
 
+  // Queues bytes; the loop writes everything queued for a client with one send() once
+  // it has delivered the store's whole response (flush_pending()), so the replies and
+  // events of one batch reach a client together.
   void send(std::string&& bytes, uint64_t event_id) override {
-    uint64_t acked = 0;
     {
       std::lock_guard lock(mu_);
       if (closed_) return;
       queued_total_ += bytes.size();
       if (event_id != 0) events_.emplace_back(queued_total_, event_id);
-      if (out_.empty()) {
-        ssize_t n = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
-          broken_ = true;  // the loop sees the hang-up and drops the connection
-          return;
-        }
-        const size_t written = n > 0 ? static_cast<size_t>(n) : 0;
-        written_total_ += written;
-        if (written < bytes.size()) out_.append(bytes, written, std::string::npos);
-      } else {
-        out_.append(bytes);
-      }
-      acked = pop_written_events_locked();
-      if (!out_.empty()) {
-        if (out_.size() > t_.options_.max_queued_bytes) {
-          t_.log_.warn("{} is not reading: {} bytes queued; dropping it", describe(), out_.size());
-          broken_ = true;
-          ::shutdown(fd_, SHUT_RDWR);
-        } else {
-          // A client that does not read its replies gets no more requests read until it
-          // does: its backlog stays near pause_bytes (events are paced by the store).
-          const bool pause = out_.size() > t_.options_.pause_bytes;
-          if (!want_out_ || pause != output_paused_) {
-            want_out_ = true;
-            output_paused_ = pause;
-            update_epoll_locked();
-          }
-        }
-      }
+      out_.append(bytes);
+      if (flush_scheduled_) return;
+      flush_scheduled_ = true;
     }
-    if (acked != 0) t_.dispatch_.on_event_written(id_, acked);
+    t_.schedule_flush(shared_from_this());
   }
 
   void resume_reading() override { t_.request_resume(shared_from_this()); }
@@ -80,26 +56,38 @@ class SocketTransport::Conn final : public ClientConnection,
     return fmt::format("socket client {} (pid {}, uid {})", id_, peer_.pid, peer_.uid);
   }
 
-  // Loop thread: writes what is queued.
+  // Loop thread: writes what is queued, then applies the backlog policy to the rest.
   void flush() {
     uint64_t acked = 0;
     {
       std::lock_guard lock(mu_);
-      while (!out_.empty()) {
+      flush_scheduled_ = false;
+      while (!out_.empty() && !broken_) {
         ssize_t n = ::send(fd_, out_.data(), out_.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
         if (n < 0) {
-          if (errno != EAGAIN && errno != EWOULDBLOCK) broken_ = true;
+          if (errno != EAGAIN && errno != EWOULDBLOCK) broken_ = true;  // the loop drops it
           break;
         }
         written_total_ += static_cast<size_t>(n);
         out_.erase(0, static_cast<size_t>(n));
       }
       acked = pop_written_events_locked();
-      const bool pause = out_.size() > t_.options_.pause_bytes / 2 && output_paused_;
-      if ((out_.empty() && want_out_) || pause != output_paused_) {
-        want_out_ = !out_.empty();
-        output_paused_ = pause;
-        update_epoll_locked();
+      if (out_.size() > t_.options_.max_queued_bytes && !broken_) {
+        t_.log_.warn("{} is not reading: {} bytes queued; dropping it", describe(), out_.size());
+        broken_ = true;
+        ::shutdown(fd_, SHUT_RDWR);
+      } else if (!broken_) {
+        // A client that does not read its replies gets no more requests read until it
+        // has read half of its backlog: the backlog stays near pause_bytes (events are
+        // paced by the store).
+        const bool pause = output_paused_ ? out_.size() > t_.options_.pause_bytes / 2
+                                          : out_.size() > t_.options_.pause_bytes;
+        const bool want_out = !out_.empty();
+        if (want_out != want_out_ || pause != output_paused_) {
+          want_out_ = want_out;
+          output_paused_ = pause;
+          update_epoll_locked();
+        }
       }
     }
     if (acked != 0) t_.dispatch_.on_event_written(id_, acked);
@@ -171,6 +159,7 @@ class SocketTransport::Conn final : public ClientConnection,
   uint64_t queued_total_ = 0;
   uint64_t written_total_ = 0;
   bool want_out_ = false;
+  bool flush_scheduled_ = false;
   bool dispatch_paused_ = false;
   bool output_paused_ = false;
   bool closed_ = false;
@@ -305,6 +294,24 @@ void SocketTransport::handle(Conn& c, uint32_t events) {
     } else if (events & (EPOLLHUP | EPOLLERR)) {
       drop(c, "hung up");
     }
+  }
+}
+
+void SocketTransport::schedule_flush(std::shared_ptr<Conn> c) {
+  std::lock_guard lock(flush_mu_);
+  to_flush_.push_back(std::move(c));
+}
+
+void SocketTransport::flush_pending() {
+  std::vector<std::shared_ptr<Conn>> batch;
+  {
+    std::lock_guard lock(flush_mu_);
+    batch.swap(to_flush_);
+  }
+  for (auto& c : batch) {
+    if (conns_.count(c.get()) == 0) continue;  // dropped meanwhile
+    c->flush();
+    if (c->broken()) drop(*c, "write failed");
   }
 }
 

@@ -2,8 +2,8 @@
 //
 // Driven by the event loop through poll(): it accepts clients, reads their bytes, frames messages
 // (closing a client whose header announces a payload over 4096 bytes, as xenstored does)
-// and hands them to the Dispatch. Replies are written by whichever thread has them, at
-// once when the socket takes them and otherwise queued for the loop to flush. A client
+// and hands them to the Dispatch. Replies are queued and written by the loop's
+// flush_pending(), a client's whole share of a batch with one send(). A client
 // whose queue passes `pause_bytes` is not read until it drains (its requests wait in its
 // own socket); one whose queue still reaches `max_queued_bytes` is dropped.
 #pragma once
@@ -43,6 +43,9 @@ class SocketTransport {
   int poll(int timeout_ms);
   // Thread-safe: makes a blocked poll() return.
   void wake_up();
+  // Writes what was queued for clients since the last call: the loop calls it after
+  // each round of work, so that a client gets a batch's replies with one send().
+  void flush_pending();
 
  private:
   class Conn;
@@ -54,6 +57,7 @@ class SocketTransport {
   void drop(Conn& c, std::string_view reason);
   void wake();
   void request_resume(std::shared_ptr<Conn> c);
+  void schedule_flush(std::shared_ptr<Conn> c);
 
   Dispatch& dispatch_;
   Logger& log_;
@@ -64,6 +68,8 @@ class SocketTransport {
   std::unordered_map<Conn*, std::shared_ptr<Conn>> conns_;  // loop thread only
   std::mutex resume_mu_;
   std::vector<std::shared_ptr<Conn>> resume_;
+  std::mutex flush_mu_;
+  std::vector<std::shared_ptr<Conn>> to_flush_;
 };
 
 }  // namespace dxs::frontend
