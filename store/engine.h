@@ -147,6 +147,11 @@ class Engine {
                     const std::optional<Node>& seen);
   template <typename Fn>
   auto with_tree(Request& r, Fn&& fn);
+  // The shared steps of the four reads (engine_nodes.cc); `answer(path, node, view)`
+  // makes the reply once the node is found and readable.
+  template <typename Fn>
+  Result<std::string> read_node(Request& r, const std::string& raw_path,
+                                pb::TxnLogEntry::Observation kind, Fn&& answer);
   uint32_t path_max(const Request& r);
   Result<std::string> path_change(Request& r, std::string_view verb,
                                   Status (Tree::*change)(const std::string&, const Caller&,

@@ -95,28 +95,35 @@ void Engine::observe(Request& r, Obs::Observation kind, std::string_view path,
   r.observations.push_back(std::move(entry));
 }
 
-Result<std::string> Engine::do_read(Request& r) {
-  auto path = canonical_path(r, r.req.path().path());
+// READ, GET_PERMS, DIRECTORY and DIRECTORY_PART: resolve the path, count it against
+// the transaction's nodes, record what is observed (in a transaction) and look the node
+// up with read permission; `answer` makes the reply from the node found.
+template <typename Fn>
+Result<std::string> Engine::read_node(Request& r, const std::string& raw_path,
+                                      Obs::Observation kind, Fn&& answer) {
+  auto path = canonical_path(r, raw_path);
   if (!path) return path.status();
   DXS_RETURN_IF_ERROR(check_txn_access(r, *path));
   return with_tree(r, [&](Tree& tree, NodeView& view) -> Result<std::string> {
-    if (r.txn) observe(r, Obs::NODE, *path, view.get(*path));
+    if (r.txn) observe(r, kind, *path, view.get(*path));
     Result<Node> n = tree.lookup(*path, r.caller, kRightRead);
     if (!n) return n.status();
-    return std::move(n->value);
+    return answer(*path, *n, view);
   });
 }
 
+Result<std::string> Engine::do_read(Request& r) {
+  return read_node(r, r.req.path().path(), Obs::NODE,
+                   [](const std::string&, Node& n, NodeView&) -> Result<std::string> {
+                     return std::move(n.value);
+                   });
+}
+
 Result<std::string> Engine::do_get_perms(Request& r) {
-  auto path = canonical_path(r, r.req.path().path());
-  if (!path) return path.status();
-  DXS_RETURN_IF_ERROR(check_txn_access(r, *path));
-  return with_tree(r, [&](Tree& tree, NodeView& view) -> Result<std::string> {
-    if (r.txn) observe(r, Obs::PERMS, *path, view.get(*path));
-    Result<Node> n = tree.lookup(*path, r.caller, kRightRead);
-    if (!n) return n.status();
-    return format_perms_payload(n->perms);
-  });
+  return read_node(r, r.req.path().path(), Obs::PERMS,
+                   [](const std::string&, Node& n, NodeView&) -> Result<std::string> {
+                     return format_perms_payload(n.perms);
+                   });
 }
 
 std::string Engine::listing(const Request& r, const std::string& path, const Node& n,
@@ -131,16 +138,11 @@ std::string Engine::listing(const Request& r, const std::string& path, const Nod
 }
 
 Result<std::string> Engine::do_directory(Request& r) {
-  auto path = canonical_path(r, r.req.path().path());
-  if (!path) return path.status();
-  DXS_RETURN_IF_ERROR(check_txn_access(r, *path));
-  return with_tree(r, [&](Tree& tree, NodeView& view) -> Result<std::string> {
-    if (r.txn) observe(r, Obs::CHILDREN, *path, view.get(*path));
-    Result<Node> n = tree.lookup(*path, r.caller, kRightRead);
-    if (!n) return n.status();
-    if (n->child_count == 0) return std::string();  // most nodes: no scan needed
-    return listing(r, *path, *n, view);
-  });
+  return read_node(r, r.req.path().path(), Obs::CHILDREN,
+                   [&](const std::string& path, Node& n, NodeView& view) -> Result<std::string> {
+                     if (n.child_count == 0) return std::string();  // most nodes: no scan
+                     return listing(r, path, n, view);
+                   });
 }
 
 // DIRECTORY_PART <path> <byte offset>: as many whole names as fit after the node's
@@ -153,32 +155,27 @@ Result<std::string> Engine::do_directory_part(Request& r) {
   if (!parse_int(r.req.strings().strings(1), 0, UINT32_MAX, offset)) {
     return Status::error(EINVAL, "DIRECTORY_PART offset is not a decimal number");
   }
-  auto path = canonical_path(r, r.req.strings().strings(0));
-  if (!path) return path.status();
-  DXS_RETURN_IF_ERROR(check_txn_access(r, *path));
-  return with_tree(r, [&](Tree& tree, NodeView& view) -> Result<std::string> {
-    if (r.txn) observe(r, Obs::CHILDREN, *path, view.get(*path));
-    Result<Node> n = tree.lookup(*path, r.caller, kRightRead);
-    if (!n) return n.status();
-    const std::string list = listing(r, *path, *n, view);
-    std::string out = std::to_string(n->children_modified);
-    out.push_back('\0');
-    const size_t off = static_cast<size_t>(offset);
-    if (off >= list.size()) {
-      out.push_back('\0');
-      return out;
-    }
-    const size_t max_len = wire::kPayloadMax - out.size() - 1;
-    size_t len = 0;
-    while (off + len < list.size()) {
-      const size_t name_len = std::strlen(list.c_str() + off + len);
-      if (len + name_len >= max_len) break;
-      len += name_len + 1;
-    }
-    out.append(list, off, len);
-    if (off + len == list.size()) out.push_back('\0');
-    return out;
-  });
+  return read_node(r, r.req.strings().strings(0), Obs::CHILDREN,
+                   [&](const std::string& path, Node& n, NodeView& view) -> Result<std::string> {
+                     const std::string list = listing(r, path, n, view);
+                     std::string out = std::to_string(n.children_modified);
+                     out.push_back('\0');
+                     const size_t off = static_cast<size_t>(offset);
+                     if (off >= list.size()) {
+                       out.push_back('\0');
+                       return out;
+                     }
+                     const size_t max_len = wire::kPayloadMax - out.size() - 1;
+                     size_t len = 0;
+                     while (off + len < list.size()) {
+                       const size_t name_len = std::strlen(list.c_str() + off + len);
+                       if (len + name_len >= max_len) break;
+                       len += name_len + 1;
+                     }
+                     out.append(list, off, len);
+                     if (off + len == list.size()) out.push_back('\0');
+                     return out;
+                   });
 }
 
 Result<std::string> Engine::mutate(Request& r, Obs&& op,
