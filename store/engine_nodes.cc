@@ -193,6 +193,16 @@ Result<std::string> Engine::mutate(Request& r, Obs&& op,
   Tree tree(view, acct);
   ChangeList mine;
   DXS_RETURN_IF_ERROR(fn(tree, mine));
+  // Creating nodes reads the permissions of the closest existing ancestor (the right to
+  // write there, and what the new nodes inherit, which the client can read back): an
+  // observation like any read. Children created by others under it still merge.
+  const bool created = std::any_of(
+      mine.begin(), mine.end(), [](const Change& c) { return c.kind == Change::Kind::kCreated; });
+  if (created) {
+    for (const Change& c : mine) {
+      if (c.kind == Change::Kind::kChildren) observe(r, Obs::PERMS, c.path, c.before);
+    }
+  }
   // Every node written, as TransactionTable::load counts them from the private view
   // after a restart (and as C counts the parent whose children changed).
   for (const std::string& p : view.touched()) r.txn->accessed.insert(p);

@@ -113,6 +113,40 @@ TEST_CASE("blind writes never conflict: the last commit wins") {
   CHECK(f.read(a, "/k") == "back");
 }
 
+TEST_CASE("creating a node observes the permissions of the ancestor it is created under") {
+  EngineFixture f;
+  uint64_t a = f.open_socket();
+  uint64_t b = f.open_socket();
+  f.write(a, "/p/old", "1");
+  f.set_perms(a, "/p", {"n0", "r5"});
+
+  // Its permissions changed: the new node's inherited ones would differ. EAGAIN.
+  uint32_t t = f.start(a);
+  f.write(a, "/p/x/y", "1", t);
+  CHECK(f.get_perms(a, "/p/x/y", t) == Strings{"n0", "r5"});
+  f.set_perms(b, "/p", {"n0"});
+  CHECK(f.commit(a, t) == "EAGAIN");
+  CHECK(f.err(a, MsgType::kRead, args({"/p/x"})) == "ENOENT");
+
+  // It was removed: EAGAIN too, rather than /p created again (as C answers).
+  t = f.start(a);
+  f.ok(a, MsgType::kMkdir, args({"/p/m"}), t);
+  f.ok(b, MsgType::kRm, args({"/p"}));
+  CHECK(f.commit(a, t) == "EAGAIN");
+  CHECK(f.err(a, MsgType::kRead, args({"/p"})) == "ENOENT");
+
+  // Its value or its other children changing is no conflict; nor is a node the
+  // transaction created itself, or an existing node it overwrote.
+  f.write(a, "/q/old", "1");
+  t = f.start(a);
+  f.write(a, "/q/new/deep", "1", t);
+  f.write(a, "/q/old", "2", t);
+  f.write(b, "/q", "a value");
+  f.write(b, "/q/other", "1");
+  CHECK(f.commit(a, t) == "");
+  CHECK(f.directory(a, "/q") == Strings{"new", "old", "other"});
+}
+
 TEST_CASE("parallel VM starts: transactions adding children under common parents all commit") {
   EngineFixture f;
   uint64_t dom0 = f.open_socket();

@@ -314,9 +314,7 @@
 1: WRITE tx=$1 /p/x "1"
 2: RM /p
 1: TRANSACTION_END tx=$1 T
-  ~ transactions-merge: TRANSACTION_END "OK\0"
 1: DIRECTORY /
-  ~ transactions-merge: DIRECTORY "p\0tool\0"
 
 === read-then-deleted-outside
 1: WRITE /a "1"
