@@ -49,6 +49,9 @@ class SocketTransport::Conn final : public ClientConnection,
     std::lock_guard lock(mu_);
     if (closed_) return;
     close_reason_ = std::string(reason);
+    // What the store answered before closing goes out first, as far as the socket
+    // takes it now (replies wait for the loop's flush_pending()).
+    write_queued_locked();
     ::shutdown(fd_, SHUT_RDWR);
   }
 
@@ -62,15 +65,7 @@ class SocketTransport::Conn final : public ClientConnection,
     {
       std::lock_guard lock(mu_);
       flush_scheduled_ = false;
-      while (!out_.empty() && !broken_) {
-        ssize_t n = ::send(fd_, out_.data(), out_.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-        if (n < 0) {
-          if (errno != EAGAIN && errno != EWOULDBLOCK) broken_ = true;  // the loop drops it
-          break;
-        }
-        written_total_ += static_cast<size_t>(n);
-        out_.erase(0, static_cast<size_t>(n));
-      }
+      write_queued_locked();
       acked = pop_written_events_locked();
       if (out_.size() > t_.options_.max_queued_bytes && !broken_) {
         t_.log_.warn("{} is not reading: {} bytes queued; dropping it", describe(), out_.size());
@@ -129,6 +124,19 @@ class SocketTransport::Conn final : public ClientConnection,
   size_t input_off = 0;
 
  private:
+  // REQUIRES: mu_. Writes as much of the queue as the socket takes without blocking.
+  void write_queued_locked() {
+    while (!out_.empty() && !broken_) {
+      ssize_t n = ::send(fd_, out_.data(), out_.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (n < 0) {
+        if (errno != EAGAIN && errno != EWOULDBLOCK) broken_ = true;  // the loop drops it
+        break;
+      }
+      written_total_ += static_cast<size_t>(n);
+      out_.erase(0, static_cast<size_t>(n));
+    }
+  }
+
   // REQUIRES: mu_. The highest event id whose bytes have all been written, or 0.
   uint64_t pop_written_events_locked() {
     uint64_t acked = 0;
