@@ -32,6 +32,23 @@ bool is_privileged_only(uint32_t type) {
   }
 }
 
+// A request whose reply is not recorded: a read outside a transaction on a socket
+// connection changes nothing, and answering it again after a restart is as good as the
+// first answer. A ring connection's record also tells a restarted frontend where its
+// ring was read up to, so each of its requests is recorded.
+bool is_unrecorded_read(const Connection& c, const pb::Request& req) {
+  if (c.record.kind() != pb::SOCKET || req.tx_id() != 0) return false;
+  switch (static_cast<MsgType>(req.type())) {
+    case MsgType::kRead:
+    case MsgType::kDirectory:
+    case MsgType::kDirectoryPart:
+    case MsgType::kGetPerms:
+      return true;
+    default:
+      return false;
+  }
+}
+
 // Errors that are part of normal operation, not worth a log line above debug.
 bool is_routine_error(int err) {
   return err == ENOENT || err == EEXIST || err == EAGAIN || err == EACCES;
@@ -414,22 +431,6 @@ void Engine::handle_request(const pb::Request& req, bool record) {
     } else {
       out_->push_back(std::move(o));  // a connection just closed (its CLOSE command)
     }
-  }
-}
-
-// Reads outside transactions on socket connections. A ring connection's record also
-// tells a restarted frontend where its ring was read up to, so each of its requests is
-// recorded.
-bool Engine::is_unrecorded_read(const Connection& c, const pb::Request& req) {
-  if (c.record.kind() != pb::SOCKET || req.tx_id() != 0) return false;
-  switch (static_cast<MsgType>(req.type())) {
-    case MsgType::kRead:
-    case MsgType::kDirectory:
-    case MsgType::kDirectoryPart:
-    case MsgType::kGetPerms:
-      return true;
-    default:
-      return false;
   }
 }
 

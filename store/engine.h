@@ -109,9 +109,6 @@ class Engine {
   void handle_request(const pb::Request& req, bool record);
   // Writes the batch, with the connection records changed since the last one.
   Status commit_batch();
-  // A request whose reply is not recorded: it changes nothing, and answering it again
-  // after a restart is as good as the first answer.
-  static bool is_unrecorded_read(const Connection& c, const pb::Request& req);
   pb::Reply run_request(Request& r);
 
   // Dispatch, one handler per type. Each returns the reply payload or an error.
