@@ -1,36 +1,12 @@
 #include "common/wire.h"
 
+#include "common/message_table.h"
+
 #include <fmt/format.h>
 #include <cstring>
 
 namespace dxs::wire {
 namespace {
-
-constexpr const char* kTypeNames[kTypeCount] = {
-    "CONTROL",
-    "DIRECTORY",
-    "READ",
-    "GET_PERMS",
-    "WATCH",
-    "UNWATCH",
-    "TRANSACTION_START",
-    "TRANSACTION_END",
-    "INTRODUCE",
-    "RELEASE",
-    "GET_DOMAIN_PATH",
-    "WRITE",
-    "MKDIR",
-    "RM",
-    "SET_PERMS",
-    "WATCH_EVENT",
-    "ERROR",
-    "IS_DOMAIN_INTRODUCED",
-    "RESUME",
-    "SET_TARGET",
-    "RESTRICT",
-    "RESET_WATCHES",
-    "DIRECTORY_PART",
-};
 
 uint32_t load_u32(const uint8_t* p) {
   uint32_t v;
@@ -45,7 +21,7 @@ void store_u32(uint8_t* p, uint32_t v) {
 }  // namespace
 
 std::string type_name(uint32_t type) {
-  if (type < kTypeCount) return kTypeNames[type];
+  if (const MessageSpec* spec = find_message(type)) return std::string(spec->name);
   return fmt::format("UNKNOWN({})", type);
 }
 
