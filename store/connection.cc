@@ -1,21 +1,15 @@
 #include "store/connection.h"
 
-#include <cstdio>
-
 namespace dxs::store {
 
 size_t ConnectionTable::load(Db& db) {
   by_id_.clear();
-  auto it = db.iterate(Cf::kConnections);
-  for (it->SeekToFirst(); it->Valid(); it->Next()) {
-    Connection c;
-    if (!c.record.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
-      std::fprintf(stderr, "dxs-store: fatal: corrupt connection record\n");
-      std::abort();
-    }
-    c.sent_event_id = c.record.acked_event_id();
-    by_id_[c.record.id()] = std::move(c);
-  }
+  for_each_record<pb::ConnectionRecord>(db, Cf::kConnections, {},
+                                        [&](std::string_view, pb::ConnectionRecord& r) {
+                                          Connection& c = by_id_[r.id()];
+                                          c.sent_event_id = r.acked_event_id();
+                                          c.record = std::move(r);
+                                        });
   return by_id_.size();
 }
 
@@ -44,7 +38,7 @@ void ConnectionTable::flush(WriteSet& ws) {
 void ConnectionTable::remove(WriteSet& ws, uint64_t id) {
   changed_.erase(id);
   ws.del(Cf::kConnections, keys::connection(id));
-  ws.del_prefix(Cf::kEvents, keys::connection(id));
+  ws.del_prefix(Cf::kEvents, keys::events_of(id));
   by_id_.erase(id);
 }
 

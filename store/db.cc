@@ -12,6 +12,9 @@
 #include <filesystem>
 #include <vector>
 
+#include <fmt/format.h>
+
+#include "common/printable.h"
 #include "common/unix_socket.h"
 
 namespace dxs::store {
@@ -27,9 +30,11 @@ static_assert(std::size(kCfNames) == static_cast<size_t>(Cf::kCount));
 // A RocksDB iterator that owns the upper bound its ReadOptions point to.
 class BoundedIterator final : public rocksdb::Iterator {
  public:
-  BoundedIterator(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf, std::string_view prefix)
+  BoundedIterator(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf, std::string_view prefix,
+                  const rocksdb::Snapshot* snapshot = nullptr)
       : upper_(keys::prefix_end(prefix)), upper_slice_(upper_) {
     rocksdb::ReadOptions options;
+    options.snapshot = snapshot;
     if (!upper_.empty()) options.iterate_upper_bound = &upper_slice_;
     it_.reset(db->NewIterator(options, cf));
   }
@@ -51,11 +56,22 @@ class BoundedIterator final : public rocksdb::Iterator {
 };
 
 [[noreturn]] void die(const char* what, const std::string& detail) {
-  std::fprintf(stderr, "dxs-store: fatal: %s: %s\n", what, detail.c_str());
-  std::abort();
+  fail_stop(std::string(what) + ": " + detail);
 }
 
 }  // namespace
+
+void fail_stop_corrupt(Cf c, std::string_view key) {
+  fail_stop(fmt::format("corrupt record in column family {} at key '{}'",
+                        kCfNames[static_cast<size_t>(c)], printable(key, 64)));
+}
+
+bool StateReader::get_record(Cf c, std::string_view key, google::protobuf::MessageLite* record) {
+  std::string value;
+  if (!get(c, key, &value)) return false;
+  if (!record->ParseFromString(value)) fail_stop_corrupt(c, key);
+  return true;
+}
 
 Result<std::unique_ptr<Db>> Db::open(const DbOptions& options, Logger& log) {
   DXS_RETURN_IF_ERROR(make_directories(options.dir, 0700));
@@ -131,10 +147,29 @@ std::unique_ptr<rocksdb::Iterator> Db::iterate(Cf c, std::string_view prefix) {
   return std::make_unique<BoundedIterator>(db_.get(), cf(c), prefix);
 }
 
-Status Db::write(rocksdb::WriteBatch* batch) {
+void Db::write(rocksdb::WriteBatch* batch) {
   rocksdb::Status s = db_->Write(write_options_, batch);
-  if (!s.ok()) return Status::error(EIO, "RocksDB write: " + s.ToString());
-  return Status::ok();
+  if (!s.ok()) die("RocksDB write of a group commit failed", s.ToString());
+}
+
+DbSnapshot::DbSnapshot(Db& db) : db_(db), snapshot_(db.raw()->GetSnapshot()) {}
+
+DbSnapshot::~DbSnapshot() {
+  db_.raw()->ReleaseSnapshot(snapshot_);
+}
+
+bool DbSnapshot::get(Cf c, std::string_view key, std::string* value) {
+  rocksdb::ReadOptions options;
+  options.snapshot = snapshot_;
+  rocksdb::Status s =
+      db_.raw()->Get(options, db_.cf(c), rocksdb::Slice(key.data(), key.size()), value);
+  if (s.IsNotFound()) return false;
+  if (!s.ok()) die("read", s.ToString());
+  return true;
+}
+
+std::unique_ptr<rocksdb::Iterator> DbSnapshot::iterate(Cf c, std::string_view prefix) {
+  return std::make_unique<BoundedIterator>(db_.raw(), db_.cf(c), prefix, snapshot_);
 }
 
 uint64_t Db::disk_bytes() {
@@ -155,13 +190,6 @@ bool WriteSet::get(Cf c, std::string_view key, std::string* value) {
                : db_.raw()->Get(rocksdb::ReadOptions(), db_.cf(c), k, value);
   if (s.IsNotFound()) return false;
   if (!s.ok()) die("read", s.ToString());
-  return true;
-}
-
-bool WriteSet::get_record(Cf c, std::string_view key, google::protobuf::MessageLite* record) {
-  std::string value;
-  if (!get(c, key, &value)) return false;
-  if (!record->ParseFromString(value)) die("corrupt record", record->GetTypeName());
   return true;
 }
 
@@ -208,12 +236,10 @@ void WriteSet::pop_savepoint() {
   if (!s.ok()) die("pop savepoint", s.ToString());
 }
 
-Status WriteSet::commit() {
-  Status s = Status::ok();
-  if (batch_.GetWriteBatch()->Count() > 0) s = db_.write(batch_.GetWriteBatch());
+void WriteSet::commit() {
+  if (batch_.GetWriteBatch()->Count() > 0) db_.write(batch_.GetWriteBatch());
   batch_.Clear();
   dirty_ = 0;
-  return s;
 }
 
 namespace keys {
@@ -304,6 +330,10 @@ std::string event(uint64_t conn, uint64_t event_id) {
   return k;
 }
 
+std::string events_of(uint64_t conn) {
+  return connection(conn);
+}
+
 std::string watch(uint64_t conn, std::string_view path, std::string_view token) {
   std::string k;
   append_be64(k, conn);
@@ -326,16 +356,32 @@ std::string txn(uint64_t conn, uint32_t tx_id) {
   return k;
 }
 
+std::string txn_entries(uint64_t conn, uint32_t tx_id) {
+  return txn(conn, tx_id);
+}
+
 std::string txn_node(uint64_t conn, uint32_t tx_id, std::string_view path) {
-  std::string k = txn(conn, tx_id);
+  std::string k = txn_entries(conn, tx_id);
   k.append(node(path));
   return k;
 }
 
 std::string txn_log(uint64_t conn, uint32_t tx_id, uint32_t index) {
-  std::string k = txn(conn, tx_id);
+  std::string k = txn_entries(conn, tx_id);
   append_be32(k, index);
   return k;
+}
+
+uint64_t conn_of_key(std::string_view key) {
+  return load_be64(key.substr(0, 8));
+}
+
+uint32_t txn_of_key(std::string_view key) {
+  return load_be32(key.substr(8, 4));
+}
+
+std::string path_of_txn_node_key(std::string_view key) {
+  return path_of_node_key(key.substr(12));
 }
 
 std::string prefix_end(std::string_view prefix) {

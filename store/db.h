@@ -34,6 +34,7 @@
 
 #include "common/log.h"
 #include "common/result.h"
+#include "store/fail_stop.h"
 
 namespace google::protobuf {
 class MessageLite;
@@ -69,7 +70,35 @@ struct DbOptions {
   size_t write_buffer_bytes = 4 << 20;
 };
 
-class Db {
+// Reads of the store's state, whichever state it is: the database as committed (Db), a
+// consistent point-in-time snapshot of it (DbSnapshot), or the group commit being built
+// (WriteSet). Code that only reads takes a StateReader, so it runs unchanged on the
+// engine's thread and on readers that must not hold the engine up.
+class StateReader {
+ public:
+  virtual ~StateReader() = default;
+  virtual bool get(Cf c, std::string_view key, std::string* value) = 0;
+  // An iterator over column family c. With a prefix, RocksDB stops at the end of the
+  // keys that start with it: a scan never steps over deleted keys beyond its range,
+  // which after many transactions and acknowledged events are most keys. The caller
+  // still checks the prefix (keys of a WriteSet's batch are not bounded).
+  virtual std::unique_ptr<rocksdb::Iterator> iterate(Cf c, std::string_view prefix = {}) = 0;
+
+  // Parses a record; false if absent. A record that does not parse is corruption: the
+  // store stops (fail_stop), since a restart will not make it parse either but says where.
+  bool get_record(Cf c, std::string_view key, google::protobuf::MessageLite* record);
+};
+
+// The one scan of records: calls fn(key, record) for every key of column family c that
+// starts with prefix, in key order, with its value parsed as R. A value that does not
+// parse stops the store. fn must not write to the WriteSet being iterated.
+template <typename R, typename Fn>
+void for_each_record(StateReader& reader, Cf c, std::string_view prefix, Fn&& fn);
+
+// Stops the store over a record of column family c that does not parse.
+[[noreturn]] void fail_stop_corrupt(Cf c, std::string_view key);
+
+class Db final : public StateReader {
  public:
   // Opens or creates the database in options.dir (created if missing).
   static Result<std::unique_ptr<Db>> open(const DbOptions& options, Logger& log);
@@ -80,14 +109,11 @@ class Db {
   const rocksdb::WriteOptions& write_options() const { return write_options_; }
 
   // Committed state only (no batch in progress).
-  bool get(Cf c, std::string_view key, std::string* value);
-  // An iterator over column family c. With a prefix, RocksDB stops at the end of the
-  // keys that start with it: a scan never steps over deleted keys beyond its range,
-  // which after many transactions and acknowledged events are most keys. The caller
-  // still checks the prefix (keys of the current batch are not bounded).
-  std::unique_ptr<rocksdb::Iterator> iterate(Cf c, std::string_view prefix = {});
-  // Writes one batch atomically; EIO on failure.
-  Status write(rocksdb::WriteBatch* batch);
+  bool get(Cf c, std::string_view key, std::string* value) override;
+  std::unique_ptr<rocksdb::Iterator> iterate(Cf c, std::string_view prefix = {}) override;
+  // Writes one batch atomically. A write RocksDB refuses stops the store (fail_stop):
+  // what the engine holds in memory would no longer match the disk.
+  void write(rocksdb::WriteBatch* batch);
 
   // Approximate on-disk bytes (SST + WAL) for benchmarks and `control memreport`.
   uint64_t disk_bytes();
@@ -100,32 +126,48 @@ class Db {
   std::string dir_;
 };
 
+// The database as it was when the snapshot was taken, whatever is committed after: for
+// readers off the engine's thread (the Ops API), which see one consistent state.
+// Thread-safety: one thread at a time per DbSnapshot; any number of them at once.
+class DbSnapshot final : public StateReader {
+ public:
+  explicit DbSnapshot(Db& db);
+  ~DbSnapshot() override;
+  DbSnapshot(const DbSnapshot&) = delete;
+  DbSnapshot& operator=(const DbSnapshot&) = delete;
+
+  bool get(Cf c, std::string_view key, std::string* value) override;
+  std::unique_ptr<rocksdb::Iterator> iterate(Cf c, std::string_view prefix = {}) override;
+
+ private:
+  Db& db_;
+  const rocksdb::Snapshot* snapshot_;
+};
+
 // The writes of one group commit, readable before they are committed: every get and
 // iterator sees the database with this set's writes applied. Savepoints let one request
 // be undone without touching the others in the batch.
-class WriteSet {
+class WriteSet final : public StateReader {
  public:
   explicit WriteSet(Db& db);
 
-  bool get(Cf c, std::string_view key, std::string* value);
-  // Parses a record; false if absent. A record that does not parse is corruption: the
-  // process aborts (crash-only: a restart will not make it parse either, but says where).
-  bool get_record(Cf c, std::string_view key, google::protobuf::MessageLite* record);
+  bool get(Cf c, std::string_view key, std::string* value) override;
   void put(Cf c, std::string_view key, std::string_view value);
   void put_record(Cf c, std::string_view key, const google::protobuf::MessageLite& record);
   void del(Cf c, std::string_view key);
   // Deletes every key starting with prefix (as individual deletes).
   void del_prefix(Cf c, std::string_view prefix);
-  // Iterates the database with this set's writes applied (prefix as Db::iterate).
-  std::unique_ptr<rocksdb::Iterator> iterate(Cf c, std::string_view prefix = {});
+  // Iterates the database with this set's writes applied (prefix as StateReader's).
+  std::unique_ptr<rocksdb::Iterator> iterate(Cf c, std::string_view prefix = {}) override;
 
   void set_savepoint() { batch_.SetSavePoint(); }
   void rollback_to_savepoint();
   void pop_savepoint();
 
   bool empty() { return batch_.GetWriteBatch()->Count() == 0; }
-  // Writes everything atomically and starts a new, empty set.
-  Status commit();
+  // Writes everything atomically (or stops the store, as Db::write) and starts a new,
+  // empty set.
+  void commit();
 
  private:
   bool dirty(Cf c) const { return (dirty_ >> static_cast<unsigned>(c)) & 1u; }
@@ -154,10 +196,20 @@ std::string commit(uint64_t seq);
 std::string connection(uint64_t conn);
 std::string watch(uint64_t conn, std::string_view path, std::string_view token);
 std::string event(uint64_t conn, uint64_t event_id);
+// Prefix of every event of conn.
+std::string events_of(uint64_t conn);
 std::string domain(uint32_t domid);
 std::string txn(uint64_t conn, uint32_t tx_id);
+// Prefix of the transaction's entries in txn_nodes and txn_log.
+std::string txn_entries(uint64_t conn, uint32_t tx_id);
 std::string txn_node(uint64_t conn, uint32_t tx_id, std::string_view path);
 std::string txn_log(uint64_t conn, uint32_t tx_id, uint32_t index);
+
+// Decoders of the keys above. REQUIRES: a key of that column family.
+uint64_t conn_of_key(std::string_view key);  // watches, events, txns, txn_nodes, txn_log
+uint32_t txn_of_key(std::string_view key);   // txns, txn_nodes, txn_log
+// The path of a txn_nodes key.
+std::string path_of_txn_node_key(std::string_view key);
 
 // Big-endian fixed-width integers, so byte order is numeric order.
 void append_be64(std::string& out, uint64_t v);
@@ -170,6 +222,20 @@ std::string prefix_end(std::string_view prefix);
 bool starts_with(const rocksdb::Slice& key, std::string_view prefix);
 
 }  // namespace keys
+
+template <typename R, typename Fn>
+void for_each_record(StateReader& reader, Cf c, std::string_view prefix, Fn&& fn) {
+  auto it = reader.iterate(c, prefix);
+  const rocksdb::Slice start(prefix.data(), prefix.size());
+  for (prefix.empty() ? it->SeekToFirst() : it->Seek(start);
+       it->Valid() && keys::starts_with(it->key(), prefix); it->Next()) {
+    R record;
+    if (!record.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
+      fail_stop_corrupt(c, std::string_view(it->key().data(), it->key().size()));
+    }
+    fn(std::string_view(it->key().data(), it->key().size()), record);
+  }
+}
 
 // Names of the meta column family's entries.
 namespace meta {

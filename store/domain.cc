@@ -1,24 +1,21 @@
 #include "store/domain.h"
 
-#include <cstdio>
-
 namespace dxs::store {
 
 size_t DomainTable::load(Db& db) {
   by_domid_.clear();
-  auto it = db.iterate(Cf::kDomains);
-  for (it->SeekToFirst(); it->Valid(); it->Next()) {
-    pb::DomainRecord r;
-    if (!r.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
-      std::fprintf(stderr, "dxs-store: fatal: corrupt domain record\n");
-      std::abort();
-    }
-    by_domid_[r.domid()] = std::move(r);
-  }
+  for_each_record<pb::DomainRecord>(
+      db, Cf::kDomains, {},
+      [&](std::string_view, pb::DomainRecord& r) { by_domid_[r.domid()] = std::move(r); });
   return by_domid_.size();
 }
 
 pb::DomainRecord* DomainTable::find(uint32_t domid) {
+  auto it = by_domid_.find(domid);
+  return it == by_domid_.end() ? nullptr : &it->second;
+}
+
+const pb::DomainRecord* DomainTable::find(uint32_t domid) const {
   auto it = by_domid_.find(domid);
   return it == by_domid_.end() ? nullptr : &it->second;
 }

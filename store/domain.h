@@ -17,6 +17,7 @@ class DomainTable {
   size_t load(Db& db);
 
   pb::DomainRecord* find(uint32_t domid);
+  const pb::DomainRecord* find(uint32_t domid) const;
   pb::DomainRecord& get_or_create(uint32_t domid);
   bool is_introduced(uint32_t domid);
   void save(WriteSet& ws, uint32_t domid);

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "common/printable.h"
+
 namespace dxs::store {
 namespace {
 
@@ -37,10 +39,14 @@ void CommitLog::load(Db& db) {
   auto it = db.iterate(Cf::kCommits);
   main_head_ = last_ = 0;
   for (it->SeekToLast(); it->Valid(); it->Prev()) {
-    const uint64_t seq = keys::load_be64(std::string_view(it->key().data(), 8));
+    const std::string_view key(it->key().data(), it->key().size());
+    if (key.size() != 8) fail_stop_corrupt(Cf::kCommits, key);
+    const uint64_t seq = keys::load_be64(key);
     if (last_ == 0) last_ = seq;
     pb::CommitRecord c;
-    if (c.ParseFromArray(it->value().data(), static_cast<int>(it->value().size())) && c.on_main()) {
+    if (!c.ParseFromArray(it->value().data(), static_cast<int>(it->value().size())))
+      fail_stop_corrupt(Cf::kCommits, key);
+    if (c.on_main()) {
       main_head_ = seq;
       break;
     }
@@ -96,18 +102,7 @@ uint64_t CommitLog::commit_branch(WriteSet& ws, const CommitInfo& info, uint64_t
 }
 
 std::string abbreviate_value(std::string_view value) {
-  constexpr size_t kShown = 48;
-  std::string out;
-  for (size_t i = 0; i < value.size() && i < kShown; ++i) {
-    unsigned char c = static_cast<unsigned char>(value[i]);
-    if (c >= 0x20 && c < 0x7f && c != '\\') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out += fmt::format("\\x{:02x}", c);
-    }
-  }
-  if (value.size() > kShown) out += fmt::format("... ({} bytes)", value.size());
-  return out;
+  return printable(value, 48);
 }
 
 }  // namespace dxs::store

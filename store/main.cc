@@ -141,12 +141,8 @@ int main(int argc, char** argv) {
   signals.detach();
 
   notify_systemd("READY=1");
-  Status result = session.run();
+  session.run();
   ops_server->Shutdown(std::chrono::system_clock::now());
-  if (!result) {
-    log.error("{}", result.to_string());
-    return 1;
-  }
   log.info("stopped");
   return 0;
 }

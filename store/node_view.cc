@@ -1,7 +1,7 @@
 #include "store/node_view.h"
 
-#include <cstdio>
-#include <cstdlib>
+#include <fmt/format.h>
+
 #include <set>
 
 namespace dxs::store {
@@ -9,10 +9,7 @@ namespace {
 
 std::optional<Node> decode(const std::string& value) {
   pb::NodeRecord r;
-  if (!r.ParseFromString(value)) {
-    std::fprintf(stderr, "dxs-store: fatal: corrupt node record\n");
-    std::abort();
-  }
+  if (!r.ParseFromString(value)) fail_stop("corrupt node record");
   if (r.deleted()) return std::nullopt;
   return node_from_record(r);
 }
@@ -25,16 +22,16 @@ std::string encode(const Node& n) {
 
 }  // namespace
 
-std::optional<Node> MainNodes::get(std::string_view path) {
+std::optional<Node> CurrentNodes::get(std::string_view path) {
   std::string value;
-  if (!ws_.get(Cf::kNodes, keys::node(path), &value)) return std::nullopt;
+  if (!state_.get(Cf::kNodes, keys::node(path), &value)) return std::nullopt;
   return decode(value);
 }
 
-std::vector<std::string> MainNodes::children(std::string_view path) {
+std::vector<std::string> CurrentNodes::children(std::string_view path) {
   std::vector<std::string> names;
   const std::string prefix = keys::children_prefix(path);
-  auto it = ws_.iterate(Cf::kNodes, prefix);
+  auto it = state_.iterate(Cf::kNodes, prefix);
   for (it->Seek(prefix); it->Valid() && keys::starts_with(it->key(), prefix); it->Next()) {
     names.emplace_back(it->key().data() + prefix.size(), it->key().size() - prefix.size());
   }
@@ -52,7 +49,7 @@ void MainNodes::erase(std::string_view path) {
 std::optional<Node> SnapshotNodes::version_at_base(std::string_view path) {
   const std::string prefix = keys::versions_prefix(path);
   const std::string target = keys::version(path, base_);
-  auto it = ws_.iterate(Cf::kVersions, prefix);
+  auto it = state_.iterate(Cf::kVersions, prefix);
   it->Seek(target);
   if (!it->Valid() || it->key().size() != prefix.size() + 8 ||
       !keys::starts_with(it->key(), prefix)) {
@@ -62,7 +59,7 @@ std::optional<Node> SnapshotNodes::version_at_base(std::string_view path) {
 }
 
 std::optional<Node> SnapshotNodes::get(std::string_view path) {
-  std::optional<Node> current = main_.get(path);
+  std::optional<Node> current = current_.get(path);
   // Every change of a node's record (value, permissions, list of children) is a version:
   // a node unchanged since the base is as now, any other is its version at the base.
   if (current && current->modified <= base_ && current->children_modified <= base_) return current;
@@ -70,15 +67,15 @@ std::optional<Node> SnapshotNodes::get(std::string_view path) {
 }
 
 std::vector<std::string> SnapshotNodes::children(std::string_view path) {
-  std::optional<Node> current = main_.get(path);
+  std::optional<Node> current = current_.get(path);
   if (current && current->created <= base_ && current->children_modified <= base_) {
-    return main_.children(path);
+    return current_.children(path);
   }
   // Versions of the children sort by (name, newest first): per name, the first version
   // at or before the base tells whether the child existed then.
   std::vector<std::string> names;
   const std::string prefix = keys::children_prefix(path);
-  auto it = ws_.iterate(Cf::kVersions, prefix);
+  auto it = state_.iterate(Cf::kVersions, prefix);
   std::string decided;
   bool have_decided = false;
   for (it->Seek(prefix); it->Valid() && keys::starts_with(it->key(), prefix); it->Next()) {
@@ -96,15 +93,11 @@ std::vector<std::string> SnapshotNodes::children(std::string_view path) {
 }
 
 void FrozenNodes::put(std::string_view path, const Node&) {
-  std::fprintf(stderr, "dxs-store: fatal: write of %.*s through a read-only view\n",
-               static_cast<int>(path.size()), path.data());
-  std::abort();
+  fail_stop(fmt::format("write of {} through a read-only view", path));
 }
 
 void FrozenNodes::erase(std::string_view path) {
-  std::fprintf(stderr, "dxs-store: fatal: removal of %.*s through a read-only view\n",
-               static_cast<int>(path.size()), path.data());
-  std::abort();
+  fail_stop(fmt::format("removal of {} through a read-only view", path));
 }
 
 std::optional<Node> TxnNodes::get(std::string_view path) {

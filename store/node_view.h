@@ -29,18 +29,32 @@ class NodeView : public NodeReader {
   virtual uint64_t stamp() const = 0;
 };
 
+// The current tree as a StateReader holds it, to read only.
+class CurrentNodes final : public NodeReader {
+ public:
+  explicit CurrentNodes(StateReader& state) : state_(state) {}
+  std::optional<Node> get(std::string_view path) override;
+  std::vector<std::string> children(std::string_view path) override;
+
+ private:
+  StateReader& state_;
+};
+
 // The current tree, through the group commit's WriteSet.
 class MainNodes final : public NodeView {
  public:
-  MainNodes(WriteSet& ws, uint64_t stamp) : ws_(ws), stamp_(stamp) {}
-  std::optional<Node> get(std::string_view path) override;
-  std::vector<std::string> children(std::string_view path) override;
+  MainNodes(WriteSet& ws, uint64_t stamp) : ws_(ws), current_(ws), stamp_(stamp) {}
+  std::optional<Node> get(std::string_view path) override { return current_.get(path); }
+  std::vector<std::string> children(std::string_view path) override {
+    return current_.children(path);
+  }
   void put(std::string_view path, const Node& node) override;
   void erase(std::string_view path) override;
   uint64_t stamp() const override { return stamp_; }
 
  private:
   WriteSet& ws_;
+  CurrentNodes current_;
   uint64_t stamp_;
 };
 
@@ -48,22 +62,22 @@ class MainNodes final : public NodeView {
 // unchanged since, and from the versions column family where it is not.
 class SnapshotNodes final : public NodeReader {
  public:
-  SnapshotNodes(WriteSet& ws, uint64_t base) : ws_(ws), main_(ws, 0), base_(base) {}
+  SnapshotNodes(StateReader& state, uint64_t base) : state_(state), current_(state), base_(base) {}
   std::optional<Node> get(std::string_view path) override;
   std::vector<std::string> children(std::string_view path) override;
 
  private:
   std::optional<Node> version_at_base(std::string_view path);
-  WriteSet& ws_;
-  MainNodes main_;
+  StateReader& state_;
+  CurrentNodes current_;
   uint64_t base_;
 };
 
 // SnapshotNodes for code that takes a NodeView, to read only: put() and erase() are
-// programming errors and abort.
+// programming errors and stop the store.
 class FrozenNodes final : public NodeView {
  public:
-  FrozenNodes(WriteSet& ws, uint64_t base) : snapshot_(ws, base) {}
+  FrozenNodes(StateReader& state, uint64_t base) : snapshot_(state, base) {}
   std::optional<Node> get(std::string_view path) override { return snapshot_.get(path); }
   std::vector<std::string> children(std::string_view path) override {
     return snapshot_.children(path);

@@ -10,15 +10,10 @@ namespace dxs::store {
 grpc::Status OpsService::Xenstore(grpc::ServerContext* ctx, const pb::Request* request,
                                   pb::Reply* reply) {
   std::vector<pb::Outbound> others;
-  Status s;
   rocksdb::SetPerfLevel(rocksdb::PerfLevel::kDisable);
   {
     std::lock_guard lock(engine_mu_);
-    s = engine_.ops_request(*request, *reply, others);
-  }
-  if (!s.is_ok()) {
-    log_.error("ops request failed to commit: {}", s.to_string());
-    return grpc::Status(grpc::StatusCode::INTERNAL, s.to_string());
+    engine_.ops_request(*request, *reply, others);
   }
   log_.debug("ops {} from {}", wire::type_name(request->type()), ctx->peer());
   session_.deliver(std::move(others));

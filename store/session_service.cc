@@ -43,7 +43,7 @@ class SessionServer::Stream {
         start_read();
         break;
       case Kind::kRead:
-        if (ok && !server_.failed_) {
+        if (ok) {
           on_message();
           start_read();
         } else {
@@ -102,32 +102,19 @@ class SessionServer::Stream {
   void on_message() {
     std::vector<pb::Outbound> out;
     if (request_.has_hello()) {
-      Result<pb::Welcome> welcome = [&] {
+      pb::Welcome welcome = [&] {
         std::lock_guard lock(server_.engine_mu_);
         return server_.engine_.hello(request_.hello(), out);
       }();
-      if (!welcome) {
-        server_.log_.error("hello failed: {}", welcome.status().to_string());
-        server_.failed_ = true;
-        return;
-      }
       server_.adopt(this);
       std::lock_guard lock(mu_);
       queue_.emplace_back();
-      *queue_.back().mutable_welcome() = std::move(welcome.value());
+      *queue_.back().mutable_welcome() = std::move(welcome);
       start_write_locked();
     }
     if (request_.items_size() > 0) {
-      Status s = [&] {
-        std::lock_guard lock(server_.engine_mu_);
-        return server_.engine_.apply(request_.items(), out);
-      }();
-      if (!s.is_ok()) {
-        server_.log_.error("commit failed, stopping: {}", s.to_string());
-        server_.failed_ = true;
-        server_.shutdown();
-        return;
-      }
+      std::lock_guard lock(server_.engine_mu_);
+      server_.engine_.apply(request_.items(), out);
     }
     send(std::move(out), request_.batch());
   }
@@ -208,7 +195,7 @@ void SessionServer::deliver(std::vector<pb::Outbound>&& items) {
   if (current_ != nullptr) current_->send(std::move(items));
 }
 
-Status SessionServer::run() {
+void SessionServer::run() {
   using Clock = std::chrono::steady_clock;
   // RocksDB's per-thread statistics cost time on every operation; nobody reads them.
   rocksdb::SetPerfLevel(rocksdb::PerfLevel::kDisable);
@@ -231,7 +218,6 @@ Status SessionServer::run() {
     op->stream->on_event(op->kind, ok);
     spin_until = Clock::now() + spin;
   }
-  return failed_ ? Status::error(EIO, "engine failure") : Status::ok();
 }
 
 void SessionServer::shutdown() {

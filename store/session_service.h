@@ -35,9 +35,8 @@ class SessionServer {
   ~SessionServer();
 
   Status start();
-  // Serves until shutdown(); returns EIO if the engine failed to commit (the caller exits:
-  // crash-only, a restart recovers the last durable state).
-  Status run();
+  // Serves until shutdown(). (A storage failure stops the process: fail_stop.h.)
+  void run();
   // Thread-safe; makes run() return.
   void shutdown();
 
@@ -59,7 +58,6 @@ class SessionServer {
   std::unique_ptr<grpc::Server> server_;
   std::mutex current_mu_;
   Stream* current_ = nullptr;  // the stream outbound items go to
-  std::atomic<bool> failed_{false};
   std::atomic<bool> shutting_down_{false};
 };
 

@@ -1,16 +1,6 @@
 #include "store/txn.h"
 
-#include <cstdio>
-
 namespace dxs::store {
-namespace {
-
-[[noreturn]] void corrupt(const char* what) {
-  std::fprintf(stderr, "dxs-store: fatal: corrupt %s record\n", what);
-  std::abort();
-}
-
-}  // namespace
 
 std::string observation_key(pb::TxnLogEntry::Observation kind, std::string_view path) {
   std::string k(1, static_cast<char>('0' + kind));
@@ -20,35 +10,26 @@ std::string observation_key(pb::TxnLogEntry::Observation kind, std::string_view 
 
 size_t TransactionTable::load(Db& db) {
   by_key_.clear();
-  auto it = db.iterate(Cf::kTxns);
-  for (it->SeekToFirst(); it->Valid(); it->Next()) {
-    if (it->key().size() != 12) corrupt("transaction");
+  for_each_record<pb::TxnRecord>(db, Cf::kTxns, {}, [&](std::string_view key, pb::TxnRecord& r) {
+    if (key.size() != 12) fail_stop_corrupt(Cf::kTxns, key);
     Transaction t;
-    t.conn = keys::load_be64(std::string_view(it->key().data(), 8));
-    if (!t.record.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
-      corrupt("transaction");
-    }
+    t.conn = keys::conn_of_key(key);
+    t.record = std::move(r);
     by_key_[{t.conn, t.record.id()}] = std::move(t);
-  }
+  });
   // Rebuild the derived sets from each transaction's log and private view.
   for (auto& [key, t] : by_key_) {
-    const std::string prefix = keys::txn(key.first, key.second);
-    auto log = db.iterate(Cf::kTxnLog, prefix);
-    for (log->Seek(prefix); log->Valid() && keys::starts_with(log->key(), prefix); log->Next()) {
-      pb::TxnLogEntry e;
-      if (!e.ParseFromArray(log->value().data(), static_cast<int>(log->value().size())))
-        corrupt("txn log");
-      t.accessed.insert(e.path());
-      if (e.observed() != pb::TxnLogEntry::OBSERVATION_UNSPECIFIED) {
-        t.observed.insert(observation_key(e.observed(), e.path()));
-      }
-    }
-    auto nodes = db.iterate(Cf::kTxnNodes, prefix);
-    for (nodes->Seek(prefix); nodes->Valid() && keys::starts_with(nodes->key(), prefix);
-         nodes->Next()) {
-      t.accessed.insert(keys::path_of_node_key(std::string_view(
-          nodes->key().data() + prefix.size(), nodes->key().size() - prefix.size())));
-    }
+    const std::string prefix = keys::txn_entries(key.first, key.second);
+    for_each_record<pb::TxnLogEntry>(db, Cf::kTxnLog, prefix,
+                                     [&](std::string_view, const pb::TxnLogEntry& e) {
+                                       t.accessed.insert(e.path());
+                                       if (e.observed() != pb::TxnLogEntry::OBSERVATION_UNSPECIFIED)
+                                         t.observed.insert(observation_key(e.observed(), e.path()));
+                                     });
+    for_each_record<pb::NodeRecord>(db, Cf::kTxnNodes, prefix,
+                                    [&](std::string_view node_key, const pb::NodeRecord&) {
+                                      t.accessed.insert(keys::path_of_txn_node_key(node_key));
+                                    });
   }
   return by_key_.size();
 }
@@ -89,22 +70,17 @@ void TransactionTable::append(WriteSet& ws, Transaction& t, const pb::TxnLogEntr
   save(t);
 }
 
-std::vector<pb::TxnLogEntry> TransactionTable::read_log(WriteSet& ws, const Transaction& t) {
+std::vector<pb::TxnLogEntry> TransactionTable::read_log(StateReader& state, const Transaction& t) {
   std::vector<pb::TxnLogEntry> entries;
-  const std::string prefix = keys::txn(t.conn, t.record.id());
-  auto it = ws.iterate(Cf::kTxnLog, prefix);
-  for (it->Seek(prefix); it->Valid() && keys::starts_with(it->key(), prefix); it->Next()) {
-    pb::TxnLogEntry e;
-    if (!e.ParseFromArray(it->value().data(), static_cast<int>(it->value().size())))
-      corrupt("txn log");
-    entries.push_back(std::move(e));
-  }
+  for_each_record<pb::TxnLogEntry>(
+      state, Cf::kTxnLog, keys::txn_entries(t.conn, t.record.id()),
+      [&](std::string_view, pb::TxnLogEntry& e) { entries.push_back(std::move(e)); });
   return entries;
 }
 
 void TransactionTable::discard(WriteSet& ws, uint64_t conn, uint32_t tx_id) {
-  const std::string prefix = keys::txn(conn, tx_id);
-  ws.del(Cf::kTxns, prefix);
+  const std::string prefix = keys::txn_entries(conn, tx_id);
+  ws.del(Cf::kTxns, keys::txn(conn, tx_id));
   ws.del_prefix(Cf::kTxnLog, prefix);
   ws.del_prefix(Cf::kTxnNodes, prefix);
   by_key_.erase({conn, tx_id});

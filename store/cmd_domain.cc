@@ -1,0 +1,261 @@
+// Commands on domains: INTRODUCE, RELEASE, RESUME, SET_TARGET, GET_DOMAIN_PATH,
+// IS_DOMAIN_INTRODUCED, and the cleanup after a domain is gone (XSA-322/419).
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cerrno>
+
+#include "common/config.h"
+#include "common/path.h"
+#include "common/wire.h"
+#include "store/commands.h"
+#include "store/node_view.h"
+#include "store/special_nodes.h"
+#include "store/tree.h"
+
+namespace dxs::store {
+namespace {
+
+constexpr uint32_t kDomidFirstReserved = 0x7FF0;
+
+// xenstored reads domids with atoi(); dxs insists on a decimal domid.
+Result<uint32_t> parse_domid(const std::string& s) {
+  int64_t v = 0;
+  if (!parse_int(s, 0, kMaxDomid, v))
+    return Status::error(EINVAL, fmt::format("bad domid '{}'", s));
+  return static_cast<uint32_t>(v);
+}
+
+Result<uint32_t> first_domid(const Request& r) {
+  return parse_domid(r.req.strings().strings(0));
+}
+
+// `perms` without the ACL entries naming domid; whether there were any.
+bool drop_acl_entries(Perms& perms, uint32_t domid) {
+  const size_t before = perms.size();
+  perms.erase(std::remove_if(perms.begin() + 1, perms.end(),
+                             [&](const PermEntry& e) { return e.domid == domid; }),
+              perms.end());
+  return perms.size() != before;
+}
+
+std::vector<uint64_t> ring_connections_of(StoreState& s, uint32_t domid) {
+  std::vector<uint64_t> conns;
+  s.connections.for_each([&](Connection& c) {
+    if (c.record.kind() == pb::RING && c.record.domid() == domid) conns.push_back(c.record.id());
+  });
+  return conns;
+}
+
+// Closes the dead domain's connections; the frontend is told after the reply.
+size_t close_connections(StoreState& s, Request& r, uint32_t domid) {
+  const std::vector<uint64_t> conns = ring_connections_of(s, domid);
+  for (uint64_t id : conns) {
+    s.drop_connection_state(id);
+    s.connections.remove(s.ws, id);
+    pb::Outbound o;
+    pb::ConnectionCommand* cmd = o.mutable_command();
+    cmd->set_conn(id);
+    cmd->set_action(pb::ConnectionCommand::CLOSE);
+    cmd->set_reason(fmt::format("domain {} released", domid));
+    r.after_reply.push_back(std::move(o));
+  }
+  return conns.size();
+}
+
+// One pass over the tree: the nodes domid owns (returned, sorted so that a subtree's
+// root comes before its descendants), and every other node's ACL without domid.
+std::vector<std::string> owned_and_scrubbed(StoreState& s, Request& r, uint32_t domid,
+                                            NodeView& view, size_t& scrubbed) {
+  std::vector<std::string> owned;
+  ChangeList scrubs;
+  // Collect first: the batch is not written while an iterator walks it.
+  for_each_record<pb::NodeRecord>(
+      s.ws, Cf::kNodes, {}, [&](std::string_view key, const pb::NodeRecord& rec) {
+        Node n = node_from_record(rec);
+        std::string p = keys::path_of_node_key(key);
+        if (n.owner() == domid && p != "/") {
+          owned.push_back(std::move(p));
+        } else if (drop_acl_entries(n.perms, domid)) {
+          n.modified = n.perms_modified = view.stamp();
+          scrubs.push_back(Change{std::move(p), Change::Kind::kPerms, Change::Fire::kNone,
+                                  node_from_record(rec), std::move(n)});
+        }
+      });
+  scrubbed = scrubs.size();
+  for (Change& c : scrubs) {
+    view.put(c.path, *c.after);
+    r.changes.push_back(std::move(c));
+  }
+  std::sort(owned.begin(), owned.end());
+  return owned;
+}
+
+// Removes the dead domain's subtrees (returns how many), or with keep_orphans hands
+// each node to dom0.
+size_t remove_owned(StoreState& s, Request& r, uint32_t domid,
+                    const std::vector<std::string>& owned, Tree& tree, NodeView& view,
+                    Accounting& acct) {
+  size_t removed = 0;
+  std::string last_removed;
+  for (const std::string& p : owned) {
+    if (!last_removed.empty() && path::is_at_or_below(p, last_removed)) continue;
+    if (!s.options.keep_orphans) {
+      if (tree.remove(p, Caller{}, r.changes).is_ok()) {
+        last_removed = p;
+        ++removed;
+      }
+      continue;
+    }
+    std::optional<Node> n = view.get(p);
+    if (!n) continue;
+    Node old = *n;
+    n->perms[0].domid = 0;
+    // Handed over, the node keeps no entry for the dead domain either.
+    drop_acl_entries(n->perms, domid);
+    n->modified = n->perms_modified = view.stamp();
+    acct.adjust_node_count(domid, -1);
+    acct.adjust_node_count(0, 1);
+    view.put(p, *n);
+    r.changes.push_back(
+        Change{p, Change::Kind::kPerms, Change::Fire::kNone, std::move(old), std::move(*n)});
+  }
+  return removed;
+}
+
+// The special nodes' permissions forget the dead domain too.
+void scrub_special_nodes(StoreState& s, uint32_t domid) {
+  for (std::string_view special : {kIntroduceDomain, kReleaseDomain}) {
+    Perms perms = special_perms(s.ws, special);
+    const bool in_acl = drop_acl_entries(perms, domid);
+    if (!in_acl && perms[0].domid != domid) continue;
+    if (perms[0].domid == domid) perms[0].domid = 0;
+    set_special_perms(s.ws, special, perms);
+  }
+}
+
+// A device model acting for the dead domain must not act for a new domain that reuses
+// the domid (C keeps the target connection; dxs drops the target).
+void drop_targets_of(StoreState& s, uint32_t domid) {
+  s.domains.for_each([&](pb::DomainRecord& d) {
+    if (d.has_target() && d.target() == domid) {
+      d.clear_has_target();
+      d.clear_target();
+      s.domains.save(s.ws, d.domid());
+    }
+  });
+}
+
+// A domain is gone: close its connections, remove the nodes it owns (or hand them to
+// dom0 with keep_orphans), drop it from every permission list, including the special
+// nodes', and forget its usage, so that a new domain reusing the domid inherits nothing.
+void release_domain(StoreState& s, Request& r, uint32_t domid) {
+  const size_t closed = close_connections(s, r, domid);
+  MainNodes view(s.ws, s.history.next());
+  LiveAccounting acct(s.quotas, s.domains, r.node_delta, r.quota_hits);
+  Tree tree(view, acct);
+  size_t scrubbed = 0;
+  const std::vector<std::string> owned = owned_and_scrubbed(s, r, domid, view, scrubbed);
+  const size_t removed = remove_owned(s, r, domid, owned, tree, view, acct);
+  scrub_special_nodes(s, domid);
+  drop_targets_of(s, domid);
+  r.node_delta.erase(domid);
+  s.domains.erase(s.ws, domid);
+  r.note = fmt::format(
+      "released domain {}: {} connections closed, {} subtrees {}, {} permission lists scrubbed",
+      domid, closed, s.options.keep_orphans ? owned.size() : removed,
+      s.options.keep_orphans ? "handed to dom0" : "removed", scrubbed);
+  s.log.info("{}", r.note);
+  r.specials.push_back(kReleaseDomain);
+}
+
+}  // namespace
+
+Result<std::string> cmd_get_domain_path(StoreState&, Request& r) {
+  Result<uint32_t> domid = first_domid(r);
+  if (!domid) return domid.status();
+  return path::home_of(*domid) + '\0';
+}
+
+Result<std::string> cmd_is_domain_introduced(StoreState& s, Request& r) {
+  Result<uint32_t> domid = first_domid(r);
+  if (!domid) return domid.status();
+  const bool yes = *domid == wire::kDomidSelf || s.domains.is_introduced(*domid);
+  return std::string(yes ? "T" : "F") + '\0';
+}
+
+Result<std::string> cmd_introduce(StoreState& s, Request& r) {
+  const auto& args = r.req.strings().strings();
+  Result<uint32_t> domid = parse_domid(args[0]);
+  if (!domid) return domid.status();
+  if (*domid >= kDomidFirstReserved)
+    return Status::error(EINVAL, fmt::format("domid {} is reserved", *domid));
+  int64_t gfn = 0;
+  if (!parse_int(args[1], INT64_MIN, INT64_MAX, gfn))
+    return Status::error(EINVAL, "bad frame number");
+  int64_t port = 0;
+  if (!parse_int(args[2], 1, UINT32_MAX, port))
+    return Status::error(EINVAL, "bad event-channel port");
+
+  pb::DomainRecord& d = s.domains.get_or_create(*domid);
+  const bool first = !d.introduced() && *domid != 0;
+  d.set_introduced(true);
+  d.set_shutdown_reported(false);
+  pb::RingAddress* ring = d.mutable_ring();
+  ring->set_domid(*domid);
+  ring->set_remote_port(static_cast<uint32_t>(port));
+  ring->set_gfn(static_cast<uint64_t>(gfn));
+  if (first) d.set_introduced_commit(s.history.next());
+  s.domains.save(s.ws, *domid);
+
+  if (first) {
+    r.summary = fmt::format("{}: introduce domain {}", author(r), *domid);
+    r.specials.push_back(kIntroduceDomain);
+  } else {
+    // Re-introduction (guest kexec, resume): the domain's connection starts afresh.
+    for (uint64_t id : ring_connections_of(s, *domid)) s.drop_connection_state(id);
+    r.summary = fmt::format("{}: reintroduce domain {}", author(r), *domid);
+  }
+  r.force_commit = true;
+  return kOkReply;
+}
+
+Result<std::string> cmd_release(StoreState& s, Request& r) {
+  Result<uint32_t> domid = first_domid(r);
+  if (!domid) return domid.status();
+  if (*domid == 0) return Status::error(EINVAL, "dom0 cannot be released");
+  if (!s.domains.is_introduced(*domid))
+    return Status::error(ENOENT, fmt::format("domain {} is not introduced", *domid));
+  release_domain(s, r, *domid);
+  r.summary = fmt::format("{}: release domain {}", author(r), *domid);
+  r.force_commit = true;
+  return kOkReply;
+}
+
+Result<std::string> cmd_resume(StoreState& s, Request& r) {
+  Result<uint32_t> domid = first_domid(r);
+  if (!domid) return domid.status();
+  if (*domid == 0) return Status::error(EINVAL, "dom0 cannot be resumed");
+  if (!s.domains.is_introduced(*domid))
+    return Status::error(ENOENT, fmt::format("domain {} is not introduced", *domid));
+  s.domains.find(*domid)->set_shutdown_reported(false);
+  s.domains.save(s.ws, *domid);
+  return kOkReply;
+}
+
+Result<std::string> cmd_set_target(StoreState& s, Request& r) {
+  Result<uint32_t> domid = parse_domid(r.req.strings().strings(0));
+  if (!domid) return domid.status();
+  Result<uint32_t> target = parse_domid(r.req.strings().strings(1));
+  if (!target) return target.status();
+  if (!s.domains.is_introduced(*domid) || !s.domains.is_introduced(*target)) {
+    return Status::error(ENOENT, "SET_TARGET needs two introduced domains");
+  }
+  pb::DomainRecord& d = s.domains.get_or_create(*domid);
+  d.set_has_target(true);
+  d.set_target(*target);
+  s.domains.save(s.ws, *domid);
+  return kOkReply;
+}
+
+}  // namespace dxs::store

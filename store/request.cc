@@ -1,0 +1,33 @@
+#include "store/request.h"
+
+#include <fmt/format.h>
+
+#include <cerrno>
+#include <cstdint>
+
+#include "common/path.h"
+#include "common/printable.h"
+#include "store/state.h"
+
+namespace dxs::store {
+
+Result<std::string> canonical_path(StoreState& s, Request& r, std::string_view raw) {
+  const uint32_t home = StoreState::home_domid(r.conn);
+  const int64_t path_max = s.quotas.limit(r.caller.domid, QuotaKind::kPathMax);
+  Result<std::string> p = path::canonicalize(raw, home, static_cast<uint32_t>(path_max));
+  if (!p.is_ok() && path::canonicalize(raw, home, UINT32_MAX).is_ok()) {
+    // Valid but for its length: a refusal of the path-max quota, logged and counted as
+    // any other (the answer is EINVAL all the same).
+    return s.quotas.refuse(r.caller.domid, QuotaKind::kPathMax,
+                           fmt::format("path of {} bytes {}", raw.size(), printable(raw, 64)),
+                           r.quota_hits);
+  }
+  return p;
+}
+
+std::string author(const Request& r) {
+  if (r.conn.record.id() == kOpsConnection) return "ops";
+  return fmt::format("dom{}", r.caller.domid);
+}
+
+}  // namespace dxs::store
