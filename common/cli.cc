@@ -8,23 +8,34 @@
 
 namespace dxs {
 
+Cli::Cli(std::string program, const char* usage, const Settings& settings)
+    : program_(std::move(program)), usage_(usage), settings_(&settings) {
+  usage_ += "\nConfiguration keys (FILE, \"key = value\"; --print-config shows them all):\n";
+  usage_ += settings.help_text();
+}
+
 void Cli::parse(int argc, char** argv, std::map<std::string, std::string>& values) const {
   std::vector<option> options;
   for (const auto& [name, value] : values) {
     options.push_back(option{name.c_str(), required_argument, nullptr, 0});
   }
   options.push_back(option{"help", no_argument, nullptr, 0});
+  if (settings_ != nullptr) options.push_back(option{"print-config", no_argument, nullptr, 0});
   options.push_back(option{nullptr, 0, nullptr, 0});
   int index = 0;
   int opt;
   while ((opt = getopt_long(argc, argv, "", options.data(), &index)) != -1) {
     if (opt != 0) {
-      std::fputs(usage_, stderr);
+      std::fputs(usage_.c_str(), stderr);
       std::exit(2);
     }
     const std::string name = options[index].name;
     if (name == "help") {
-      std::fputs(usage_, stdout);
+      std::fputs(usage_.c_str(), stdout);
+      std::exit(0);
+    }
+    if (name == "print-config") {
+      std::fputs(settings_->example().c_str(), stdout);
       std::exit(0);
     }
     values[name] = optarg;
@@ -44,6 +55,11 @@ Config Cli::load_config(const std::string& file, const std::set<std::string>& ke
   if (access(kDefault, R_OK) == 0)
     return must(Config::load(kDefault, keys, skipped_prefixes), "config");
   return Config();
+}
+
+Config Cli::load_config(const std::string& file,
+                        const std::set<std::string>& skipped_prefixes) const {
+  return load_config(file, settings_->keys(), skipped_prefixes);
 }
 
 LogLevel Cli::log_level(const std::string& option, const Config& config) const {

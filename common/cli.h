@@ -12,6 +12,7 @@
 #include "common/config.h"
 #include "common/log.h"
 #include "common/result.h"
+#include "common/settings.h"
 
 namespace dxs {
 
@@ -19,6 +20,9 @@ class Cli {
  public:
   // `usage` is printed by --help (to stdout, exit 0) and after a wrong option (stderr, 2).
   Cli(std::string program, const char* usage) : program_(std::move(program)), usage_(usage) {}
+  // The same, followed by the configuration keys of `settings`, which --print-config
+  // prints as a configuration file shows them.
+  Cli(std::string program, const char* usage, const Settings& settings);
 
   // Parses "--name VALUE" for each of `names`, and --help. Options not given keep the
   // values already in `values` (the defaults).
@@ -35,13 +39,16 @@ class Cli {
   // `file` if not empty, else /etc/dxs/dxs.conf if it exists, else no configuration.
   Config load_config(const std::string& file, const std::set<std::string>& keys,
                      const std::set<std::string>& skipped_prefixes) const;
+  // The same, with the keys of the settings given to the constructor.
+  Config load_config(const std::string& file, const std::set<std::string>& skipped_prefixes) const;
 
   // --log-level if given, else the configuration's log.level, else info.
   LogLevel log_level(const std::string& option, const Config& config) const;
 
  private:
   std::string program_;
-  const char* usage_;
+  std::string usage_;
+  const Settings* settings_ = nullptr;
 };
 
 }  // namespace dxs

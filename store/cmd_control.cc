@@ -14,20 +14,12 @@ namespace {
 
 using Args = std::vector<std::string>;
 
-struct QuotaDescription {
-  QuotaKind kind;
-  const char* description;
-};
-
-constexpr QuotaDescription kQuotaDescriptions[] = {
-    {QuotaKind::kNodes, "Nodes per domain"},
-    {QuotaKind::kWatches, "Watches per domain"},
-    {QuotaKind::kTransactions, "Transactions per domain"},
-    {QuotaKind::kTransactionNodes, "Max. number of accessed nodes per transaction"},
-    {QuotaKind::kNodeSize, "Max. size of a node"},
-    {QuotaKind::kPathMax, "Max. length of a node path"},
-    {QuotaKind::kPermissions, "Max. number of permissions per node"},
-    {QuotaKind::kWatchEvents, "Max. undelivered watch events per connection"},
+// In the order `xenstore-control quota` lists them.
+constexpr QuotaKind kQuotaOrder[] = {
+    QuotaKind::kNodes,        QuotaKind::kWatches,
+    QuotaKind::kTransactions, QuotaKind::kTransactionNodes,
+    QuotaKind::kNodeSize,     QuotaKind::kPathMax,
+    QuotaKind::kPermissions,  QuotaKind::kWatchEvents,
 };
 
 std::string text_reply(std::string s) {
@@ -122,9 +114,9 @@ Result<std::string> domain_usage(StoreState& s, const std::string& arg) {
 Result<std::string> quota(StoreState& s, const Args& args) {
   if (args.empty()) {
     std::string out = "Quota settings:\n";
-    for (const auto& q : kQuotaDescriptions) {
-      out += fmt::format("{:<17}: {:>8} {}\n", quota_name(q.kind), s.options.quota.get(q.kind),
-                         q.description);
+    for (QuotaKind kind : kQuotaOrder) {
+      out += fmt::format("{:<17}: {:>8} {}\n", quota_name(kind), s.options.quota.get(kind),
+                         quota_description(kind));
     }
     return text_reply(std::move(out));
   }

@@ -9,11 +9,13 @@
 #include "common/daemon.h"
 #include "common/grpc_runtime.h"
 #include "common/log.h"
+#include "common/settings.h"
 #include "common/unix_socket.h"
 #include "store/db.h"
 #include "store/engine.h"
 #include "store/ops_service.h"
 #include "store/session_service.h"
+#include "store/settings.h"
 
 namespace {
 
@@ -27,44 +29,16 @@ Options:
   --ops-listen unix:PATH socket for dxsctl (default unix:/run/dxs/ops.sock)
   --config FILE          configuration file (default /etc/dxs/dxs.conf if it exists)
   --log-level LEVEL      debug, info, warning or error (default info)
+  --print-config         the configuration keys and their defaults, as a file has them
   --help                 this text
-
-Configuration keys (FILE, "key = value"):
-  store.sync = false           fsync the WAL on every group commit
-  store.block-cache-mb = 16    RocksDB memory: block cache, memtables charged to it
-  store.write-buffer-mb = 4    a column family's memtable is flushed at this size
-  store.spin-us = 200          poll this long for the next batch before sleeping
-  store.privileged-domid = N   a domain with dom0's rights (xenstored -p)
-  store.keep-orphans = false   hand a released domain's nodes to dom0 instead of removing them
-  quota.nodes = 1000           quota.node-size = 2048     quota.watches = 128
-  quota.transactions = 10      quota.transaction-nodes = 1024
-  quota.permissions = 5        quota.path-max = 2048      quota.watch-events = 1024
-  log.level = info
 )";
-
-const std::set<std::string> kConfigKeys = {
-    "store.sync",
-    "store.block-cache-mb",
-    "store.write-buffer-mb",
-    "store.spin-us",
-    "store.privileged-domid",
-    "store.keep-orphans",
-    "log.level",
-    "quota.nodes",
-    "quota.node-size",
-    "quota.watches",
-    "quota.transactions",
-    "quota.transaction-nodes",
-    "quota.permissions",
-    "quota.path-max",
-    "quota.watch-events",
-};
 
 }  // namespace
 
 int main(int argc, char** argv) {
   using namespace dxs;
-  const Cli cli("dxs-store", kUsage);
+  const Settings& settings = store::store_settings();
+  const Cli cli("dxs-store", kUsage, settings);
   std::map<std::string, std::string> opt = {
       {"state-dir", "/var/lib/dxs"},
       {"listen", "unix:/run/dxs/store.sock"},
@@ -76,7 +50,7 @@ int main(int argc, char** argv) {
   configure_grpc_runtime();
   limit_malloc_arenas();
 
-  const Config config = cli.load_config(opt["config"], kConfigKeys, {"frontend."});
+  const Config config = cli.load_config(opt["config"], {"frontend."});
   StderrLogger log("dxs-store", cli.log_level(opt["log-level"], config));
 
   const std::string session_path = cli.must(parse_unix_address(opt["listen"]), "--listen");
@@ -84,29 +58,25 @@ int main(int argc, char** argv) {
 
   store::DbOptions db_options;
   db_options.dir = opt["state-dir"];
-  db_options.sync = cli.must(config.get_bool("store.sync", false), "config");
+  db_options.sync = cli.must(settings.get_bool(config, "store.sync"), "config");
   db_options.block_cache_bytes =
-      static_cast<size_t>(
-          cli.must(config.get_int("store.block-cache-mb", 16, 1, 1 << 20), "config"))
+      static_cast<size_t>(cli.must(settings.get_int(config, "store.block-cache-mb"), "config"))
       << 20;
   db_options.write_buffer_bytes =
-      static_cast<size_t>(
-          cli.must(config.get_int("store.write-buffer-mb", 4, 1, 1 << 16), "config"))
+      static_cast<size_t>(cli.must(settings.get_int(config, "store.write-buffer-mb"), "config"))
       << 20;
 
   store::EngineOptions engine_options;
   for (size_t i = 0; i < static_cast<size_t>(store::QuotaKind::kCount); ++i) {
     auto kind = static_cast<store::QuotaKind>(i);
     const std::string key = "quota." + std::string(store::quota_name(kind));
-    engine_options.quota.set(
-        kind,
-        cli.must(config.get_int(key, engine_options.quota.get(kind), 0, INT32_MAX), "config"));
+    engine_options.quota.set(kind, cli.must(settings.get_int(config, key), "config"));
   }
   if (config.has("store.privileged-domid")) {
     engine_options.privileged_domid = static_cast<uint32_t>(
-        cli.must(config.get_int("store.privileged-domid", 0, 0, 0x7fef), "config"));
+        cli.must(settings.get_int(config, "store.privileged-domid"), "config"));
   }
-  engine_options.keep_orphans = cli.must(config.get_bool("store.keep-orphans", false), "config");
+  engine_options.keep_orphans = cli.must(settings.get_bool(config, "store.keep-orphans"), "config");
 
   block_termination_signals();
   for (const auto& p : {session_path, ops_path}) {
@@ -123,7 +93,7 @@ int main(int argc, char** argv) {
   store::SessionServerOptions session_options;
   session_options.socket_path = session_path;
   session_options.spin_us =
-      static_cast<int>(cli.must(config.get_int("store.spin-us", 200, 0, 100000), "config"));
+      static_cast<int>(cli.must(settings.get_int(config, "store.spin-us"), "config"));
   store::SessionServer session(*engine, engine_mu, log, session_options);
   if (Status s = session.start(); !s) cli.fail(s.to_string());
 

@@ -13,6 +13,18 @@ constexpr std::string_view kNames[] = {
 };
 static_assert(std::size(kNames) == static_cast<size_t>(QuotaKind::kCount));
 
+constexpr std::string_view kDescriptions[] = {
+    "Nodes per domain",
+    "Max. size of a node",
+    "Watches per domain",
+    "Transactions per domain",
+    "Max. number of accessed nodes per transaction",
+    "Max. number of permissions per node",
+    "Max. length of a node path",
+    "Max. undelivered watch events per connection",
+};
+static_assert(std::size(kDescriptions) == static_cast<size_t>(QuotaKind::kCount));
+
 }  // namespace
 
 std::string_view quota_name(QuotaKind kind) {
@@ -27,6 +39,10 @@ bool quota_from_name(std::string_view name, QuotaKind& out) {
     }
   }
   return false;
+}
+
+std::string_view quota_description(QuotaKind kind) {
+  return kDescriptions[static_cast<size_t>(kind)];
 }
 
 int quota_errno(QuotaKind kind) {

@@ -43,6 +43,8 @@ std::string_view quota_name(QuotaKind kind);
 bool quota_from_name(std::string_view name, QuotaKind& out);
 // The errno a request refused by this quota gets.
 int quota_errno(QuotaKind kind);
+// What the quota limits, as `xenstore-control quota` describes it ("Nodes per domain").
+std::string_view quota_description(QuotaKind kind);
 
 // Undelivered events kept for a privileged connection (unprivileged ones have the
 // watch-events quota); beyond it new events are dropped, and logged.

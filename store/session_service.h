@@ -26,7 +26,7 @@ namespace dxs::store {
 
 struct SessionServerOptions {
   std::string socket_path;  // private Unix socket, mode 0600
-  int spin_us = 50;
+  int spin_us = 200;
 };
 
 class SessionServer {
