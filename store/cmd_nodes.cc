@@ -4,12 +4,12 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstring>
 
 #include "common/config.h"
 #include "common/path.h"
 #include "common/wire.h"
 #include "store/commands.h"
+#include "store/directory_listing.h"
 #include "store/node_view.h"
 #include "store/special_nodes.h"
 #include "store/tree.h"
@@ -19,15 +19,6 @@ namespace dxs::store {
 namespace {
 
 using Obs = pb::TxnLogEntry;
-
-std::string join_children(const std::vector<std::string>& names) {
-  std::string out;
-  for (const auto& n : names) {
-    out.append(n);
-    out.push_back('\0');
-  }
-  return out;
-}
 
 // Runs fn(tree, view) on the request's view: its transaction's, the tree as of a past
 // commit (a re-sent read), or the live tree.
@@ -177,24 +168,8 @@ Result<std::string> cmd_directory_part(StoreState& s, Request& r) {
   }
   return read_node(s, r, r.req.strings().strings(0), Obs::CHILDREN,
                    [&](const std::string& path, Node& n, NodeView& view) -> Result<std::string> {
-                     const std::string list = listing(s, r, path, n, view);
-                     std::string out = std::to_string(n.children_modified);
-                     out.push_back('\0');
-                     const size_t off = static_cast<size_t>(offset);
-                     if (off >= list.size()) {
-                       out.push_back('\0');
-                       return out;
-                     }
-                     const size_t max_len = wire::kPayloadMax - out.size() - 1;
-                     size_t len = 0;
-                     while (off + len < list.size()) {
-                       const size_t name_len = std::strlen(list.c_str() + off + len);
-                       if (len + name_len >= max_len) break;
-                       len += name_len + 1;
-                     }
-                     out.append(list, off, len);
-                     if (off + len == list.size()) out.push_back('\0');
-                     return out;
+                     return directory_part(listing(s, r, path, n, view), n.children_modified,
+                                           static_cast<size_t>(offset));
                    });
 }
 

@@ -97,7 +97,7 @@ int main(int argc, char** argv) {
   store::SessionServer session(*engine, engine_mu, log, session_options);
   if (Status s = session.start(); !s) cli.fail(s.to_string());
 
-  store::OpsService ops(*engine, engine_mu, session, log);
+  store::OpsService ops(*db, *engine, engine_mu, session, log);
   std::unique_ptr<grpc::Server> ops_server =
       cli.must(store::start_ops_server(ops, ops_path, 0660), "ops API");
   log.info("ops API on {}", ops_path);

@@ -4,13 +4,18 @@
 #include <sys/stat.h>
 
 #include "common/wire.h"
+#include "store/snapshot_reads.h"
 
 namespace dxs::store {
 
 grpc::Status OpsService::Xenstore(grpc::ServerContext* ctx, const pb::Request* request,
                                   pb::Reply* reply) {
-  std::vector<pb::Outbound> others;
   rocksdb::SetPerfLevel(rocksdb::PerfLevel::kDisable);
+  if (is_snapshot_read(*request)) {
+    *reply = read_from_snapshot(db_, *request);
+    return grpc::Status::OK;
+  }
+  std::vector<pb::Outbound> others;
   {
     std::lock_guard lock(engine_mu_);
     engine_.ops_request(*request, *reply, others);

@@ -1,6 +1,8 @@
 // OpsService: the Ops API dxsctl uses, served on its own Unix socket (not the frontend's
-// private one). Requests run through the engine as its privileged ops client, under the
-// same lock as the session thread; watch events they cause go to the attached frontend.
+// private one). Reads of the live tree are answered from a RocksDB snapshot, off the
+// engine's lock (snapshot_reads.h); every other request runs through the engine as its
+// privileged ops client, under the same lock as the session thread, and the watch events
+// it causes go to the attached frontend.
 #pragma once
 
 #include <grpcpp/grpcpp.h>
@@ -18,13 +20,14 @@ namespace dxs::store {
 
 class OpsService final : public pb::Ops::Service {
  public:
-  OpsService(Engine& engine, std::mutex& engine_mu, SessionServer& session, Logger& log)
-      : engine_(engine), engine_mu_(engine_mu), session_(session), log_(log) {}
+  OpsService(Db& db, Engine& engine, std::mutex& engine_mu, SessionServer& session, Logger& log)
+      : db_(db), engine_(engine), engine_mu_(engine_mu), session_(session), log_(log) {}
 
   grpc::Status Xenstore(grpc::ServerContext* ctx, const pb::Request* request,
                         pb::Reply* reply) override;
 
  private:
+  Db& db_;
   Engine& engine_;
   std::mutex& engine_mu_;
   SessionServer& session_;
