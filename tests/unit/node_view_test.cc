@@ -1,0 +1,244 @@
+// MainNodes, SnapshotNodes, FrozenNodes and TxnNodes: the views of the tree, on a real
+// RocksDB, with commits made by Tree and CommitLog.
+#include "store/node_view.h"
+
+#include <doctest/doctest.h>
+
+#include <set>
+#include <string>
+#include <vector>
+
+#include "store_helpers.h"
+#include "temp_db.h"
+
+using namespace dxs;
+using namespace dxs::store;
+using dxs::testing::CommittedTree;
+using dxs::testing::describe;
+using dxs::testing::make_node;
+using dxs::testing::TempDb;
+using Names = std::vector<std::string>;
+
+TEST_CASE("MainNodes: put and get round-trip every field; erase removes; stamp as given") {
+  TempDb t;
+  WriteSet ws(t.db());
+  MainNodes v(ws, 9);
+  CHECK(v.stamp() == 9);
+  CHECK_FALSE(v.get("/a").has_value());
+
+  Node n;
+  n.value = std::string("x\0y", 3);
+  n.perms = {PermEntry{7, kAccessRead}, PermEntry{0, kAccessBoth}};
+  n.modified = 3;
+  n.perms_modified = 2;
+  n.children_modified = 4;
+  n.created = 1;
+  n.child_count = 2;
+  n.children_bytes = 5;
+  v.put("/a", n);
+  CHECK(describe(v.get("/a")) == describe(n));
+  REQUIRE(ws.commit().is_ok());
+
+  // Read back from the database by another write set and view.
+  WriteSet ws2(t.db());
+  MainNodes v2(ws2, 10);
+  CHECK(describe(v2.get("/a")) == describe(n));
+  v2.erase("/a");
+  CHECK_FALSE(v2.get("/a").has_value());
+  CHECK(describe(v.get("/a")) == describe(n));  // not committed yet
+  REQUIRE(ws2.commit().is_ok());
+  CHECK_FALSE(v.get("/a").has_value());
+}
+
+TEST_CASE("MainNodes::children: direct children in byte order, committed and in the batch") {
+  TempDb t;
+  WriteSet ws(t.db());
+  MainNodes v(ws, 1);
+  const Perms perms = {PermEntry{0, kAccessNone}};
+  for (const char* p : {"/", "/a", "/a/c", "/a/b/x", "/ab"}) v.put(p, make_node("", perms));
+  REQUIRE(ws.commit().is_ok());
+  for (const char* p : {"/a/b", "/a/B", "/a-b", "/b"}) v.put(p, make_node("", perms));
+
+  CHECK(v.children("/") == Names{"a", "a-b", "ab", "b"});
+  CHECK(v.children("/a") == Names{"B", "b", "c"});
+  CHECK(v.children("/a/b") == Names{"x"});
+  CHECK(v.children("/ab").empty());
+  CHECK(v.children("/missing").empty());
+  v.erase("/a/c");
+  CHECK(v.children("/a") == Names{"B", "b"});
+}
+
+namespace {
+
+// Commits 1..6 of a small history (commit 1 is the root):
+//   2: write /a = v1     3: write /a = v2     4: write /b = x
+//   5: rm /a             6: write /a/new = n (creates /a again)
+struct History {
+  explicit History(Db& db) : tree(db) {
+    c1 = tree.root_commit();
+    c2 = tree.write("/a", "v1");
+    c3 = tree.write("/a", "v2");
+    c4 = tree.write("/b", "x");
+    c5 = tree.remove("/a");
+    c6 = tree.write("/a/new", "n");
+  }
+  CommittedTree tree;
+  uint64_t c1, c2, c3, c4, c5, c6;
+};
+
+std::string value_of(NodeReader& r, std::string_view p) {
+  std::optional<Node> n = r.get(p);
+  return n ? n->value : std::string("<absent>");
+}
+
+}  // namespace
+
+TEST_CASE("SnapshotNodes at a base sees the tree as of that commit") {
+  TempDb t;
+  History h(t.db());
+  REQUIRE(h.c1 == 1);
+  REQUIRE(h.c6 == 6);
+
+  SnapshotNodes at1(h.tree.ws(), h.c1);
+  CHECK(at1.get("/").has_value());
+  CHECK(value_of(at1, "/a") == "<absent>");
+  CHECK(at1.children("/").empty());
+
+  SnapshotNodes at2(h.tree.ws(), h.c2);
+  CHECK(value_of(at2, "/a") == "v1");
+  CHECK(at2.get("/a")->modified == h.c2);
+  CHECK(value_of(at2, "/b") == "<absent>");
+  CHECK(at2.children("/") == Names{"a"});
+
+  SnapshotNodes at3(h.tree.ws(), h.c3);
+  CHECK(value_of(at3, "/a") == "v2");
+  CHECK(at3.get("/a")->created == h.c2);
+  CHECK(at3.get("/a")->modified == h.c3);
+  CHECK(at3.children("/") == Names{"a"});
+
+  SnapshotNodes at4(h.tree.ws(), h.c4);
+  CHECK(value_of(at4, "/a") == "v2");
+  CHECK(value_of(at4, "/b") == "x");
+  CHECK(at4.children("/") == Names{"a", "b"});
+  CHECK(at4.children("/a").empty());
+  CHECK(value_of(at4, "/a/new") == "<absent>");
+
+  SnapshotNodes at5(h.tree.ws(), h.c5);
+  CHECK(value_of(at5, "/a") == "<absent>");
+  CHECK(value_of(at5, "/b") == "x");
+  CHECK(at5.children("/") == Names{"b"});
+
+  SnapshotNodes at6(h.tree.ws(), h.c6);
+  CHECK(value_of(at6, "/a") == "");
+  CHECK(value_of(at6, "/a/new") == "n");
+  CHECK(at6.children("/") == Names{"a", "b"});
+  CHECK(at6.children("/a") == Names{"new"});
+
+  // At the head, a snapshot is the current tree.
+  MainNodes main(h.tree.ws(), 0);
+  for (const char* p : {"/", "/a", "/b", "/a/new"}) {
+    CAPTURE(p);
+    CHECK(describe(at6.get(p)) == describe(main.get(p)));
+    CHECK(at6.children(p) == main.children(p));
+  }
+}
+
+TEST_CASE("SnapshotNodes survive reopening the database (versions are committed state)") {
+  TempDb t;
+  uint64_t c2 = 0, c4 = 0;
+  {
+    History h(t.db());
+    c2 = h.c2;
+    c4 = h.c4;
+  }
+  t.reopen();
+  WriteSet ws(t.db());
+  SnapshotNodes at2(ws, c2);
+  CHECK(value_of(at2, "/a") == "v1");
+  SnapshotNodes at4(ws, c4);
+  CHECK(at4.children("/") == Names{"a", "b"});
+}
+
+TEST_CASE("FrozenNodes reads exactly as SnapshotNodes at the same base, with stamp 0") {
+  TempDb t;
+  History h(t.db());
+  for (uint64_t base = h.c1; base <= h.c6; ++base) {
+    CAPTURE(base);
+    SnapshotNodes snap(h.tree.ws(), base);
+    FrozenNodes frozen(h.tree.ws(), base);
+    CHECK(frozen.stamp() == 0);
+    for (const char* p : {"/", "/a", "/b", "/a/new", "/missing"}) {
+      CAPTURE(p);
+      CHECK(describe(frozen.get(p)) == describe(snap.get(p)));
+      CHECK(frozen.children(p) == snap.children(p));
+    }
+  }
+}
+
+TEST_CASE("TxnNodes overlays its own writes and erasures on its base and reports touched()") {
+  TempDb t;
+  CommittedTree tree(t.db());
+  tree.write("/a", "a0");
+  tree.write("/b", "b0");
+  tree.write("/keep", "k");
+  const uint64_t base = tree.log().head();
+  // Main moves on after the transaction's base.
+  tree.write("/late", "l");
+  tree.write("/a", "a-main");
+
+  WriteSet& ws = tree.ws();
+  TxnNodes tx(ws, 1, 1, base);
+  CHECK(tx.stamp() == kTxnSeq);
+  CHECK(value_of(tx, "/a") == "a0");  // as of the base, not main's later value
+  CHECK(value_of(tx, "/late") == "<absent>");
+  CHECK(tx.children("/") == Names{"a", "b", "keep"});
+  CHECK(tx.touched().empty());
+
+  dxs::testing::TestAccounting acct;
+  Tree txtree(tx, acct);
+  ChangeList changes;
+  const Caller dom0;
+  REQUIRE(txtree.write("/a", "a-tx", dom0, changes).is_ok());
+  REQUIRE(txtree.remove("/b", dom0, changes).is_ok());
+  REQUIRE(txtree.write("/c/d", "new", dom0, changes).is_ok());
+
+  CHECK(value_of(tx, "/a") == "a-tx");
+  CHECK(tx.get("/a")->modified == kTxnSeq);
+  CHECK(value_of(tx, "/b") == "<absent>");
+  CHECK(value_of(tx, "/c/d") == "new");
+  CHECK(value_of(tx, "/keep") == "k");
+  CHECK(tx.children("/") == Names{"a", "c", "keep"});
+  CHECK(tx.children("/c") == Names{"d"});
+  const std::set<std::string> touched(tx.touched().begin(), tx.touched().end());
+  CHECK(touched == std::set<std::string>{"/", "/a", "/b", "/c", "/c/d"});
+
+  // An erasure can be undone by writing again; a node created and erased is gone.
+  tx.put("/b", make_node("b-again", {PermEntry{0, kAccessNone}}, kTxnSeq));
+  CHECK(value_of(tx, "/b") == "b-again");
+  tx.erase("/c/d");
+  CHECK(tx.children("/c").empty());
+  CHECK(tx.children("/") == Names{"a", "b", "c", "keep"});
+
+  // Main is untouched, and so are other transactions of the same and other connections.
+  MainNodes main(ws, 0);
+  CHECK(value_of(main, "/a") == "a-main");
+  CHECK(value_of(main, "/b") == "b0");
+  CHECK(value_of(main, "/c") == "<absent>");
+  CHECK(main.children("/") == Names{"a", "b", "keep", "late"});
+  TxnNodes other_tx(ws, 1, 2, base);
+  TxnNodes other_conn(ws, 2, 1, base);
+  for (TxnNodes* o : {&other_tx, &other_conn}) {
+    CHECK(value_of(*o, "/a") == "a0");
+    CHECK(value_of(*o, "/c") == "<absent>");
+    CHECK(o->children("/") == Names{"a", "b", "keep"});
+    CHECK(o->touched().empty());
+  }
+
+  // The overlay is durable: a new view of the same transaction after a commit sees it.
+  REQUIRE(ws.commit().is_ok());
+  TxnNodes again(ws, 1, 1, base);
+  CHECK(value_of(again, "/a") == "a-tx");
+  CHECK(value_of(again, "/b") == "b-again");
+  CHECK(again.children("/") == Names{"a", "b", "c", "keep"});
+  CHECK(again.touched().empty());  // touched() is this view's, not the overlay's
+}

@@ -1,0 +1,241 @@
+// TransactionTable: open transactions, their logs and overlays in RocksDB, and the
+// derived sets rebuilt by load().
+#include "store/txn.h"
+
+#include <doctest/doctest.h>
+
+#include <set>
+#include <string>
+#include <vector>
+
+#include "store/node_view.h"
+#include "store_helpers.h"
+#include "temp_db.h"
+
+using namespace dxs;
+using namespace dxs::store;
+using dxs::testing::make_node;
+using dxs::testing::TempDb;
+using Obs = pb::TxnLogEntry;
+
+namespace {
+
+Obs entry(std::string path, Obs::Observation observed = Obs::OBSERVATION_UNSPECIFIED,
+          uint32_t op_type = 0) {
+  Obs e;
+  e.set_path(std::move(path));
+  e.set_observed(observed);
+  e.set_existed(true);
+  e.set_op_type(op_type);
+  return e;
+}
+
+std::vector<std::string> paths(const std::vector<Obs>& log) {
+  std::vector<std::string> out;
+  for (const auto& e : log) out.push_back(e.path());
+  return out;
+}
+
+std::set<std::string> as_set(const std::unordered_set<std::string>& s) {
+  return std::set<std::string>(s.begin(), s.end());
+}
+
+size_t keys_with_prefix(Db& db, Cf c, const std::string& prefix) {
+  size_t n = 0;
+  auto it = db.iterate(c, prefix);
+  for (it->Seek(prefix); it->Valid() && keys::starts_with(it->key(), prefix); it->Next()) ++n;
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("start, find and count: transactions are per connection and id") {
+  TransactionTable table;
+  CHECK(table.find(1, 1) == nullptr);
+  Transaction& t = table.start(1, 1, 17, 1234);
+  CHECK(t.conn == 1);
+  CHECK(t.record.id() == 1);
+  CHECK(t.record.base() == 17);
+  CHECK(t.record.started_ns() == 1234);
+  CHECK(t.record.op_count() == 0);
+  table.start(1, 2, 18, 0);
+  table.start(2, 1, 18, 0);
+  CHECK(table.find(1, 1) == &t);
+  CHECK(table.find(1, 3) == nullptr);
+  CHECK(table.find(3, 1) == nullptr);
+  CHECK(table.count(1) == 2);
+  CHECK(table.count(2) == 1);
+  CHECK(table.count(0) == 0);
+  CHECK(table.count(3) == 0);
+  CHECK(table.size() == 3);
+
+  // Starting an id again starts afresh.
+  t.accessed.insert("/x");
+  Transaction& again = table.start(1, 1, 20, 5);
+  CHECK(again.record.base() == 20);
+  CHECK(again.accessed.empty());
+  CHECK(table.size() == 3);
+}
+
+TEST_CASE("append logs entries in order and updates accessed and observed; read_log reads them") {
+  TempDb t;
+  WriteSet ws(t.db());
+  TransactionTable table;
+  Transaction& tx = table.start(1, 1, 0, 0);
+  table.append(ws, tx, entry("/a", Obs::NODE));
+  table.append(ws, tx, entry("/b", Obs::CHILDREN));
+  table.append(ws, tx, entry("/c", Obs::OBSERVATION_UNSPECIFIED, 11));
+  CHECK(tx.record.op_count() == 3);
+  CHECK(as_set(tx.accessed) == std::set<std::string>{"/a", "/b", "/c"});
+  CHECK(as_set(tx.observed) == std::set<std::string>{observation_key(Obs::NODE, "/a"),
+                                                     observation_key(Obs::CHILDREN, "/b")});
+  CHECK(paths(table.read_log(ws, tx)) == std::vector<std::string>{"/a", "/b", "/c"});
+  CHECK(table.read_log(ws, tx)[2].op_type() == 11);
+
+  // The log is ordered by index numerically, past 255 and 256 entries.
+  Transaction& big = table.start(1, 2, 0, 0);
+  std::vector<std::string> expected;
+  for (int i = 0; i < 300; ++i) {
+    expected.push_back("/n" + std::to_string(i));
+    table.append(ws, big, entry(expected.back()));
+  }
+  CHECK(paths(table.read_log(ws, big)) == expected);
+  // Each transaction reads only its own log.
+  CHECK(table.read_log(ws, tx).size() == 3);
+  Transaction& other = table.start(2, 1, 0, 0);
+  CHECK(table.read_log(ws, other).empty());
+}
+
+TEST_CASE("observation_key tells kinds and paths apart") {
+  CHECK(observation_key(Obs::NODE, "/a") != observation_key(Obs::CHILDREN, "/a"));
+  CHECK(observation_key(Obs::NODE, "/a") != observation_key(Obs::PERMS, "/a"));
+  CHECK(observation_key(Obs::NODE, "/a") != observation_key(Obs::NODE, "/b"));
+  CHECK(observation_key(Obs::NODE, "/a") == observation_key(Obs::NODE, "/a"));
+}
+
+TEST_CASE("flush writes each changed record once per batch, and nothing when none changed") {
+  TempDb t;
+  WriteSet ws(t.db());
+  TransactionTable table;
+  Transaction& a = table.start(1, 1, 5, 0);
+  table.append(ws, a, entry("/x", Obs::NODE));
+  table.append(ws, a, entry("/y", Obs::NODE));
+  table.append(ws, a, entry("/z", Obs::NODE));
+  table.save(a);
+  table.start(1, 2, 5, 0);
+  uint64_t before = t.last_sequence();
+  table.flush(ws);
+  REQUIRE(ws.commit().is_ok());
+  CHECK(t.last_sequence() - before == 3 + 2);  // three log entries, two records
+
+  pb::TxnRecord r;
+  std::string v;
+  REQUIRE(t.db().get(Cf::kTxns, keys::txn(1, 1), &v));
+  REQUIRE(r.ParseFromString(v));
+  CHECK(r.id() == 1);
+  CHECK(r.base() == 5);
+  CHECK(r.op_count() == 3);
+
+  before = t.last_sequence();
+  table.flush(ws);
+  CHECK(ws.empty());
+  REQUIRE(ws.commit().is_ok());
+  CHECK(t.last_sequence() == before);
+
+  // A discarded transaction's pending record is not written back.
+  Transaction& c = table.start(1, 3, 5, 0);
+  table.save(c);
+  table.discard(ws, 1, 3);
+  table.flush(ws);
+  REQUIRE(ws.commit().is_ok());
+  CHECK_FALSE(t.db().get(Cf::kTxns, keys::txn(1, 3), &v));
+}
+
+TEST_CASE("discard forgets one transaction's record, log and overlay; discard_all a connection's") {
+  TempDb t;
+  WriteSet ws(t.db());
+  TransactionTable table;
+  const Node n = make_node("v", {PermEntry{0, kAccessNone}}, kTxnSeq);
+  for (auto [conn, id] :
+       {std::pair<uint64_t, uint32_t>{1, 1}, std::pair<uint64_t, uint32_t>{1, 2},
+        std::pair<uint64_t, uint32_t>{2, 1}, std::pair<uint64_t, uint32_t>{256, 1}}) {
+    Transaction& tx = table.start(conn, id, 0, 0);
+    table.append(ws, tx, entry("/a", Obs::NODE));
+    table.append(ws, tx, entry("/b", Obs::NODE));
+    TxnNodes view(ws, conn, id, 0);
+    view.put("/a", n);
+  }
+  table.flush(ws);
+  REQUIRE(ws.commit().is_ok());
+
+  table.discard(ws, 1, 1);
+  CHECK(table.find(1, 1) == nullptr);
+  CHECK(table.find(1, 2) != nullptr);
+  CHECK(table.count(1) == 1);
+  REQUIRE(ws.commit().is_ok());
+  std::string v;
+  CHECK_FALSE(t.db().get(Cf::kTxns, keys::txn(1, 1), &v));
+  CHECK(keys_with_prefix(t.db(), Cf::kTxnLog, keys::txn(1, 1)) == 0);
+  CHECK(keys_with_prefix(t.db(), Cf::kTxnNodes, keys::txn(1, 1)) == 0);
+  CHECK(keys_with_prefix(t.db(), Cf::kTxnLog, keys::txn(1, 2)) == 2);
+  CHECK(keys_with_prefix(t.db(), Cf::kTxnNodes, keys::txn(1, 2)) == 1);
+
+  table.discard_all(ws, 1);
+  CHECK(table.count(1) == 0);
+  CHECK(table.count(2) == 1);
+  CHECK(table.count(256) == 1);
+  CHECK(table.size() == 2);
+  REQUIRE(ws.commit().is_ok());
+  CHECK(keys_with_prefix(t.db(), Cf::kTxns, keys::connection(1)) == 0);
+  CHECK(keys_with_prefix(t.db(), Cf::kTxnLog, keys::connection(1)) == 0);
+  CHECK(keys_with_prefix(t.db(), Cf::kTxnNodes, keys::connection(1)) == 0);
+  for (uint64_t conn : {2ull, 256ull}) {
+    CHECK(t.db().get(Cf::kTxns, keys::txn(conn, 1), &v));
+    CHECK(keys_with_prefix(t.db(), Cf::kTxnLog, keys::txn(conn, 1)) == 2);
+    CHECK(keys_with_prefix(t.db(), Cf::kTxnNodes, keys::txn(conn, 1)) == 1);
+  }
+}
+
+TEST_CASE("load() rebuilds transactions and their accessed and observed sets after reopen") {
+  TempDb t;
+  {
+    WriteSet ws(t.db());
+    TransactionTable table;
+    Transaction& tx = table.start(7, 3, 42, 99);
+    table.append(ws, tx, entry("/a", Obs::NODE));
+    table.append(ws, tx, entry("/b", Obs::PERMS));
+    table.append(ws, tx, entry("/c", Obs::OBSERVATION_UNSPECIFIED, 11));
+    // The overlay holds nodes the log does not name (a created parent).
+    TxnNodes view(ws, 7, 3, 42);
+    view.put("/c", make_node("v", {PermEntry{0, kAccessNone}}, kTxnSeq));
+    view.put("/p/q", make_node("", {PermEntry{0, kAccessNone}}, kTxnSeq));
+    view.erase("/d");
+    table.start(8, 1, 43, 100);
+    table.flush(ws);
+    REQUIRE(ws.commit().is_ok());
+    table.start(9, 1, 44, 0);  // never flushed: not durable
+  }
+  t.reopen();
+  TransactionTable table;
+  CHECK(table.load(t.db()) == 2);
+  CHECK(table.find(9, 1) == nullptr);
+  Transaction* tx = table.find(7, 3);
+  REQUIRE(tx != nullptr);
+  CHECK(tx->conn == 7);
+  CHECK(tx->record.id() == 3);
+  CHECK(tx->record.base() == 42);
+  CHECK(tx->record.started_ns() == 99);
+  CHECK(tx->record.op_count() == 3);
+  CHECK(as_set(tx->accessed) == std::set<std::string>{"/a", "/b", "/c", "/d", "/p/q"});
+  CHECK(as_set(tx->observed) ==
+        std::set<std::string>{observation_key(Obs::NODE, "/a"), observation_key(Obs::PERMS, "/b")});
+  Transaction* other = table.find(8, 1);
+  REQUIRE(other != nullptr);
+  CHECK(other->accessed.empty());
+  CHECK(other->observed.empty());
+
+  // The log continues where it stopped.
+  WriteSet ws(t.db());
+  table.append(ws, *tx, entry("/e"));
+  CHECK(paths(table.read_log(ws, *tx)) == std::vector<std::string>{"/a", "/b", "/c", "/e"});
+}
