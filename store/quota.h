@@ -1,5 +1,6 @@
 // Quotas (reference section 3.5): cxenstored's limits, defaults and errors, configurable
-// globally and per domain. Privileged domains are exempt from all of them.
+// globally and per domain (watch-events, which cxenstored does not count, takes
+// oxenstored's quota-maxwatchevents). Privileged domains are exempt from all of them.
 //
 // Every check against a limit is made here: Quotas::admit for the request handlers,
 // Accounting (implemented here for the live tree and for a transaction) for the tree's

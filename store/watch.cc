@@ -32,6 +32,7 @@ bool WatchTable::exists(uint64_t conn, std::string_view path, std::string_view t
 }
 
 void WatchTable::add(WriteSet& ws, const Watch& w) {
+  if (exists(w.conn, w.path, w.token)) return;  // one watch per (conn, path, token)
   pb::WatchRecord r;
   r.set_path(w.path);
   r.set_token(w.token);
@@ -50,10 +51,14 @@ bool WatchTable::remove(WriteSet& ws, uint64_t conn, std::string_view path,
   if (w == list.end()) return false;
   list.erase(w);
   if (list.empty()) by_path_.erase(it);
-  auto& mine = by_conn_[conn];
-  mine.erase(
-      std::find(mine.begin(), mine.end(), std::make_pair(std::string(path), std::string(token))));
-  if (mine.empty()) by_conn_.erase(conn);
+  // The two indexes hold the same watches; by_conn_ is searched, never grown, here.
+  if (auto c = by_conn_.find(conn); c != by_conn_.end()) {
+    auto& mine = c->second;
+    auto entry = std::find(mine.begin(), mine.end(),
+                           std::make_pair(std::string(path), std::string(token)));
+    if (entry != mine.end()) mine.erase(entry);
+    if (mine.empty()) by_conn_.erase(c);
+  }
   ws.del(Cf::kWatches, keys::watch(conn, path, token));
   return true;
 }

@@ -29,6 +29,7 @@ class WatchTable {
   size_t load(Db& db);
 
   bool exists(uint64_t conn, std::string_view path, std::string_view token) const;
+  // Adds w; nothing if the connection has that watch already.
   void add(WriteSet& ws, const Watch& w);
   // False if there is no such watch.
   bool remove(WriteSet& ws, uint64_t conn, std::string_view path, std::string_view token);
