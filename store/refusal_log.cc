@@ -10,9 +10,9 @@
 namespace dxs::store {
 
 bool RefusalLog::admit(Allowance& a) {
-  const auto now = std::chrono::steady_clock::now();
-  if (a.refilled.time_since_epoch().count() == 0) a.refilled = now;
-  const double earned = std::chrono::duration<double>(now - a.refilled) / kRefill;
+  const Clock::time_point now = now_();
+  if (!a.refilled) a.refilled = now;
+  const double earned = std::chrono::duration<double>(now - *a.refilled) / kRefill;
   a.lines = std::min<double>(kBurst, a.lines + earned);
   a.refilled = now;
   if (a.lines < 1) {

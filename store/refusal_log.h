@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string_view>
 #include <unordered_map>
 
@@ -27,7 +28,10 @@ class RefusalLog {
   // Bytes of the detail kept.
   static constexpr size_t kDetailMax = 160;
 
-  explicit RefusalLog(Logger& log) : log_(log) {}
+  using Clock = std::chrono::steady_clock;
+  // `now` is the clock allowances are earned by (tests give their own).
+  explicit RefusalLog(Logger& log, Clock::time_point (*now)() = &Clock::now)
+      : log_(log), now_(now) {}
 
   // One refused request of domid: "dom7 WRITE: EACCES (refusal 12): <detail>".
   void refused(LogLevel level, uint32_t domid, std::string_view request, int err,
@@ -41,7 +45,7 @@ class RefusalLog {
  private:
   struct Allowance {
     double lines = kBurst;
-    std::chrono::steady_clock::time_point refilled{};
+    std::optional<Clock::time_point> refilled;
     uint64_t suppressed = 0;
   };
   struct Domain {
@@ -50,10 +54,11 @@ class RefusalLog {
     Allowance other;
   };
   // Whether a line may be logged now; takes one from the allowance.
-  static bool admit(Allowance& a);
+  bool admit(Allowance& a);
   void emit(LogLevel level, Domain& d, std::string_view line);
 
   Logger& log_;
+  Clock::time_point (*now_)();
   // Bounded: domids are 16 bits.
   std::unordered_map<uint32_t, Domain> domains_;
 };
