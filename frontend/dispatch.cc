@@ -2,7 +2,7 @@
 
 #include <set>
 
-#include "common/request_codec.h"
+#include "frontend/request_codec.h"
 
 namespace dxs::frontend {
 
