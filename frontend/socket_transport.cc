@@ -24,7 +24,7 @@ constexpr size_t kReadChunk = 64 * 1024;
 class SocketTransport::Conn final : public ClientConnection,
                                     public std::enable_shared_from_this<Conn> {
  public:
-  Conn(SocketTransport& t, int fd, const PeerCredentials& peer) : t_(t), fd_(fd), peer_(peer) {}
+  Conn(SocketTransport& t, int fd, const ClientIdentity& who) : t_(t), fd_(fd), who_(who) {}
   ~Conn() override { ::close(fd_); }
 
   // Queues bytes; the loop writes everything queued for a client with one send() once
@@ -56,7 +56,7 @@ class SocketTransport::Conn final : public ClientConnection,
   }
 
   std::string describe() const override {
-    return fmt::format("socket client {} (pid {}, uid {})", id_, peer_.pid, peer_.uid);
+    return fmt::format("socket client {} (pid {}, uid {})", id_, who_.pid, who_.uid);
   }
 
   // Loop thread: writes what is queued, then applies the backlog policy to the rest.
@@ -113,7 +113,7 @@ class SocketTransport::Conn final : public ClientConnection,
   int fd() const { return fd_; }
   uint64_t id() const { return id_; }
   void set_id(uint64_t id) { id_ = id; }
-  const PeerCredentials& peer() const { return peer_; }
+  const ClientIdentity& identity() const { return who_; }
   bool reading() {
     std::lock_guard lock(mu_);
     return reading_locked();
@@ -160,7 +160,7 @@ class SocketTransport::Conn final : public ClientConnection,
   SocketTransport& t_;
   const int fd_;
   uint64_t id_ = 0;
-  PeerCredentials peer_;
+  const ClientIdentity who_;
   std::mutex mu_;
   std::string out_;
   std::deque<std::pair<uint64_t, uint64_t>> events_;  // (end offset, event id)
@@ -231,13 +231,13 @@ void SocketTransport::accept_clients() {
     }
     PeerCredentials peer;
     peer_credentials(fd, peer);
-    auto c = std::make_shared<Conn>(*this, fd, peer);
+    auto c = std::make_shared<Conn>(*this, fd, ClientIdentity::socket_peer(peer.pid, peer.uid));
     epoll_event ev{};
     ev.events = EPOLLIN | EPOLLRDHUP;
     ev.data.ptr = c.get();
     epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev);
     conns_[c.get()] = c;
-    c->set_id(dispatch_.open(c, pb::SOCKET, 0, peer));
+    c->set_id(dispatch_.open(c, c->identity()));
   }
 }
 
