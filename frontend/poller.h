@@ -44,6 +44,7 @@ class Poller {
 
   // Waits up to timeout_ms (0: only what is ready; -1: no limit) and calls the handler of
   // each ready fd. Returns how many handlers it called (a wake-up alone counts none).
+  // REQUIRES: not called from a handler (one round at a time).
   int wait(int timeout_ms);
 
   // Thread-safe: makes a blocked (or the next) wait() return.
