@@ -2,7 +2,7 @@
 
 #include <set>
 
-#include "common/request_codec.h"
+#include "frontend/request_codec.h"
 
 namespace dxs::frontend {
 
@@ -10,15 +10,14 @@ pb::Inbound Dispatch::open_item(uint64_t id, const Entry& e) const {
   pb::Inbound item;
   pb::OpenConnection* open = item.mutable_open();
   open->set_conn(id);
-  open->set_kind(e.kind);
-  open->set_domid(e.domid);
-  open->set_peer_pid(e.peer.pid);
-  open->set_peer_uid(e.peer.uid);
+  open->set_kind(e.who.kind);
+  open->set_domid(e.who.domid);
+  open->set_peer_pid(e.who.pid);
+  open->set_peer_uid(e.who.uid);
   return item;
 }
 
-uint64_t Dispatch::open(std::shared_ptr<ClientConnection> conn, pb::ConnectionKind kind,
-                        uint32_t domid, const PeerCredentials& peer) {
+uint64_t Dispatch::open(std::shared_ptr<ClientConnection> conn, const ClientIdentity& who) {
   pb::Inbound item;
   uint64_t id;
   {
@@ -26,9 +25,7 @@ uint64_t Dispatch::open(std::shared_ptr<ClientConnection> conn, pb::ConnectionKi
     id = conn_id_base_ + next_conn_++;
     Entry& e = conns_[id];
     e.conn = std::move(conn);
-    e.kind = kind;
-    e.domid = domid;
-    e.peer = peer;
+    e.who = who;
     item = open_item(id, e);
   }
   session_.submit(std::move(item));

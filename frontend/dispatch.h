@@ -20,10 +20,10 @@
 #include <string>
 
 #include "common/log.h"
-#include "common/unix_socket.h"
 #include "common/wire.h"
 #include "frontend/client_connection.h"
-#include "frontend/session_client.h"
+#include "frontend/client_identity.h"
+#include "frontend/session_link.h"
 
 namespace dxs::frontend {
 
@@ -34,12 +34,11 @@ struct DispatchOptions {
 
 class Dispatch final : public SessionHandler {
  public:
-  Dispatch(SessionClient& session, Logger& log, DispatchOptions options)
+  Dispatch(SessionLink& session, Logger& log, DispatchOptions options)
       : session_(session), log_(log), options_(options) {}
 
   // Transport side. open() returns the new connection's id.
-  uint64_t open(std::shared_ptr<ClientConnection> conn, pb::ConnectionKind kind, uint32_t domid,
-                const PeerCredentials& peer);
+  uint64_t open(std::shared_ptr<ClientConnection> conn, const ClientIdentity& who);
   // A whole message from the client. Returns false when the connection has reached its
   // in-flight limit: stop reading until resume_reading().
   bool on_message(uint64_t conn, wire::Message&& msg);
@@ -56,9 +55,7 @@ class Dispatch final : public SessionHandler {
  private:
   struct Entry {
     std::shared_ptr<ClientConnection> conn;
-    pb::ConnectionKind kind = pb::SOCKET;
-    uint32_t domid = 0;
-    PeerCredentials peer;
+    ClientIdentity who;
     uint64_t next_seq = 1;
     uint64_t replied_seq = 0;
     uint64_t acked_event = 0;
@@ -67,7 +64,7 @@ class Dispatch final : public SessionHandler {
   };
   pb::Inbound open_item(uint64_t id, const Entry& e) const;
 
-  SessionClient& session_;
+  SessionLink& session_;
   Logger& log_;
   DispatchOptions options_;
   std::mutex mu_;

@@ -26,9 +26,9 @@ void EventLoop::run() {
         notify_systemd("READY=1");
         announced = true;
       }
-      handled += sockets_.poll(0);
+      handled += serve_clients(0);
     }
-    sockets_.flush_pending();
+    flush_clients();
     if (handled > 0) {
       last_work = Clock::now();
       continue;
@@ -37,19 +37,29 @@ void EventLoop::run() {
       sched_yield();  // polling: any other runnable thread (a client, the store) goes first
     } else if (!session_.attached() || session_.awaiting()) {
       session_.poll(await_slice);
-      sockets_.flush_pending();
+      flush_clients();
     } else {
-      sockets_.poll(options_.idle_ms);
+      serve_clients(options_.idle_ms);
     }
   }
-  sockets_.flush_pending();
+  flush_clients();
   session_.stop();
   while (!session_.stopped()) session_.poll(await_slice);
 }
 
 void EventLoop::stop() {
   stopping_ = true;
-  sockets_.wake_up();
+  poller_.wake_up();
+}
+
+int EventLoop::serve_clients(int timeout_ms) {
+  int handled = 0;
+  for (Transport* t : transports_) handled += t->run_pending();
+  return handled + poller_.wait(handled > 0 ? 0 : timeout_ms);
+}
+
+void EventLoop::flush_clients() {
+  for (Transport* t : transports_) t->flush_pending();
 }
 
 }  // namespace dxs::frontend

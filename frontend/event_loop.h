@@ -1,11 +1,12 @@
-// EventLoop: the frontend's one worker thread. It serves the client sockets (epoll) and
-// the store session (gRPC completion queue) itself, so a request and its reply are never
-// handed between threads: on a small VM a thread wake-up costs more than the request.
+// EventLoop: the frontend's one worker thread. It serves every client transport (through
+// the Poller and the Transport interface) and the store session (gRPC completion queue)
+// itself, so a request and its reply are never handed between threads: on a small VM a
+// thread wake-up costs more than the request.
 //
 // The loop blocks where the next event is expected: in gRPC while a batch is at the
 // store (client requests that arrive meanwhile are read with the reply, into the next
-// batch), in epoll when nothing is. Before blocking it polls both for `spin_us` after
-// its last piece of work, which spares the wake-up when the next event is a few
+// batch), in the Poller when nothing is. Before blocking it polls both for `spin_us`
+// after its last piece of work, which spares the wake-up when the next event is a few
 // microseconds away: the store's answer to a small batch usually is. An idle loop also
 // looks at the session every `idle_ms`, for messages no request is waiting for (watch
 // events caused through the Ops API).
@@ -13,10 +14,12 @@
 
 #include <atomic>
 #include <chrono>
+#include <vector>
 
 #include "common/log.h"
+#include "frontend/poller.h"
 #include "frontend/session_client.h"
-#include "frontend/socket_transport.h"
+#include "frontend/transport.h"
 
 namespace dxs::frontend {
 
@@ -27,8 +30,12 @@ struct EventLoopOptions {
 
 class EventLoop {
  public:
-  EventLoop(SessionClient& session, SocketTransport& sockets, Logger& log, EventLoopOptions options)
-      : session_(session), sockets_(sockets), log_(log), options_(options) {}
+  // REQUIRES: the session and the poller outlive the loop.
+  EventLoop(SessionClient& session, Poller& poller, Logger& log, EventLoopOptions options)
+      : session_(session), poller_(poller), log_(log), options_(options) {}
+
+  // REQUIRES: before run(); the transport outlives run().
+  void add_transport(Transport& transport) { transports_.push_back(&transport); }
 
   // Serves until stop(); returns once the session has wound down.
   void run();
@@ -36,10 +43,16 @@ class EventLoop {
   void stop();
 
  private:
+  // One look at every transport: its pending work, then the Poller for up to
+  // timeout_ms (not at all if there was pending work). Returns the work done.
+  int serve_clients(int timeout_ms);
+  void flush_clients();
+
   SessionClient& session_;
-  SocketTransport& sockets_;
+  Poller& poller_;
   Logger& log_;
   EventLoopOptions options_;
+  std::vector<Transport*> transports_;
   std::atomic<bool> stopping_{false};
 };
 

@@ -14,6 +14,7 @@
 #include "common/unix_socket.h"
 #include "frontend/dispatch.h"
 #include "frontend/event_loop.h"
+#include "frontend/poller.h"
 #include "frontend/session_client.h"
 #include "frontend/socket_transport.h"
 
@@ -92,10 +93,13 @@ int main(int argc, char** argv) {
   SessionClient session(session_options, log);
   Dispatch dispatch(session, log, dispatch_options);
   session.set_handler(&dispatch);
-  SocketTransport sockets(dispatch, log, socket_options);
+  Poller poller(log);
+  if (Status s = poller.open(); !s) cli.fail(s.to_string());
+  SocketTransport sockets(poller, dispatch, log, socket_options);
   // Listen at once: clients that connect before the store answers wait in the backlog.
   if (Status s = sockets.listen(); !s) cli.fail(s.to_string());
-  EventLoop loop(session, sockets, log, loop_options);
+  EventLoop loop(session, poller, log, loop_options);
+  loop.add_transport(sockets);
 
   std::thread signals([&] {
     int sig = wait_for_termination_signal();

@@ -21,17 +21,10 @@
 #include <vector>
 
 #include "common/log.h"
+#include "frontend/session_link.h"
 #include "proto/session.grpc.pb.h"
 
 namespace dxs::frontend {
-
-class SessionHandler {
- public:
-  virtual ~SessionHandler() = default;
-  // A (new) stream is attached; the returned items are sent before any other.
-  virtual std::vector<pb::Inbound> on_attached(const pb::Welcome& welcome) = 0;
-  virtual void on_response(pb::SessionResponse& response) = 0;
-};
 
 struct SessionClientOptions {
   std::string store_path;  // the store's private Unix socket
@@ -43,17 +36,17 @@ struct SessionClientOptions {
   int batches_in_flight = 2;
 };
 
-class SessionClient {
+class SessionClient final : public SessionLink {
  public:
   SessionClient(SessionClientOptions options, Logger& log);
-  ~SessionClient();
+  ~SessionClient() override;
 
   void set_handler(SessionHandler* handler) { handler_ = handler; }
 
   // Starts attaching to the store.
   void start();
-  // Queues an item for the store; it leaves with the next batch.
-  void submit(pb::Inbound&& item);
+  // SessionLink: queues an item for the store; it leaves with the next batch.
+  void submit(pb::Inbound&& item) override;
 
   // Handles completion-queue events: waits up to `timeout` for the first, then takes
   // whatever else is ready. Returns how many events it handled.

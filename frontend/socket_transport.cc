@@ -1,7 +1,5 @@
 #include "frontend/socket_transport.h"
 
-#include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -22,10 +20,13 @@ constexpr size_t kReadChunk = 64 * 1024;
 }  // namespace
 
 class SocketTransport::Conn final : public ClientConnection,
+                                    public FdHandler,
                                     public std::enable_shared_from_this<Conn> {
  public:
-  Conn(SocketTransport& t, int fd, const PeerCredentials& peer) : t_(t), fd_(fd), peer_(peer) {}
+  Conn(SocketTransport& t, int fd, const ClientIdentity& who) : t_(t), fd_(fd), who_(who) {}
   ~Conn() override { ::close(fd_); }
+
+  void on_fd_ready(uint32_t events) override { t_.handle(*this, events); }
 
   // Queues bytes; the loop writes everything queued for a client with one send() once
   // it has delivered the store's whole response (flush_pending()), so the replies and
@@ -56,7 +57,7 @@ class SocketTransport::Conn final : public ClientConnection,
   }
 
   std::string describe() const override {
-    return fmt::format("socket client {} (pid {}, uid {})", id_, peer_.pid, peer_.uid);
+    return fmt::format("socket client {} (pid {}, uid {})", id_, who_.pid, who_.uid);
   }
 
   // Loop thread: writes what is queued, then applies the backlog policy to the rest.
@@ -111,9 +112,9 @@ class SocketTransport::Conn final : public ClientConnection,
   }
 
   int fd() const { return fd_; }
+  const ClientIdentity& identity() const { return who_; }
   uint64_t id() const { return id_; }
   void set_id(uint64_t id) { id_ = id; }
-  const PeerCredentials& peer() const { return peer_; }
   bool reading() {
     std::lock_guard lock(mu_);
     return reading_locked();
@@ -151,16 +152,15 @@ class SocketTransport::Conn final : public ClientConnection,
 
   void update_epoll_locked() {
     if (closed_) return;
-    epoll_event ev{};
-    ev.events = (reading_locked() ? EPOLLIN : 0u) | (want_out_ ? EPOLLOUT : 0u) | EPOLLRDHUP;
-    ev.data.ptr = this;
-    epoll_ctl(t_.epoll_fd_, EPOLL_CTL_MOD, fd_, &ev);
+    const uint32_t events =
+        (reading_locked() ? EPOLLIN : 0u) | (want_out_ ? EPOLLOUT : 0u) | EPOLLRDHUP;
+    [[maybe_unused]] Status s = t_.poller_.modify(fd_, events, *this);
   }
 
   SocketTransport& t_;
   const int fd_;
   uint64_t id_ = 0;
-  PeerCredentials peer_;
+  const ClientIdentity who_;
   std::mutex mu_;
   std::string out_;
   std::deque<std::pair<uint64_t, uint64_t>> events_;  // (end offset, event id)
@@ -175,41 +175,30 @@ class SocketTransport::Conn final : public ClientConnection,
   std::string close_reason_;
 };
 
-SocketTransport::SocketTransport(Dispatch& dispatch, Logger& log, SocketTransportOptions options)
-    : dispatch_(dispatch), log_(log), options_(std::move(options)) {}
+SocketTransport::SocketTransport(Poller& poller, Dispatch& dispatch, Logger& log,
+                                 SocketTransportOptions options)
+    : poller_(poller), dispatch_(dispatch), log_(log), options_(std::move(options)) {}
 
 SocketTransport::~SocketTransport() {
   for (auto& [ptr, c] : conns_) c->mark_closed();
   conns_.clear();
-  if (listen_fd_ >= 0) ::close(listen_fd_);
-  if (epoll_fd_ >= 0) ::close(epoll_fd_);
-  if (wake_fd_ >= 0) ::close(wake_fd_);
+  if (listen_fd_ >= 0) {
+    poller_.remove(listen_fd_, *this);
+    ::close(listen_fd_);
+  }
 }
 
 Status SocketTransport::listen() {
   Result<int> fd = listen_unix(options_.path, options_.mode, 1024);
   if (!fd) return fd.status();
   listen_fd_ = *fd;
-  epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
-  wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-  if (epoll_fd_ < 0 || wake_fd_ < 0) return Status::error(errno, "epoll/eventfd");
-  epoll_event ev{};
-  ev.events = EPOLLIN;
-  ev.data.ptr = &listen_fd_;
-  epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, listen_fd_, &ev);
-  ev.data.ptr = &wake_fd_;
-  epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &ev);
+  if (Status s = poller_.add(listen_fd_, EPOLLIN, *this); !s) return s;
   log_.info("serving Xenstore clients on {}", options_.path);
   return Status::ok();
 }
 
-void SocketTransport::wake() {
-  uint64_t one = 1;
-  [[maybe_unused]] ssize_t n = ::write(wake_fd_, &one, sizeof one);
-}
-
-void SocketTransport::wake_up() {
-  wake();
+void SocketTransport::on_fd_ready(uint32_t) {
+  accept_clients();
 }
 
 void SocketTransport::request_resume(std::shared_ptr<Conn> c) {
@@ -217,7 +206,7 @@ void SocketTransport::request_resume(std::shared_ptr<Conn> c) {
     std::lock_guard lock(resume_mu_);
     resume_.push_back(std::move(c));
   }
-  wake();
+  poller_.wake_up();
 }
 
 void SocketTransport::accept_clients() {
@@ -231,18 +220,15 @@ void SocketTransport::accept_clients() {
     }
     PeerCredentials peer;
     peer_credentials(fd, peer);
-    auto c = std::make_shared<Conn>(*this, fd, peer);
-    epoll_event ev{};
-    ev.events = EPOLLIN | EPOLLRDHUP;
-    ev.data.ptr = c.get();
-    epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev);
+    auto c = std::make_shared<Conn>(*this, fd, ClientIdentity::socket_peer(peer.pid, peer.uid));
+    [[maybe_unused]] Status s = poller_.add(fd, EPOLLIN | EPOLLRDHUP, *c);
     conns_[c.get()] = c;
-    c->set_id(dispatch_.open(c, pb::SOCKET, 0, peer));
+    c->set_id(dispatch_.open(c, c->identity()));
   }
 }
 
 void SocketTransport::drop(Conn& c, std::string_view reason) {
-  epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, c.fd(), nullptr);
+  poller_.remove(c.fd(), c);
   c.mark_closed();
   dispatch_.on_closed(c.id(), reason);
   log_.debug("{} gone: {}", c.describe(), reason);
@@ -323,7 +309,7 @@ void SocketTransport::flush_pending() {
   }
 }
 
-int SocketTransport::poll(int timeout_ms) {
+int SocketTransport::run_pending() {
   // Connections the dispatch has room for again (resume_reading()).
   std::vector<std::shared_ptr<Conn>> resume;
   {
@@ -335,28 +321,6 @@ int SocketTransport::poll(int timeout_ms) {
     if (conns_.count(c.get()) == 0) continue;
     c->set_dispatch_paused(false);
     process_input(*c);
-    ++handled;
-  }
-  if (handled > 0) timeout_ms = 0;
-
-  epoll_event events[256];
-  int n = epoll_wait(epoll_fd_, events, 256, timeout_ms);
-  if (n < 0) {
-    if (errno != EINTR) log_.error("epoll_wait: {}", std::strerror(errno));
-    return handled;
-  }
-  for (int i = 0; i < n; ++i) {
-    void* ptr = events[i].data.ptr;
-    if (ptr == &listen_fd_) {
-      accept_clients();
-    } else if (ptr == &wake_fd_) {
-      uint64_t value;
-      [[maybe_unused]] ssize_t r = ::read(wake_fd_, &value, sizeof value);
-      continue;
-    } else {
-      auto* c = static_cast<Conn*>(ptr);
-      if (conns_.count(c) != 0) handle(*c, events[i].events);
-    }
     ++handled;
   }
   return handled;

@@ -1,11 +1,12 @@
 // SocketTransport: Xenstore clients on a Unix socket (libxenstore, xenstore-utils, xl).
 //
-// Driven by the event loop through poll(): it accepts clients, reads their bytes, frames messages
-// (closing a client whose header announces a payload over 4096 bytes, as xenstored does)
-// and hands them to the Dispatch. Replies are queued and written by the loop's
-// flush_pending(), a client's whole share of a batch with one send(). A client
-// whose queue passes `pause_bytes` is not read until it drains (its requests wait in its
-// own socket); one whose queue still reaches `max_queued_bytes` is dropped.
+// Its listening socket and every client socket are registered with the Poller, whose
+// handlers accept clients, read their bytes, frame messages (closing a client whose
+// header announces a payload over 4096 bytes, as xenstored does) and hand them to the
+// Dispatch. Replies are queued and written by flush_pending(), a client's whole share of
+// a batch with one send(). A client whose queue passes `pause_bytes` is not read until it
+// drains (its requests wait in its own socket); one whose queue still reaches
+// `max_queued_bytes` is dropped.
 #pragma once
 
 #include <sys/types.h>
@@ -19,6 +20,8 @@
 #include "common/log.h"
 #include "common/result.h"
 #include "frontend/dispatch.h"
+#include "frontend/poller.h"
+#include "frontend/transport.h"
 
 namespace dxs::frontend {
 
@@ -31,40 +34,37 @@ struct SocketTransportOptions {
   size_t max_queued_bytes = 64 << 20;
 };
 
-class SocketTransport {
+// REQUIRES: the Poller outlives the transport.
+class SocketTransport final : public Transport, private FdHandler {
  public:
-  SocketTransport(Dispatch& dispatch, Logger& log, SocketTransportOptions options);
-  ~SocketTransport();
+  SocketTransport(Poller& poller, Dispatch& dispatch, Logger& log, SocketTransportOptions options);
+  ~SocketTransport() override;
 
-  // Creates the listening socket.
+  // Creates the listening socket and registers it with the Poller.
   Status listen();
-  // Waits up to timeout_ms (-1: no limit) for socket events and handles them. Returns
-  // how many it handled.
-  int poll(int timeout_ms);
-  // Thread-safe: makes a blocked poll() return.
-  void wake_up();
-  // Writes what was queued for clients since the last call: the loop calls it after
-  // each round of work, so that a client gets a batch's replies with one send().
-  void flush_pending();
+
+  // Transport: resumes reading the clients the Dispatch has room for again.
+  int run_pending() override;
+  // Transport: writes what was queued for clients, a client's share with one send().
+  void flush_pending() override;
 
  private:
   class Conn;
   friend class Conn;
+  void on_fd_ready(uint32_t events) override;  // the listening socket
   void accept_clients();
   void handle(Conn& c, uint32_t events);
   void read_from(Conn& c);
   void process_input(Conn& c);
   void drop(Conn& c, std::string_view reason);
-  void wake();
   void request_resume(std::shared_ptr<Conn> c);
   void schedule_flush(std::shared_ptr<Conn> c);
 
+  Poller& poller_;
   Dispatch& dispatch_;
   Logger& log_;
   SocketTransportOptions options_;
   int listen_fd_ = -1;
-  int epoll_fd_ = -1;
-  int wake_fd_ = -1;
   std::unordered_map<Conn*, std::shared_ptr<Conn>> conns_;  // loop thread only
   std::mutex resume_mu_;
   std::vector<std::shared_ptr<Conn>> resume_;

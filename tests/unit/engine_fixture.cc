@@ -7,7 +7,7 @@
 #include <cstdlib>
 #include <filesystem>
 
-#include "common/request_codec.h"
+#include "frontend/request_codec.h"
 #include "common/xs_error.h"
 #include "store/history.h"
 #include "store/node.h"

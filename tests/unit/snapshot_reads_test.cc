@@ -4,7 +4,7 @@
 
 #include <doctest/doctest.h>
 
-#include "common/request_codec.h"
+#include "frontend/request_codec.h"
 #include "engine_fixture.h"
 
 using dxs::testing::args;

@@ -1,4 +1,4 @@
-// common/request_codec: the shape of every message type's payload, decoded into the
+// frontend/request_codec: the shape of every message type's payload, decoded into the
 // Request oneof, and the exact wire bytes of replies and watch events (reference §1.2,
 // §5.2 items 3 and 13).
 #include <doctest/doctest.h>
@@ -9,8 +9,8 @@
 #include <string_view>
 #include <vector>
 
-#include "common/request_codec.h"
 #include "common/wire.h"
+#include "frontend/request_codec.h"
 
 using dxs::codec::append_event;
 using dxs::codec::append_reply;

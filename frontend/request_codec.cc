@@ -1,4 +1,4 @@
-#include "common/request_codec.h"
+#include "frontend/request_codec.h"
 
 namespace dxs::codec {
 namespace {
