@@ -1,9 +1,9 @@
 #include "frontend/request_codec.h"
 
+#include "common/message_table.h"
+
 namespace dxs::codec {
 namespace {
-
-using wire::MsgType;
 
 // One NUL-terminated string filling the whole payload (xenstored's onearg()).
 bool is_one_arg(std::string_view payload) {
@@ -28,12 +28,9 @@ void decode_request(const wire::Message& msg, pb::Request& out) {
   out.set_req_id(msg.header.req_id);
   out.set_tx_id(msg.header.tx_id);
 
-  switch (static_cast<MsgType>(msg.header.type)) {
-    case MsgType::kDirectory:
-    case MsgType::kRead:
-    case MsgType::kGetPerms:
-    case MsgType::kMkdir:
-    case MsgType::kRm:
+  const wire::MessageSpec* spec = wire::find_message(msg.header.type);
+  switch (spec == nullptr ? wire::Payload::kNotRequest : spec->payload) {
+    case wire::Payload::kPath:
       if (!is_one_arg(payload)) {
         set_malformed(out, "payload is not exactly one NUL-terminated path");
         return;
@@ -41,7 +38,7 @@ void decode_request(const wire::Message& msg, pb::Request& out) {
       out.mutable_path()->set_path(payload.data(), payload.size() - 1);
       return;
 
-    case MsgType::kWrite: {
+    case wire::Payload::kPathValue: {
       size_t nul = payload.find('\0');
       if (nul == std::string_view::npos) {
         set_malformed(out, "no NUL after the path");
@@ -53,7 +50,7 @@ void decode_request(const wire::Message& msg, pb::Request& out) {
       return;
     }
 
-    case MsgType::kSetPerms: {
+    case wire::Payload::kPathPerms: {
       wire::Strings s = wire::split_strings(payload);
       if (s.strings.size() < 2) {
         set_malformed(out, "SET_PERMS needs a path and at least one permission");
@@ -67,8 +64,7 @@ void decode_request(const wire::Message& msg, pb::Request& out) {
       return;
     }
 
-    case MsgType::kWatch:
-    case MsgType::kUnwatch: {
+    case wire::Payload::kPathToken: {
       wire::Strings s = wire::split_strings(payload);
       if (s.strings.size() < 2) {
         set_malformed(out, "watch needs a path and a token");
@@ -83,21 +79,13 @@ void decode_request(const wire::Message& msg, pb::Request& out) {
       return;
     }
 
-    case MsgType::kControl:
-    case MsgType::kTransactionEnd:
-    case MsgType::kIntroduce:
-    case MsgType::kRelease:
-    case MsgType::kGetDomainPath:
-    case MsgType::kIsDomainIntroduced:
-    case MsgType::kResume:
-    case MsgType::kSetTarget:
-    case MsgType::kDirectoryPart:
+    case wire::Payload::kStrings:
+      // Their number is the store's to check (the message table's arity).
       set_strings(out, wire::split_strings(payload));
       return;
 
-    case MsgType::kTransactionStart:
-    case MsgType::kResetWatches:
-    default:
+    case wire::Payload::kRaw:
+    case wire::Payload::kNotRequest:
       out.mutable_unparsed()->set_payload(payload.data(), payload.size());
       return;
   }
@@ -114,7 +102,7 @@ void append_event(std::string& out, const pb::WatchEvent& event) {
   payload.push_back('\0');
   payload.append(event.token());
   payload.push_back('\0');
-  wire::append_message(out, wire::to_u32(MsgType::kWatchEvent), 0, 0, payload);
+  wire::append_message(out, wire::to_u32(wire::MsgType::kWatchEvent), 0, 0, payload);
 }
 
 }  // namespace dxs::codec

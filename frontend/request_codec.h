@@ -1,8 +1,9 @@
 // Wire messages <-> typed Session protobufs.
 //
-// The codec knows the shape of each message type's payload (how many NUL-terminated
-// strings, where a value starts) and nothing of its meaning: paths, numbers and
-// permission strings are validated by the store. A payload of the wrong shape becomes a
+// The codec knows the shape of each message type's payload, from the message table
+// (common/message_table.h: where a path ends, where a value starts, which strings come
+// in which fields), and nothing of its meaning: paths, numbers, permission strings and
+// the number of arguments are the store's to check. A payload of the wrong shape becomes a
 // Request carrying `malformed`, answered by the store in order with the other requests.
 #pragma once
 
