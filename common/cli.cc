@@ -9,7 +9,7 @@
 namespace dxs {
 
 Cli::Cli(std::string program, const char* usage, const Settings& settings)
-    : program_(std::move(program)), usage_(usage), settings_(&settings) {
+    : program_(std::move(program)), usage_(usage), settings_(settings) {
   usage_ += "\nConfiguration keys (FILE, \"key = value\"; --print-config shows them all):\n";
   usage_ += settings.help_text();
 }
@@ -20,7 +20,7 @@ void Cli::parse(int argc, char** argv, std::map<std::string, std::string>& value
     options.push_back(option{name.c_str(), required_argument, nullptr, 0});
   }
   options.push_back(option{"help", no_argument, nullptr, 0});
-  if (settings_ != nullptr) options.push_back(option{"print-config", no_argument, nullptr, 0});
+  options.push_back(option{"print-config", no_argument, nullptr, 0});
   options.push_back(option{nullptr, 0, nullptr, 0});
   int index = 0;
   int opt;
@@ -35,7 +35,7 @@ void Cli::parse(int argc, char** argv, std::map<std::string, std::string>& value
       std::exit(0);
     }
     if (name == "print-config") {
-      std::fputs(settings_->example().c_str(), stdout);
+      std::fputs(settings_.example().c_str(), stdout);
       std::exit(0);
     }
     values[name] = optarg;
@@ -48,18 +48,14 @@ void Cli::fail(const std::string& message) const {
   std::exit(1);
 }
 
-Config Cli::load_config(const std::string& file, const std::set<std::string>& keys,
+Config Cli::load_config(const std::string& file,
                         const std::set<std::string>& skipped_prefixes) const {
+  const std::set<std::string> keys = settings_.keys();
   constexpr const char* kDefault = "/etc/dxs/dxs.conf";
   if (!file.empty()) return must(Config::load(file, keys, skipped_prefixes), "config");
   if (access(kDefault, R_OK) == 0)
     return must(Config::load(kDefault, keys, skipped_prefixes), "config");
   return Config();
-}
-
-Config Cli::load_config(const std::string& file,
-                        const std::set<std::string>& skipped_prefixes) const {
-  return load_config(file, settings_->keys(), skipped_prefixes);
 }
 
 LogLevel Cli::log_level(const std::string& option, const Config& config) const {

@@ -18,10 +18,9 @@ namespace dxs {
 
 class Cli {
  public:
-  // `usage` is printed by --help (to stdout, exit 0) and after a wrong option (stderr, 2).
-  Cli(std::string program, const char* usage) : program_(std::move(program)), usage_(usage) {}
-  // The same, followed by the configuration keys of `settings`, which --print-config
-  // prints as a configuration file shows them.
+  // `usage`, followed by the configuration keys of `settings`, is printed by --help (to
+  // stdout, exit 0) and after a wrong option (stderr, 2); --print-config prints the keys
+  // as a configuration file shows them.
   Cli(std::string program, const char* usage, const Settings& settings);
 
   // Parses "--name VALUE" for each of `names`, and --help. Options not given keep the
@@ -36,10 +35,8 @@ class Cli {
     return std::move(r.value());
   }
 
-  // `file` if not empty, else /etc/dxs/dxs.conf if it exists, else no configuration.
-  Config load_config(const std::string& file, const std::set<std::string>& keys,
-                     const std::set<std::string>& skipped_prefixes) const;
-  // The same, with the keys of the settings given to the constructor.
+  // `file` if not empty, else /etc/dxs/dxs.conf if it exists, else no configuration;
+  // checked against the settings' keys, skipping those of the other binary.
   Config load_config(const std::string& file, const std::set<std::string>& skipped_prefixes) const;
 
   // --log-level if given, else the configuration's log.level, else info.
@@ -48,7 +45,7 @@ class Cli {
  private:
   std::string program_;
   std::string usage_;
-  const Settings* settings_ = nullptr;
+  const Settings& settings_;
 };
 
 }  // namespace dxs

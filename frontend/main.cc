@@ -16,6 +16,7 @@
 #include "frontend/event_loop.h"
 #include "frontend/poller.h"
 #include "frontend/session_client.h"
+#include "frontend/settings.h"
 #include "frontend/socket_transport.h"
 
 namespace {
@@ -30,27 +31,16 @@ Options:
   --config FILE        configuration file (default /etc/dxs/dxs.conf if it exists)
   --log-level LEVEL    debug, info, warning or error (default info)
   --help               this text
-
-Configuration keys (FILE, "key = value"):
-  frontend.socket-mode = 0600     file mode of the client socket (octal)
-  frontend.max-in-flight = 64     requests of one client in flight before it is not read
-  frontend.spin-us = 50           poll for more work this long before sleeping
-  frontend.idle-ms = 10           when idle, look at the store session this often
-  frontend.batches-in-flight = 2  batches at the store at once; more wait and merge
-  log.level = info
+  --print-config       the configuration keys and their defaults, as a file has them
 )";
-
-const std::set<std::string> kConfigKeys = {
-    "frontend.socket-mode", "frontend.max-in-flight",     "frontend.spin-us",
-    "frontend.idle-ms",     "frontend.batches-in-flight", "log.level",
-};
 
 }  // namespace
 
 int main(int argc, char** argv) {
   using namespace dxs;
   using namespace dxs::frontend;
-  const Cli cli("dxs-frontend", kUsage);
+  const Settings& settings = frontend_settings();
+  const Cli cli("dxs-frontend", kUsage, settings);
   std::map<std::string, std::string> opt = {
       {"store", "unix:/run/dxs/store.sock"},
       {"socket", "/run/xenstored/socket"},
@@ -61,28 +51,28 @@ int main(int argc, char** argv) {
   configure_grpc_runtime();
   limit_malloc_arenas();
 
-  const Config config = cli.load_config(opt["config"], kConfigKeys, {"store.", "quota."});
+  const Config config = cli.load_config(opt["config"], {"store.", "quota."});
   StderrLogger log("dxs-frontend", cli.log_level(opt["log-level"], config));
 
   EventLoopOptions loop_options;
   loop_options.spin_us =
-      static_cast<int>(cli.must(config.get_int("frontend.spin-us", 50, 0, 100000), "config"));
+      static_cast<int>(cli.must(settings.get_int(config, "frontend.spin-us"), "config"));
   loop_options.idle_ms =
-      static_cast<int>(cli.must(config.get_int("frontend.idle-ms", 10, 1, 1000), "config"));
+      static_cast<int>(cli.must(settings.get_int(config, "frontend.idle-ms"), "config"));
 
   SessionClientOptions session_options;
   session_options.store_path = cli.must(parse_unix_address(opt["store"]), "--store");
   session_options.name = "dxs-frontend pid " + std::to_string(getpid());
-  session_options.batches_in_flight = static_cast<int>(
-      cli.must(config.get_int("frontend.batches-in-flight", 2, 1, 1024), "config"));
+  session_options.batches_in_flight =
+      static_cast<int>(cli.must(settings.get_int(config, "frontend.batches-in-flight"), "config"));
 
   DispatchOptions dispatch_options;
-  dispatch_options.max_in_flight = static_cast<uint32_t>(
-      cli.must(config.get_int("frontend.max-in-flight", 64, 1, 65536), "config"));
+  dispatch_options.max_in_flight =
+      static_cast<uint32_t>(cli.must(settings.get_int(config, "frontend.max-in-flight"), "config"));
 
   SocketTransportOptions socket_options;
   socket_options.path = opt["socket"];
-  const std::string mode = config.get_string("frontend.socket-mode", "0600");
+  const std::string mode = settings.get_string(config, "frontend.socket-mode");
   char* end = nullptr;
   socket_options.mode = static_cast<mode_t>(std::strtoul(mode.c_str(), &end, 8));
   if (end == mode.c_str() || *end != '\0' || socket_options.mode > 0777) {
