@@ -19,6 +19,8 @@
 
 namespace {
 
+using namespace dxs;
+
 constexpr const char* kUsage = R"(Usage: dxs-store [OPTIONS]
 
 Holds all Xenstore state in RocksDB and serves dxs-frontend and dxsctl.
@@ -32,6 +34,36 @@ Options:
   --print-config         the configuration keys and their defaults, as a file has them
   --help                 this text
 )";
+
+store::DbOptions db_options_from(const Cli& cli, const Settings& settings, const Config& config,
+                                 const std::string& dir) {
+  store::DbOptions options;
+  options.dir = dir;
+  options.sync = cli.must(settings.get_bool(config, "store.sync"), "config");
+  options.block_cache_bytes =
+      static_cast<size_t>(cli.must(settings.get_int(config, "store.block-cache-mb"), "config"))
+      << 20;
+  options.write_buffer_bytes =
+      static_cast<size_t>(cli.must(settings.get_int(config, "store.write-buffer-mb"), "config"))
+      << 20;
+  return options;
+}
+
+store::EngineOptions engine_options_from(const Cli& cli, const Settings& settings,
+                                         const Config& config) {
+  store::EngineOptions options;
+  for (size_t i = 0; i < static_cast<size_t>(store::QuotaKind::kCount); ++i) {
+    auto kind = static_cast<store::QuotaKind>(i);
+    const std::string key = "quota." + std::string(store::quota_name(kind));
+    options.quota.set(kind, cli.must(settings.get_int(config, key), "config"));
+  }
+  if (config.has("store.privileged-domid")) {
+    options.privileged_domid = static_cast<uint32_t>(
+        cli.must(settings.get_int(config, "store.privileged-domid"), "config"));
+  }
+  options.keep_orphans = cli.must(settings.get_bool(config, "store.keep-orphans"), "config");
+  return options;
+}
 
 }  // namespace
 
@@ -56,27 +88,8 @@ int main(int argc, char** argv) {
   const std::string session_path = cli.must(parse_unix_address(opt["listen"]), "--listen");
   const std::string ops_path = cli.must(parse_unix_address(opt["ops-listen"]), "--ops-listen");
 
-  store::DbOptions db_options;
-  db_options.dir = opt["state-dir"];
-  db_options.sync = cli.must(settings.get_bool(config, "store.sync"), "config");
-  db_options.block_cache_bytes =
-      static_cast<size_t>(cli.must(settings.get_int(config, "store.block-cache-mb"), "config"))
-      << 20;
-  db_options.write_buffer_bytes =
-      static_cast<size_t>(cli.must(settings.get_int(config, "store.write-buffer-mb"), "config"))
-      << 20;
-
-  store::EngineOptions engine_options;
-  for (size_t i = 0; i < static_cast<size_t>(store::QuotaKind::kCount); ++i) {
-    auto kind = static_cast<store::QuotaKind>(i);
-    const std::string key = "quota." + std::string(store::quota_name(kind));
-    engine_options.quota.set(kind, cli.must(settings.get_int(config, key), "config"));
-  }
-  if (config.has("store.privileged-domid")) {
-    engine_options.privileged_domid = static_cast<uint32_t>(
-        cli.must(settings.get_int(config, "store.privileged-domid"), "config"));
-  }
-  engine_options.keep_orphans = cli.must(settings.get_bool(config, "store.keep-orphans"), "config");
+  const store::DbOptions db_options = db_options_from(cli, settings, config, opt["state-dir"]);
+  const store::EngineOptions engine_options = engine_options_from(cli, settings, config);
 
   block_termination_signals();
   for (const auto& p : {session_path, ops_path}) {
