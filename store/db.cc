@@ -254,6 +254,18 @@ void append_be32(std::string& out, uint32_t v) {
     out.push_back(static_cast<char>((v >> shift) & 0xff));
 }
 
+std::string be64(uint64_t v) {
+  std::string out;
+  append_be64(out, v);
+  return out;
+}
+
+std::string be32(uint32_t v) {
+  std::string out;
+  append_be32(out, v);
+  return out;
+}
+
 uint64_t load_be64(std::string_view s) {
   uint64_t v = 0;
   for (size_t i = 0; i < 8; ++i) v = (v << 8) | static_cast<uint8_t>(s[i]);
@@ -312,22 +324,15 @@ uint64_t version_seq(std::string_view key) {
 }
 
 std::string commit(uint64_t seq) {
-  std::string k;
-  append_be64(k, seq);
-  return k;
+  return be64(seq);
 }
 
 std::string connection(uint64_t conn) {
-  std::string k;
-  append_be64(k, conn);
-  return k;
+  return be64(conn);
 }
 
 std::string event(uint64_t conn, uint64_t event_id) {
-  std::string k;
-  append_be64(k, conn);
-  append_be64(k, event_id);
-  return k;
+  return be64(conn) + be64(event_id);
 }
 
 std::string events_of(uint64_t conn) {
@@ -335,8 +340,7 @@ std::string events_of(uint64_t conn) {
 }
 
 std::string watch(uint64_t conn, std::string_view path, std::string_view token) {
-  std::string k;
-  append_be64(k, conn);
+  std::string k = be64(conn);
   k.append(path);
   k.push_back('\0');
   k.append(token);
@@ -344,16 +348,11 @@ std::string watch(uint64_t conn, std::string_view path, std::string_view token) 
 }
 
 std::string domain(uint32_t domid) {
-  std::string k;
-  append_be32(k, domid);
-  return k;
+  return be32(domid);
 }
 
 std::string txn(uint64_t conn, uint32_t tx_id) {
-  std::string k;
-  append_be64(k, conn);
-  append_be32(k, tx_id);
-  return k;
+  return be64(conn) + be32(tx_id);
 }
 
 std::string txn_entries(uint64_t conn, uint32_t tx_id) {

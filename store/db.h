@@ -214,6 +214,8 @@ std::string path_of_txn_node_key(std::string_view key);
 // Big-endian fixed-width integers, so byte order is numeric order.
 void append_be64(std::string& out, uint64_t v);
 void append_be32(std::string& out, uint32_t v);
+std::string be64(uint64_t v);
+std::string be32(uint32_t v);
 uint64_t load_be64(std::string_view s);
 uint32_t load_be32(std::string_view s);
 
