@@ -323,8 +323,26 @@ uint64_t version_seq(std::string_view key) {
   return ~load_be64(key.substr(key.size() - 8));
 }
 
+bool is_version_of(std::string_view key, std::string_view prefix) {
+  return key.size() == prefix.size() + 8 && key.substr(0, prefix.size()) == prefix;
+}
+
+std::optional<std::pair<std::string_view, uint64_t>> child_version(std::string_view key,
+                                                                   std::string_view prefix) {
+  // children_prefix(p) name 0x00 ~seq(BE64)
+  if (key.size() < prefix.size() + 9) return std::nullopt;
+  const std::string_view name = key.substr(prefix.size(), key.size() - prefix.size() - 9);
+  if (name.find('\0') != std::string_view::npos) return std::nullopt;  // further below
+  return std::make_pair(name, version_seq(key));
+}
+
 std::string commit(uint64_t seq) {
   return be64(seq);
+}
+
+std::optional<uint64_t> commit_seq(std::string_view key) {
+  if (key.size() != 8) return std::nullopt;
+  return load_be64(key);
 }
 
 std::string connection(uint64_t conn) {
@@ -363,6 +381,10 @@ std::string txn_node(uint64_t conn, uint32_t tx_id, std::string_view path) {
   std::string k = txn_entries(conn, tx_id);
   k.append(node(path));
   return k;
+}
+
+std::string txn_children_prefix(uint64_t conn, uint32_t tx_id, std::string_view path) {
+  return txn_entries(conn, tx_id) + children_prefix(path);
 }
 
 std::string txn_log(uint64_t conn, uint32_t tx_id, uint32_t index) {

@@ -29,8 +29,10 @@
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "common/log.h"
 #include "common/result.h"
@@ -191,8 +193,17 @@ std::string version(std::string_view path, uint64_t seq);
 std::string versions_prefix(std::string_view path);
 // Decodes the sequence number at the end of a version key.
 uint64_t version_seq(std::string_view key);
+// Whether a versions key is a version of the node whose versions_prefix() is `prefix`
+// (and not of a node below it).
+bool is_version_of(std::string_view key, std::string_view prefix);
+// For a versions key that starts with children_prefix(p): the name of the child of p it
+// is a version of, and the version's sequence number; nullopt for a node further below.
+std::optional<std::pair<std::string_view, uint64_t>> child_version(std::string_view key,
+                                                                   std::string_view prefix);
 
 std::string commit(uint64_t seq);
+// The sequence number of a commits key; nullopt if it is not one.
+std::optional<uint64_t> commit_seq(std::string_view key);
 std::string connection(uint64_t conn);
 std::string watch(uint64_t conn, std::string_view path, std::string_view token);
 std::string event(uint64_t conn, uint64_t event_id);
@@ -203,6 +214,9 @@ std::string txn(uint64_t conn, uint32_t tx_id);
 // Prefix of the transaction's entries in txn_nodes and txn_log.
 std::string txn_entries(uint64_t conn, uint32_t tx_id);
 std::string txn_node(uint64_t conn, uint32_t tx_id, std::string_view path);
+// Prefix of the transaction's txn_nodes entries for the children of path; the rest of
+// each key is the child's name.
+std::string txn_children_prefix(uint64_t conn, uint32_t tx_id, std::string_view path);
 std::string txn_log(uint64_t conn, uint32_t tx_id, uint32_t index);
 
 // Decoders of the keys above. REQUIRES: a key of that column family.

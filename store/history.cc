@@ -40,8 +40,9 @@ void CommitLog::load(Db& db) {
   main_head_ = last_ = 0;
   for (it->SeekToLast(); it->Valid(); it->Prev()) {
     const std::string_view key(it->key().data(), it->key().size());
-    if (key.size() != 8) fail_stop_corrupt(Cf::kCommits, key);
-    const uint64_t seq = keys::load_be64(key);
+    const std::optional<uint64_t> seq_of_key = keys::commit_seq(key);
+    if (!seq_of_key) fail_stop_corrupt(Cf::kCommits, key);
+    const uint64_t seq = *seq_of_key;
     if (last_ == 0) last_ = seq;
     pb::CommitRecord c;
     if (!c.ParseFromArray(it->value().data(), static_cast<int>(it->value().size())))

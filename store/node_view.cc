@@ -51,8 +51,8 @@ std::optional<Node> SnapshotNodes::version_at_base(std::string_view path) {
   const std::string target = keys::version(path, base_);
   auto it = state_.iterate(Cf::kVersions, prefix);
   it->Seek(target);
-  if (!it->Valid() || it->key().size() != prefix.size() + 8 ||
-      !keys::starts_with(it->key(), prefix)) {
+  if (!it->Valid() ||
+      !keys::is_version_of(std::string_view(it->key().data(), it->key().size()), prefix)) {
     return std::nullopt;
   }
   return decode(it->value().ToString());
@@ -79,12 +79,11 @@ std::vector<std::string> SnapshotNodes::children(std::string_view path) {
   std::string decided;
   bool have_decided = false;
   for (it->Seek(prefix); it->Valid() && keys::starts_with(it->key(), prefix); it->Next()) {
-    rocksdb::Slice key = it->key();
-    if (key.size() < prefix.size() + 9) continue;
-    std::string_view name(key.data() + prefix.size(), key.size() - prefix.size() - 9);
-    if (name.find('\0') != std::string_view::npos) continue;  // not a direct child's key
+    auto child = keys::child_version(std::string_view(it->key().data(), it->key().size()), prefix);
+    if (!child) continue;  // a version of a node further below
+    const auto [name, seq] = *child;
     if (have_decided && name == decided) continue;
-    if (keys::version_seq(std::string_view(key.data(), key.size())) > base_) continue;
+    if (seq > base_) continue;
     decided.assign(name);
     have_decided = true;
     if (decode(it->value().ToString())) names.emplace_back(name);
@@ -109,7 +108,7 @@ std::optional<Node> TxnNodes::get(std::string_view path) {
 std::vector<std::string> TxnNodes::children(std::string_view path) {
   std::vector<std::string> base = snapshot_.children(path);
   std::set<std::string> names(base.begin(), base.end());
-  const std::string prefix = keys::txn(conn_, tx_id_) + keys::children_prefix(path);
+  const std::string prefix = keys::txn_children_prefix(conn_, tx_id_, path);
   auto it = ws_.iterate(Cf::kTxnNodes, prefix);
   for (it->Seek(prefix); it->Valid() && keys::starts_with(it->key(), prefix); it->Next()) {
     std::string name(it->key().data() + prefix.size(), it->key().size() - prefix.size());
