@@ -25,6 +25,13 @@ if [ "$(id -u)" -ne 0 ]; then
   exit 1
 fi
 export DEBIAN_FRONTEND=noninteractive
-apt-get update -q >&2
+# apt's own output, errors included, goes to stderr; a failure is named on the last line.
+if ! apt-get update -q >&2; then
+  echo "deploy/install-deps.sh: apt-get update failed (output above)" >&2
+  exit 1
+fi
 # shellcheck disable=SC2086
-apt-get install -y -q --no-install-recommends $missing >&2
+if ! apt-get install -y -q --no-install-recommends $missing >&2; then
+  echo "deploy/install-deps.sh: apt-get install failed (output above):$missing" >&2
+  exit 1
+fi
