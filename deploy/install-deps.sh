@@ -6,10 +6,11 @@ set -eu
 
 build="meson ninja-build pkg-config g++ protobuf-compiler protobuf-compiler-grpc
   libgrpc++-dev libprotobuf-dev librocksdb-dev libfmt-dev libsystemd-dev libxen-dev"
-tests="doctest-dev python3 python3-pyxs xenstore-utils xen-utils-4.17"
+run="xenstore-utils"   # the clients deploy/up.sh tells you to try
+tests="doctest-dev python3 python3-pyxs xen-utils-4.17"
 
-want="$build"
-[ "${1:-}" = "--tests" ] && want="$build $tests"
+want="$build $run"
+[ "${1:-}" = "--tests" ] && want="$build $run $tests"
 
 missing=""
 for p in $want; do
