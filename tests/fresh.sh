@@ -477,6 +477,7 @@ cp -L /etc/resolv.conf "$root/etc/resolv.conf" || fail "copying /etc/resolv.conf
 say "copying the repository's files (tracked and untracked-not-ignored, as in the working tree) to $repo_in_root"
 mkdir -p "$root$repo_in_root" || fail "mkdir $repo_in_root"
 (
+  set -o pipefail
   cd "$top" &&
     git ls-files -z --cached --others --exclude-standard |
     while IFS= read -r -d '' f; do
