@@ -6,10 +6,11 @@ set -eu
 
 build="meson ninja-build pkg-config g++ protobuf-compiler protobuf-compiler-grpc
   libgrpc++-dev libprotobuf-dev librocksdb-dev libfmt-dev libsystemd-dev libxen-dev"
-tests="doctest-dev python3 python3-pyxs xenstore-utils xen-utils-4.17"
+run="xenstore-utils"   # the clients deploy/up.sh tells you to try
+tests="doctest-dev python3 python3-pyxs xen-utils-4.17"
 
-want="$build"
-[ "${1:-}" = "--tests" ] && want="$build $tests"
+want="$build $run"
+[ "${1:-}" = "--tests" ] && want="$build $run $tests"
 
 missing=""
 for p in $want; do
@@ -25,6 +26,13 @@ if [ "$(id -u)" -ne 0 ]; then
   exit 1
 fi
 export DEBIAN_FRONTEND=noninteractive
-apt-get update -q >&2
+# apt's own output, errors included, goes to stderr; a failure is named on the last line.
+if ! apt-get update -q >&2; then
+  echo "deploy/install-deps.sh: apt-get update failed (output above)" >&2
+  exit 1
+fi
 # shellcheck disable=SC2086
-apt-get install -y -q --no-install-recommends $missing >&2
+if ! apt-get install -y -q --no-install-recommends $missing >&2; then
+  echo "deploy/install-deps.sh: apt-get install failed (output above):$missing" >&2
+  exit 1
+fi
