@@ -33,6 +33,9 @@ class SessionServer::Stream {
   // Runs on the completion-queue thread.
   void on_event(Kind kind, bool ok) {
     --pending_;
+    // The queue is shut down: what is left in it is drained, and nothing starts again
+    // (gRPC aborts on an operation started on a shut-down queue). The process is ending.
+    if (server_.queue_closed_) return;
     switch (kind) {
       case Kind::kAccept:
         if (!ok) {  // the server is shutting down
@@ -155,8 +158,8 @@ SessionServer::SessionServer(Engine& engine, std::mutex& engine_mu, Logger& log,
     : engine_(engine), engine_mu_(engine_mu), log_(log), options_(std::move(options)) {}
 
 SessionServer::~SessionServer() {
-  if (server_) server_->Shutdown();
-  if (cq_) cq_->Shutdown();
+  if (server_ && !stopping_) server_->Shutdown();
+  if (cq_ && !queue_closed_) cq_->Shutdown();
 }
 
 Status SessionServer::start() {
@@ -175,7 +178,7 @@ Status SessionServer::start() {
 }
 
 void SessionServer::listen_for_next_stream() {
-  if (!shutting_down_) new Stream(*this);
+  if (!stopping_) new Stream(*this);
 }
 
 void SessionServer::adopt(Stream* s) {
@@ -192,7 +195,7 @@ void SessionServer::forget(Stream* s) {
 void SessionServer::deliver(std::vector<pb::Outbound>&& items) {
   if (items.empty()) return;
   std::lock_guard lock(current_mu_);
-  if (current_ != nullptr) current_->send(std::move(items));
+  if (current_ != nullptr && !queue_closed_) current_->send(std::move(items));
 }
 
 void SessionServer::run() {
@@ -214,16 +217,36 @@ void SessionServer::run() {
       sched_yield();
       continue;
     }
-    auto* op = static_cast<Stream::Op*>(tag);
-    op->stream->on_event(op->kind, ok);
+    if (server_shut_down_ && !queue_closed_) close_queue();
+    if (tag != &wake_tag_) {
+      auto* op = static_cast<Stream::Op*>(tag);
+      op->stream->on_event(op->kind, ok);
+    }
     spin_until = Clock::now() + spin;
   }
 }
 
-void SessionServer::shutdown() {
-  if (shutting_down_.exchange(true)) return;
-  server_->Shutdown(std::chrono::system_clock::now());
+// On this thread only, between events: no operation is being started meanwhile, and
+// none starts after (queue_closed_, under current_mu_ for the Ops threads' deliver()).
+void SessionServer::close_queue() {
+  {
+    std::lock_guard lock(current_mu_);
+    queue_closed_ = true;
+  }
   cq_->Shutdown();
+}
+
+void SessionServer::shutdown() {
+  if (stopping_.exchange(true)) return;
+  // Cancels every call; their operations come back failed through the queue, which
+  // run() keeps draining meanwhile.
+  server_->Shutdown(std::chrono::system_clock::now());
+  // Then run() closes the queue. The alarm wakes it should it be blocked with nothing
+  // left to come. Both under current_mu_, which close_queue() takes before closing: the
+  // alarm is never set on a closed queue, and run() always wakes after the flag is set.
+  std::lock_guard lock(current_mu_);
+  server_shut_down_ = true;
+  wake_.Set(cq_.get(), gpr_now(GPR_CLOCK_MONOTONIC), &wake_tag_);
 }
 
 }  // namespace dxs::store

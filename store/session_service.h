@@ -10,6 +10,7 @@
 // One frontend is served at a time: a new Attach takes over from the previous stream.
 #pragma once
 
+#include <grpcpp/alarm.h>
 #include <grpcpp/grpcpp.h>
 
 #include <atomic>
@@ -46,6 +47,7 @@ class SessionServer {
  private:
   class Stream;
   void listen_for_next_stream();
+  void close_queue();
   void adopt(Stream* s);   // s becomes the stream outbound items go to
   void forget(Stream* s);  // s is about to be deleted
 
@@ -58,7 +60,13 @@ class SessionServer {
   std::unique_ptr<grpc::Server> server_;
   std::mutex current_mu_;
   Stream* current_ = nullptr;  // the stream outbound items go to
-  std::atomic<bool> shutting_down_{false};
+  // Shutting down: shutdown() was called (no new streams), the server is shut down
+  // (run() closes the queue next), the queue is closed (nothing starts on it again).
+  std::atomic<bool> stopping_{false};
+  std::atomic<bool> server_shut_down_{false};
+  std::atomic<bool> queue_closed_{false};
+  grpc::Alarm wake_;
+  char wake_tag_ = 0;
 };
 
 }  // namespace dxs::store
