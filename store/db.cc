@@ -419,6 +419,8 @@ std::string prefix_end(std::string_view prefix) {
 }
 
 bool starts_with(const rocksdb::Slice& key, std::string_view prefix) {
+  // An empty prefix may have no data pointer at all, which memcmp must not be given.
+  if (prefix.empty()) return true;
   return key.size() >= prefix.size() && std::memcmp(key.data(), prefix.data(), prefix.size()) == 0;
 }
 
