@@ -8,14 +8,14 @@ namespace {
 using P = Payload;
 using R = Recovery;
 
-constexpr MessageSpec kNone(MsgType t, std::string_view name) {
+constexpr MessageSpec not_request(MsgType t, std::string_view name) {
   return MessageSpec{t, name, P::kNotRequest};
 }
-constexpr MessageSpec kRead(MsgType t, std::string_view name, P payload) {
+constexpr MessageSpec read(MsgType t, std::string_view name, P payload) {
   return MessageSpec{.type = t, .name = name, .payload = payload, .recovery = R::kReplayableRead};
 }
-constexpr MessageSpec kStrings(MsgType t, std::string_view name, uint8_t min, uint8_t max,
-                               bool privileged, bool trailing_ok = true) {
+constexpr MessageSpec strings(MsgType t, std::string_view name, uint8_t min, uint8_t max,
+                              bool privileged, bool trailing_ok = true) {
   return MessageSpec{.type = t,
                      .name = name,
                      .payload = P::kStrings,
@@ -27,10 +27,10 @@ constexpr MessageSpec kStrings(MsgType t, std::string_view name, uint8_t min, ui
 
 // In type order: the index is the type.
 constexpr std::array<MessageSpec, kTypeCount> kMessages = {
-    kStrings(MsgType::kControl, "CONTROL", 1, kAnyCount, true),
-    kRead(MsgType::kDirectory, "DIRECTORY", P::kPath),
-    kRead(MsgType::kRead, "READ", P::kPath),
-    kRead(MsgType::kGetPerms, "GET_PERMS", P::kPath),
+    strings(MsgType::kControl, "CONTROL", 1, kAnyCount, true),
+    read(MsgType::kDirectory, "DIRECTORY", P::kPath),
+    read(MsgType::kRead, "READ", P::kPath),
+    read(MsgType::kGetPerms, "GET_PERMS", P::kPath),
     MessageSpec{.type = MsgType::kWatch,
                 .name = "WATCH",
                 .payload = P::kPathToken,
@@ -40,20 +40,20 @@ constexpr std::array<MessageSpec, kTypeCount> kMessages = {
                 .payload = P::kPathToken,
                 .in_transaction = false},
     MessageSpec{MsgType::kTransactionStart, "TRANSACTION_START", P::kRaw},
-    kStrings(MsgType::kTransactionEnd, "TRANSACTION_END", 1, 1, false, false),
-    kStrings(MsgType::kIntroduce, "INTRODUCE", 3, kAnyCount, true),
-    kStrings(MsgType::kRelease, "RELEASE", 1, 1, true, false),
-    kStrings(MsgType::kGetDomainPath, "GET_DOMAIN_PATH", 1, 1, false, false),
+    strings(MsgType::kTransactionEnd, "TRANSACTION_END", 1, 1, false, false),
+    strings(MsgType::kIntroduce, "INTRODUCE", 3, kAnyCount, true),
+    strings(MsgType::kRelease, "RELEASE", 1, 1, true, false),
+    strings(MsgType::kGetDomainPath, "GET_DOMAIN_PATH", 1, 1, false, false),
     MessageSpec{MsgType::kWrite, "WRITE", P::kPathValue},
     MessageSpec{MsgType::kMkdir, "MKDIR", P::kPath},
     MessageSpec{MsgType::kRm, "RM", P::kPath},
     MessageSpec{MsgType::kSetPerms, "SET_PERMS", P::kPathPerms},
-    kNone(MsgType::kWatchEvent, "WATCH_EVENT"),
-    kNone(MsgType::kError, "ERROR"),
-    kStrings(MsgType::kIsDomainIntroduced, "IS_DOMAIN_INTRODUCED", 1, 1, true, false),
-    kStrings(MsgType::kResume, "RESUME", 1, 1, true, false),
-    kStrings(MsgType::kSetTarget, "SET_TARGET", 2, kAnyCount, true),
-    kNone(MsgType::kRestrict, "RESTRICT"),
+    not_request(MsgType::kWatchEvent, "WATCH_EVENT"),
+    not_request(MsgType::kError, "ERROR"),
+    strings(MsgType::kIsDomainIntroduced, "IS_DOMAIN_INTRODUCED", 1, 1, true, false),
+    strings(MsgType::kResume, "RESUME", 1, 1, true, false),
+    strings(MsgType::kSetTarget, "SET_TARGET", 2, kAnyCount, true),
+    not_request(MsgType::kRestrict, "RESTRICT"),
     MessageSpec{MsgType::kResetWatches, "RESET_WATCHES", P::kRaw},
     MessageSpec{.type = MsgType::kDirectoryPart,
                 .name = "DIRECTORY_PART",

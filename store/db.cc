@@ -397,10 +397,6 @@ uint64_t conn_of_key(std::string_view key) {
   return load_be64(key.substr(0, 8));
 }
 
-uint32_t txn_of_key(std::string_view key) {
-  return load_be32(key.substr(8, 4));
-}
-
 std::string path_of_txn_node_key(std::string_view key) {
   return path_of_node_key(key.substr(12));
 }

@@ -221,7 +221,6 @@ std::string txn_log(uint64_t conn, uint32_t tx_id, uint32_t index);
 
 // Decoders of the keys above. REQUIRES: a key of that column family.
 uint64_t conn_of_key(std::string_view key);  // watches, events, txns, txn_nodes, txn_log
-uint32_t txn_of_key(std::string_view key);   // txns, txn_nodes, txn_log
 // The path of a txn_nodes key.
 std::string path_of_txn_node_key(std::string_view key);
 

@@ -26,15 +26,20 @@ bool is_routine_error(int err) {
   return err == ENOENT || err == EEXIST || err == EAGAIN || err == EACCES;
 }
 
+pb::Reply make_reply(const pb::Request& req, uint32_t type, std::string payload) {
+  pb::Reply reply;
+  reply.set_conn(req.conn());
+  reply.set_seq(req.seq());
+  reply.set_type(type);
+  reply.set_req_id(req.req_id());
+  reply.set_tx_id(req.tx_id());
+  reply.set_payload(std::move(payload));
+  return reply;
+}
+
 pb::Outbound reply_to(const pb::Request& req, uint32_t type, std::string payload) {
   pb::Outbound o;
-  pb::Reply* reply = o.mutable_reply();
-  reply->set_conn(req.conn());
-  reply->set_seq(req.seq());
-  reply->set_type(type);
-  reply->set_req_id(req.req_id());
-  reply->set_tx_id(req.tx_id());
-  reply->set_payload(std::move(payload));
+  *o.mutable_reply() = make_reply(req, type, std::move(payload));
   return o;
 }
 
@@ -366,7 +371,7 @@ pb::Reply Engine::run_request(Request& r) {
   if (result.is_ok() && result->size() > wire::kPayloadMax) {
     result = Status::error(E2BIG, fmt::format("reply of {} bytes", result->size()));
   }
-  pb::Reply reply = reply_to(r.req, r.req.type(), {}).reply();
+  pb::Reply reply = make_reply(r.req, r.req.type(), {});
   if (!result.is_ok()) {
     state_.ws.rollback_to_savepoint();
     state_.delivery.rollback(outbound_mark);
