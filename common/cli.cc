@@ -14,10 +14,16 @@ Cli::Cli(std::string program, const char* usage, const Settings& settings)
   usage_ += settings.help_text();
 }
 
-void Cli::parse(int argc, char** argv, std::map<std::string, std::string>& values) const {
+void Cli::parse(int argc, char** argv, std::map<std::string, std::string>& values,
+                const std::set<std::string>& flags) const {
   std::vector<option> options;
   for (const auto& [name, value] : values) {
-    options.push_back(option{name.c_str(), required_argument, nullptr, 0});
+    if (flags.count(name) == 0) {
+      options.push_back(option{name.c_str(), required_argument, nullptr, 0});
+    }
+  }
+  for (const std::string& flag : flags) {
+    options.push_back(option{flag.c_str(), no_argument, nullptr, 0});
   }
   options.push_back(option{"help", no_argument, nullptr, 0});
   options.push_back(option{"print-config", no_argument, nullptr, 0});
@@ -38,7 +44,7 @@ void Cli::parse(int argc, char** argv, std::map<std::string, std::string>& value
       std::fputs(settings_.example().c_str(), stdout);
       std::exit(0);
     }
-    values[name] = optarg;
+    values[name] = flags.count(name) != 0 ? "yes" : optarg;
   }
   if (optind != argc) fail(std::string("unexpected argument '") + argv[optind] + "' (see --help)");
 }

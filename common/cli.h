@@ -23,9 +23,11 @@ class Cli {
   // as a configuration file shows them.
   Cli(std::string program, const char* usage, const Settings& settings);
 
-  // Parses "--name VALUE" for each of `names`, and --help. Options not given keep the
-  // values already in `values` (the defaults).
-  void parse(int argc, char** argv, std::map<std::string, std::string>& values) const;
+  // Parses "--name VALUE" for each of `values`' names, "--flag" for each of `flags`
+  // (which sets values[flag] to "yes"), and --help. Options not given keep the values
+  // already in `values` (the defaults).
+  void parse(int argc, char** argv, std::map<std::string, std::string>& values,
+             const std::set<std::string>& flags = {}) const;
 
   [[noreturn]] void fail(const std::string& message) const;
 

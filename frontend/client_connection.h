@@ -1,5 +1,5 @@
 // ClientConnection: one Xenstore client as the dispatch sees it, whatever carries its
-// bytes (a Unix socket now, a shared ring later).
+// bytes (a Unix socket, a guest's shared ring).
 #pragma once
 
 #include <cstdint>
@@ -8,18 +8,31 @@
 
 namespace dxs::frontend {
 
+// What the dispatch sends a client: framed wire bytes, and where a ring takes them.
+struct Outgoing {
+  std::string bytes;
+  // A watch event's id, reported back through Dispatch::on_event_written once the bytes
+  // have left for the client; 0 for a reply.
+  uint64_t event_id = 0;
+  // Ring connections: the response stream offset the store placed these bytes to end
+  // at and, for a reply, the request stream offset its request ended at (the request
+  // is consumed from the ring once its reply is in it).
+  uint32_t rsp_end = 0;
+  uint32_t req_end = 0;
+  bool is_reply = false;
+};
+
 class ClientConnection {
  public:
   virtual ~ClientConnection() = default;
 
-  // Thread-safe. Queues wire bytes for the client. `event_id` (0 for a reply) is reported
-  // back through Dispatch::on_event_written once the bytes have left for the client.
-  virtual void send(std::string&& bytes, uint64_t event_id) = 0;
-  // Thread-safe. The dispatch has room for more of this client's requests again.
+  // Queues bytes for the client. Called from the loop's thread.
+  virtual void send(Outgoing&& out) = 0;
+  // The dispatch has room for more of this client's requests again.
   virtual void resume_reading() = 0;
-  // Thread-safe. Drops the connection (the store asked, or the client broke the protocol).
+  // Drops the connection (the store asked, or the client broke the protocol).
   virtual void close(std::string_view reason) = 0;
-  // For logs: "socket pid 1234" or "dom7 ring".
+  // For logs: "socket client 12 (pid 1234, uid 0)" or "dom7 ring".
   virtual std::string describe() const = 0;
 };
 

@@ -32,7 +32,16 @@ uint64_t Dispatch::open(std::shared_ptr<ClientConnection> conn, const ClientIden
   return id;
 }
 
-bool Dispatch::on_message(uint64_t conn, wire::Message&& msg) {
+void Dispatch::adopt(uint64_t id, std::shared_ptr<ClientConnection> conn,
+                     const ClientIdentity& who) {
+  std::lock_guard lock(mu_);
+  Entry& e = conns_[id];
+  e = Entry{};
+  e.conn = std::move(conn);
+  e.who = who;
+}
+
+bool Dispatch::on_message(uint64_t conn, wire::Message&& msg, uint32_t ring_req_end) {
   pb::Inbound item;
   bool keep_reading = true;
   {
@@ -45,6 +54,7 @@ bool Dispatch::on_message(uint64_t conn, wire::Message&& msg) {
     req->set_conn(conn);
     req->set_seq(e.next_seq++);
     req->set_replied_seq(e.replied_seq);
+    if (e.who.kind == pb::RING) req->mutable_ring()->set_req_end(ring_req_end);
     e.unanswered.push_back(*req);
     if (e.unanswered.size() >= options_.max_in_flight) {
       e.reading_paused = true;
@@ -66,6 +76,13 @@ void Dispatch::on_closed(uint64_t conn, std::string_view reason) {
   session_.submit(std::move(item));
 }
 
+void Dispatch::on_open_failed(uint64_t conn, std::string_view reason) {
+  pb::Inbound item;
+  item.mutable_close()->set_conn(conn);
+  item.mutable_close()->set_reason(std::string(reason));
+  session_.submit(std::move(item));
+}
+
 void Dispatch::on_event_written(uint64_t conn, uint64_t event_id) {
   {
     std::lock_guard lock(mu_);
@@ -79,51 +96,126 @@ void Dispatch::on_event_written(uint64_t conn, uint64_t event_id) {
   session_.submit(std::move(item));
 }
 
+void Dispatch::on_ring_reset(uint64_t conn, uint32_t domid) {
+  pb::Inbound item;
+  item.mutable_reset_ring()->set_conn(conn);
+  item.mutable_reset_ring()->set_domid(domid);
+  session_.submit(std::move(item));
+}
+
+void Dispatch::on_domain_states(pb::DomainStates&& states) {
+  pb::Inbound item;
+  *item.mutable_domain_states() = std::move(states);
+  session_.submit(std::move(item));
+}
+
 std::vector<pb::Inbound> Dispatch::on_attached(const pb::Welcome& welcome) {
   std::vector<pb::Inbound> items;
-  std::lock_guard lock(mu_);
-  const bool first = conn_id_base_ == 0;
-  conn_id_base_ = welcome.conn_id_base();
-  next_conn_ = 1;
-  std::set<uint64_t> known;
-  for (const auto& k : welcome.connections()) {
-    known.insert(k.conn());
-    if (conns_.count(k.conn()) == 0) {
-      // A connection from before this frontend (or closed while the store was away).
-      pb::Inbound close;
-      close.mutable_close()->set_conn(k.conn());
-      close.mutable_close()->set_reason(first ? "not held by this frontend"
-                                              : "closed while detached");
-      items.push_back(std::move(close));
+  std::vector<const pb::KnownConnection*> rings;  // to serve, once unlocked
+  std::vector<std::shared_ptr<ClientConnection>> forgotten;
+  {
+    std::lock_guard lock(mu_);
+    const bool first = conn_id_base_ == 0;
+    conn_id_base_ = welcome.conn_id_base();
+    next_conn_ = 1;
+    std::set<uint64_t> known;
+    for (const auto& k : welcome.connections()) {
+      known.insert(k.conn());
+      if (conns_.count(k.conn()) == 0 && k.kind() == pb::RING && ring_host_ != nullptr) {
+        // A guest's ring from before this frontend: the ring is still there; serve it.
+        rings.push_back(&k);
+      } else if (conns_.count(k.conn()) == 0) {
+        // A connection from before this frontend (or closed while the store was away).
+        pb::Inbound close;
+        close.mutable_close()->set_conn(k.conn());
+        close.mutable_close()->set_reason(first ? "not held by this frontend"
+                                                : "closed while detached");
+        items.push_back(std::move(close));
+      }
+    }
+    for (auto it = conns_.begin(); it != conns_.end();) {
+      if (it->second.who.kind == pb::RING && known.count(it->first) == 0) {
+        // The store dropped this ring while detached (the domain went): so does the host.
+        forgotten.push_back(std::move(it->second.conn));
+        it = conns_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    for (auto& [id, e] : conns_) {
+      if (known.count(id) == 0) items.push_back(open_item(id, e));
+      if (e.acked_event != 0) {
+        pb::Inbound ack;
+        ack.mutable_event_ack()->set_conn(id);
+        ack.mutable_event_ack()->set_event_id(e.acked_event);
+        items.push_back(std::move(ack));
+      }
+      for (const pb::Request& r : e.unanswered) {
+        pb::Inbound again;
+        *again.mutable_request() = r;
+        items.push_back(std::move(again));
+      }
+    }
+    if (!first) {
+      log_.info("session attached again: {} connections kept, {} closed, requests re-sent",
+                conns_.size(), welcome.connections_size() > 0 ? items.size() : 0);
     }
   }
-  for (auto& [id, e] : conns_) {
-    if (known.count(id) == 0) items.push_back(open_item(id, e));
-    if (e.acked_event != 0) {
-      pb::Inbound ack;
-      ack.mutable_event_ack()->set_conn(id);
-      ack.mutable_event_ack()->set_event_id(e.acked_event);
-      items.push_back(std::move(ack));
+  for (auto& conn : forgotten) conn->close("unknown to the store");
+  for (const pb::KnownConnection* k : rings) ring_host_->open_ring(k->conn(), k->ring(), false);
+  // Domains may have died while no frontend was attached: the store hears of every one.
+  if (ring_host_ != nullptr) {
+    if (std::optional<pb::DomainStates> states = ring_host_->domain_states()) {
+      pb::Inbound item;
+      *item.mutable_domain_states() = std::move(*states);
+      items.push_back(std::move(item));
     }
-    for (const pb::Request& r : e.unanswered) {
-      pb::Inbound again;
-      *again.mutable_request() = r;
-      items.push_back(std::move(again));
-    }
-  }
-  if (!first) {
-    log_.info("session attached again: {} connections kept, {} closed, requests re-sent",
-              conns_.size(), welcome.connections_size() > 0 ? items.size() : 0);
   }
   return items;
+}
+
+void Dispatch::run_command(const pb::ConnectionCommand& command) {
+  switch (command.action()) {
+    case pb::ConnectionCommand::OPEN_RING:
+      if (ring_host_ != nullptr) {
+        ring_host_->open_ring(command.conn(), command.ring(), command.reset());
+        return;
+      }
+      {
+        log_.warn(
+            "the store asks to serve the ring of domain {}, but this frontend serves no "
+            "rings (start it with --xen)",
+            command.ring().domid());
+        pb::Inbound item;
+        item.mutable_close()->set_conn(command.conn());
+        item.mutable_close()->set_reason("this frontend serves no rings");
+        session_.submit(std::move(item));
+      }
+      return;
+    case pb::ConnectionCommand::CLOSE: {
+      std::shared_ptr<ClientConnection> conn;
+      {
+        std::lock_guard lock(mu_);
+        auto it = conns_.find(command.conn());
+        if (it == conns_.end()) return;
+        conn = std::move(it->second.conn);
+        conns_.erase(it);
+      }
+      log_.info("store closes {}: {}", conn->describe(), command.reason());
+      conn->close(command.reason());
+      return;
+    }
+    default:
+      log_.warn("unknown command {} from the store for connection {}; ignored",
+                static_cast<int>(command.action()), command.conn());
+  }
 }
 
 void Dispatch::on_response(pb::SessionResponse& response) {
   for (pb::Outbound& o : *response.mutable_items()) {
     std::shared_ptr<ClientConnection> conn;
-    std::string bytes;
+    Outgoing out;
     bool resume = false;
-    uint64_t event_id = 0;
     switch (o.item_case()) {
       case pb::Outbound::kReply: {
         const pb::Reply& reply = o.reply();
@@ -133,6 +225,7 @@ void Dispatch::on_response(pb::SessionResponse& response) {
         Entry& e = it->second;
         if (e.unanswered.empty() || e.unanswered.front().seq() != reply.seq())
           continue;  // a duplicate
+        out.req_end = e.unanswered.front().ring().req_end();
         e.unanswered.pop_front();
         e.replied_seq = reply.seq();
         if (e.reading_paused && e.unanswered.size() < options_.max_in_flight / 2) {
@@ -140,7 +233,9 @@ void Dispatch::on_response(pb::SessionResponse& response) {
           resume = true;
         }
         conn = e.conn;
-        codec::append_reply(bytes, reply);
+        out.is_reply = true;
+        out.rsp_end = reply.rsp_end();
+        codec::append_reply(out.bytes, reply);
         break;
       }
       case pb::Outbound::kEvent: {
@@ -148,27 +243,18 @@ void Dispatch::on_response(pb::SessionResponse& response) {
         auto it = conns_.find(o.event().conn());
         if (it == conns_.end()) continue;
         conn = it->second.conn;
-        event_id = o.event().event_id();
-        codec::append_event(bytes, o.event());
+        out.event_id = o.event().event_id();
+        out.rsp_end = o.event().rsp_end();
+        codec::append_event(out.bytes, o.event());
         break;
       }
-      case pb::Outbound::kCommand: {
-        std::lock_guard lock(mu_);
-        auto it = conns_.find(o.command().conn());
-        if (it == conns_.end()) continue;
-        conn = it->second.conn;
-        conns_.erase(it);
-        break;
-      }
+      case pb::Outbound::kCommand:
+        run_command(o.command());
+        continue;
       case pb::Outbound::ITEM_NOT_SET:
         continue;
     }
-    if (o.has_command()) {
-      log_.info("store closes {}: {}", conn->describe(), o.command().reason());
-      conn->close(o.command().reason());
-      continue;
-    }
-    conn->send(std::move(bytes), event_id);
+    conn->send(std::move(out));
     if (resume) conn->resume_reading();
   }
 }

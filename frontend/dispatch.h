@@ -10,6 +10,11 @@
 // again, and the per-connection limit on requests in flight, beyond which the
 // transport stops reading that client (cxenstored's outstanding-request quota, as
 // back-pressure).
+//
+// Guests' ring connections are the store's: it allocates their ids and tells the
+// frontend, with OPEN_RING, which ring to serve; the Dispatch hands that to its RingHost
+// (the ring transport), which adopt()s the connection. Connections a restarted frontend
+// finds in the store's Welcome are adopted the same way.
 #pragma once
 
 #include <cstdint>
@@ -17,7 +22,9 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "common/log.h"
 #include "common/wire.h"
@@ -26,6 +33,17 @@
 #include "frontend/session_link.h"
 
 namespace dxs::frontend {
+
+// What serves guests' rings (the ring transport), as the Dispatch sees it.
+class RingHost {
+ public:
+  virtual ~RingHost() = default;
+  // Serve the guest's ring at `ring` as connection `conn`, in place of whatever this
+  // host serves for that domain. `reset`: zero the ring's indices first.
+  virtual void open_ring(uint64_t conn, const pb::RingAddress& ring, bool reset) = 0;
+  // What the hypervisor says of every domain now; nullopt if it cannot say.
+  virtual std::optional<pb::DomainStates> domain_states() = 0;
+};
 
 struct DispatchOptions {
   // Requests of one connection in flight before the transport stops reading it.
@@ -37,14 +55,28 @@ class Dispatch final : public SessionHandler {
   Dispatch(SessionLink& session, Logger& log, DispatchOptions options)
       : session_(session), log_(log), options_(options) {}
 
+  // REQUIRES: before the session attaches. Without one, ring commands are refused.
+  void set_ring_host(RingHost* host) { ring_host_ = host; }
+
   // Transport side. open() returns the new connection's id.
   uint64_t open(std::shared_ptr<ClientConnection> conn, const ClientIdentity& who);
-  // A whole message from the client. Returns false when the connection has reached its
-  // in-flight limit: stop reading until resume_reading().
-  bool on_message(uint64_t conn, wire::Message&& msg);
+  // A connection whose id the store gave (a guest's ring), from RingHost::open_ring.
+  void adopt(uint64_t id, std::shared_ptr<ClientConnection> conn, const ClientIdentity& who);
+  // A whole message from the client; for a ring, `ring_req_end` is the request stream
+  // offset just past it. Returns false when the connection has reached its in-flight
+  // limit: stop reading until resume_reading().
+  bool on_message(uint64_t conn, wire::Message&& msg, uint32_t ring_req_end = 0);
   void on_closed(uint64_t conn, std::string_view reason);
+  // The store's OPEN_RING could not be carried out (the ring cannot be mapped, the port
+  // cannot be bound): the store drops the connection.
+  void on_open_failed(uint64_t conn, std::string_view reason);
   // Every watch event up to event_id has left for the client.
   void on_event_written(uint64_t conn, uint64_t event_id);
+  // The guest asked to reset its ring (or to reconnect after an error); the store
+  // answers with OPEN_RING reset.
+  void on_ring_reset(uint64_t conn, uint32_t domid);
+  // The hypervisor reported a change of domain states (VIRQ_DOM_EXC).
+  void on_domain_states(pb::DomainStates&& states);
 
   // Session side.
   std::vector<pb::Inbound> on_attached(const pb::Welcome& welcome) override;
@@ -63,10 +95,12 @@ class Dispatch final : public SessionHandler {
     bool reading_paused = false;
   };
   pb::Inbound open_item(uint64_t id, const Entry& e) const;
+  void run_command(const pb::ConnectionCommand& command);
 
   SessionLink& session_;
   Logger& log_;
   DispatchOptions options_;
+  RingHost* ring_host_ = nullptr;
   std::mutex mu_;
   std::map<uint64_t, Entry> conns_;
   uint64_t conn_id_base_ = 0;

@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 #include <map>
+#include <memory>
 #include <thread>
 
 #include "common/cli.h"
@@ -18,6 +19,10 @@
 #include "frontend/session_client.h"
 #include "frontend/settings.h"
 #include "frontend/socket_transport.h"
+#ifdef DXS_HAVE_XEN
+#include "frontend/ring_transport.h"
+#include "frontend/xen_host.h"
+#endif
 
 namespace {
 
@@ -29,6 +34,9 @@ Options:
   --store unix:PATH    dxs-store's private socket (default unix:/run/dxs/store.sock)
   --socket PATH        socket for Xenstore clients (default /run/xenstored/socket)
   --config FILE        configuration file (default /etc/dxs/dxs.conf if it exists)
+  --xen                serve guests' rings through Xen's libraries (the default when
+                       /dev/xen/evtchn exists; on simxen, with LD_PRELOAD, give it)
+  --no-xen             serve the Unix socket only
   --log-level LEVEL    debug, info, warning or error (default info)
   --help               this text
   --print-config       the configuration keys and their defaults, as a file has them
@@ -46,8 +54,13 @@ int main(int argc, char** argv) {
       {"socket", "/run/xenstored/socket"},
       {"config", ""},
       {"log-level", ""},
+      {"xen", ""},
+      {"no-xen", ""},
   };
-  cli.parse(argc, argv, opt);
+  cli.parse(argc, argv, opt, {"xen", "no-xen"});
+  if (opt["xen"] == "yes" && opt["no-xen"] == "yes") cli.fail("--xen and --no-xen together");
+  const bool serve_rings =
+      opt["xen"] == "yes" || (opt["no-xen"] != "yes" && access("/dev/xen/evtchn", F_OK) == 0);
   configure_grpc_runtime();
   limit_malloc_arenas();
 
@@ -90,6 +103,19 @@ int main(int argc, char** argv) {
   if (Status s = sockets.listen(); !s) cli.fail(s.to_string());
   EventLoop loop(session, poller, log, loop_options);
   loop.add_transport(sockets);
+#ifdef DXS_HAVE_XEN
+  std::unique_ptr<XenHost> xen;
+  std::unique_ptr<RingTransport> rings;
+  if (serve_rings) {
+    xen = cli.must(XenHost::open(log), "Xen (--no-xen serves the socket only)");
+    rings = std::make_unique<RingTransport>(poller, dispatch, *xen, log, RingTransportOptions{});
+    if (Status s = rings->start(); !s) cli.fail(s.to_string());
+    dispatch.set_ring_host(rings.get());
+    loop.add_transport(*rings);
+  }
+#else
+  if (serve_rings) cli.fail("built without Xen's libraries (libxen-dev): no rings");
+#endif
 
   std::thread signals([&] {
     int sig = wait_for_termination_signal();

@@ -31,13 +31,13 @@ class SocketTransport::Conn final : public ClientConnection,
   // Queues bytes; the loop writes everything queued for a client with one send() once
   // it has delivered the store's whole response (flush_pending()), so the replies and
   // events of one batch reach a client together.
-  void send(std::string&& bytes, uint64_t event_id) override {
+  void send(Outgoing&& o) override {
     {
       std::lock_guard lock(mu_);
       if (closed_) return;
-      queued_total_ += bytes.size();
-      if (event_id != 0) events_.emplace_back(queued_total_, event_id);
-      out_.append(bytes);
+      queued_total_ += o.bytes.size();
+      if (o.event_id != 0) events_.emplace_back(queued_total_, o.event_id);
+      out_.append(o.bytes);
       if (flush_scheduled_) return;
       flush_scheduled_ = true;
     }

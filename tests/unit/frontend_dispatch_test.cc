@@ -3,7 +3,10 @@
 // SessionLink and recording connections: no store, no sockets.
 #include <doctest/doctest.h>
 
+#include <map>
 #include <memory>
+#include <optional>
+#include <vector>
 #include <string>
 
 #include "common/log.h"
@@ -41,6 +44,47 @@ pb::Welcome welcome(uint64_t base, std::initializer_list<uint64_t> known = {}) {
   return w;
 }
 
+// A RingHost that records what the store asked of it and adopts each ring as a
+// recording connection, as the ring transport does.
+class RecordingRingHost final : public dxs::frontend::RingHost {
+ public:
+  explicit RecordingRingHost(Dispatch& dispatch) : dispatch_(dispatch) {}
+  void open_ring(uint64_t conn, const pb::RingAddress& ring, bool reset) override {
+    opened.push_back({conn, ring.domid(), ring.remote_port(), reset});
+    auto c = std::make_shared<RecordingConnection>();
+    rings[conn] = c;
+    dispatch_.adopt(conn, c, ClientIdentity::ring(ring.domid()));
+  }
+  std::optional<pb::DomainStates> domain_states() override {
+    pb::DomainStates states;
+    pb::DomainState* d = states.add_domains();
+    d->set_domid(7);
+    d->set_state(pb::DomainState::SHUTDOWN);
+    return states;
+  }
+  struct Opened {
+    uint64_t conn;
+    uint32_t domid, port;
+    bool reset;
+  };
+  std::vector<Opened> opened;
+  std::map<uint64_t, std::shared_ptr<RecordingConnection>> rings;
+
+ private:
+  Dispatch& dispatch_;
+};
+
+pb::Outbound open_ring_command(uint64_t conn, uint32_t domid, uint32_t port, bool reset) {
+  pb::Outbound o;
+  pb::ConnectionCommand* cmd = o.mutable_command();
+  cmd->set_conn(conn);
+  cmd->set_action(pb::ConnectionCommand::OPEN_RING);
+  cmd->mutable_ring()->set_domid(domid);
+  cmd->mutable_ring()->set_remote_port(port);
+  cmd->set_reset(reset);
+  return o;
+}
+
 struct Fixture {
   explicit Fixture(uint32_t max_in_flight = 64)
       : dispatch(link, log, DispatchOptions{max_in_flight}) {
@@ -66,9 +110,9 @@ struct Fixture {
 
 TEST_CASE("open reports the connection's identity to the store") {
   Fixture f;
-  std::shared_ptr<RecordingConnection> sock, ring;
-  const uint64_t a = f.open(sock);
-  const uint64_t b = f.open(ring, ClientIdentity::ring(7));
+  std::shared_ptr<RecordingConnection> a_conn, b_conn;
+  const uint64_t a = f.open(a_conn);
+  const uint64_t b = f.open(b_conn, ClientIdentity::socket_peer(43, 0));
   CHECK(a == 101);
   CHECK(b == 102);
   REQUIRE(f.link.items.size() == 2);
@@ -78,11 +122,7 @@ TEST_CASE("open reports the connection's identity to the store") {
   CHECK(s.domid() == 0);
   CHECK(s.peer_pid() == 42);
   CHECK(s.peer_uid() == 1000);
-  const pb::OpenConnection& r = f.link.items[1].open();
-  CHECK(r.conn() == b);
-  CHECK(r.kind() == pb::RING);
-  CHECK(r.domid() == 7);
-  CHECK(r.peer_pid() == -1);
+  CHECK(f.link.items[1].open().peer_pid() == 43);
 }
 
 TEST_CASE("each connection's requests are numbered 1, 2, 3 and carry what was answered") {
@@ -239,10 +279,84 @@ TEST_CASE("the store's close command closes the client and forgets it") {
   const uint64_t id = f.open(c);
   pb::Outbound cmd;
   cmd.mutable_command()->set_conn(id);
+  cmd.mutable_command()->set_action(pb::ConnectionCommand::CLOSE);
   cmd.mutable_command()->set_reason("domain released");
   f.answer({cmd, reply_to(id, 1, 1, "late")});
   REQUIRE(c->closed.size() == 1);
   CHECK(c->closed[0] == "domain released");
   CHECK(c->sent.empty());
   CHECK(f.dispatch.connection_count() == 0);
+}
+
+TEST_CASE("OPEN_RING goes to the ring host, which adopts the store's connection id") {
+  Fixture f;
+  RecordingRingHost host(f.dispatch);
+  f.dispatch.set_ring_host(&host);
+  const uint64_t id = (uint64_t{1} << 62) + 5;
+  f.answer({open_ring_command(id, 7, 13, true)});
+  REQUIRE(host.opened.size() == 1);
+  CHECK(host.opened[0].conn == id);
+  CHECK(host.opened[0].domid == 7);
+  CHECK(host.opened[0].port == 13);
+  CHECK(host.opened[0].reset);
+  CHECK(f.link.items.empty());  // the store knows the connection: no OpenConnection
+
+  // The ring's requests carry where they end in the ring; the reply says where it ends
+  // and which request it consumes.
+  CHECK(f.dispatch.on_message(id, read_msg("/a"), 35));
+  REQUIRE(f.link.requests().size() == 1);
+  CHECK(f.link.requests()[0].ring().req_end() == 35);
+  pb::Outbound reply = reply_to(id, 1, 1, "v");
+  reply.mutable_reply()->set_rsp_end(17);
+  pb::Outbound event = event_for(id, 1, "/a", "tok");
+  event.mutable_event()->set_rsp_end(40);
+  f.answer({reply, event});
+  auto& ring = host.rings[id];
+  REQUIRE(ring->marks.size() == 2);
+  CHECK(ring->marks[0].is_reply);
+  CHECK(ring->marks[0].req_end == 35);
+  CHECK(ring->marks[0].rsp_end == 17);
+  CHECK_FALSE(ring->marks[1].is_reply);
+  CHECK(ring->marks[1].rsp_end == 40);
+}
+
+TEST_CASE("a frontend that serves no rings refuses OPEN_RING, and the store hears of it") {
+  Fixture f;
+  f.answer({open_ring_command(999, 7, 13, false)});
+  REQUIRE(f.link.items.size() == 1);
+  CHECK(f.link.items[0].close().conn() == 999);
+  CHECK(f.dispatch.connection_count() == 0);
+}
+
+TEST_CASE("on attach, rings the store knows are served again and domain states are reported") {
+  CapturingLogger log;
+  RecordingLink link;
+  Dispatch dispatch(link, log, DispatchOptions{});
+  RecordingRingHost host(dispatch);
+  dispatch.set_ring_host(&host);
+  pb::Welcome w = welcome(100, {55});
+  pb::KnownConnection* ring = w.add_connections();
+  ring->set_conn(77);
+  ring->set_kind(pb::RING);
+  ring->set_domid(9);
+  ring->mutable_ring()->set_domid(9);
+  ring->mutable_ring()->set_remote_port(4);
+  const std::vector<pb::Inbound> items = dispatch.on_attached(w);
+  REQUIRE(host.opened.size() == 1);
+  CHECK(host.opened[0].conn == 77);
+  CHECK(host.opened[0].domid == 9);
+  CHECK_FALSE(host.opened[0].reset);
+  // Connection 55 (a socket this frontend does not hold) is closed; the domain states
+  // follow.
+  REQUIRE(items.size() == 2);
+  CHECK(items[0].close().conn() == 55);
+  REQUIRE(items[1].has_domain_states());
+  CHECK(items[1].domain_states().domains(0).domid() == 7);
+  CHECK(dispatch.connection_count() == 1);
+
+  // The store restarts and no longer knows the ring: the host's connection is closed.
+  const std::vector<pb::Inbound> again = dispatch.on_attached(welcome(200));
+  CHECK(host.rings[77]->closed.size() == 1);
+  CHECK(dispatch.connection_count() == 0);
+  CHECK(again.size() == 1);  // the domain states
 }

@@ -36,14 +36,20 @@ class RecordingLink final : public frontend::SessionLink {
 
 class RecordingConnection final : public frontend::ClientConnection {
  public:
-  void send(std::string&& bytes, uint64_t event_id) override {
-    sent.emplace_back(std::move(bytes), event_id);
+  void send(frontend::Outgoing&& out) override {
+    sent.emplace_back(std::move(out.bytes), out.event_id);
+    marks.push_back({out.rsp_end, out.req_end, out.is_reply});
   }
   void resume_reading() override { ++resumed; }
   void close(std::string_view reason) override { closed.emplace_back(reason); }
   std::string describe() const override { return "test client"; }
 
   std::vector<std::pair<std::string, uint64_t>> sent;  // (bytes, event id)
+  struct Marks {
+    uint32_t rsp_end, req_end;
+    bool is_reply;
+  };
+  std::vector<Marks> marks;  // ring marks of each send, in order
   int resumed = 0;
   std::vector<std::string> closed;
 };
