@@ -2,6 +2,7 @@
 // dxs-store. Holds no state of its own that a restart could lose.
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <map>
 #include <memory>
@@ -108,7 +109,12 @@ int main(int argc, char** argv) {
   std::unique_ptr<RingTransport> rings;
   if (serve_rings) {
     xen = cli.must(XenHost::open(log), "Xen (--no-xen serves the socket only)");
-    rings = std::make_unique<RingTransport>(poller, dispatch, *xen, log, RingTransportOptions{});
+    RingTransportOptions ring_options;
+    ring_options.quantum =
+        static_cast<int>(cli.must(settings.get_int(config, "frontend.ring-quantum"), "config"));
+    ring_options.rescan = std::chrono::milliseconds(
+        cli.must(settings.get_int(config, "frontend.ring-rescan-ms"), "config"));
+    rings = std::make_unique<RingTransport>(poller, dispatch, *xen, log, ring_options);
     if (Status s = rings->start(); !s) cli.fail(s.to_string());
     dispatch.set_ring_host(rings.get());
     loop.add_transport(*rings);

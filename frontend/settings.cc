@@ -6,6 +6,7 @@
 
 #include "frontend/dispatch.h"
 #include "frontend/event_loop.h"
+#include "frontend/ring_transport.h"
 #include "frontend/session_client.h"
 #include "frontend/socket_transport.h"
 
@@ -19,6 +20,7 @@ std::vector<Setting> declare() {
   const SessionClientOptions session;
   const DispatchOptions dispatch;
   const SocketTransportOptions sockets;
+  const RingTransportOptions rings;
   return {
       {"frontend.socket-mode", Type::kString, fmt::format("{:04o}", sockets.mode), 0, 0,
        "file mode of the client socket (octal)"},
@@ -31,6 +33,11 @@ std::vector<Setting> declare() {
        "batches at the store at once; requests that arrive meanwhile merge into the next"},
       {"frontend.idle-ms", Type::kInt, std::to_string(loop.idle_ms), 1, 1000,
        "when idle, look at the store session this often (for events caused via dxsctl)"},
+      {"frontend.ring-quantum", Type::kInt, std::to_string(rings.quantum), 1, 1024,
+       "requests taken from one guest's ring before the other rings get their turn"},
+      {"frontend.ring-rescan-ms", Type::kInt, std::to_string(rings.rescan.count()), 10, 600000,
+       "look at every ring this often even if its guest did not notify\n"
+       "(a lost notification then costs a guest this delay, never a hang)"},
   };
 }
 
