@@ -94,6 +94,15 @@ int main(int argc, char** argv) {
   }
 
   block_termination_signals();
+#ifdef DXS_HAVE_XEN
+  std::unique_ptr<XenHost> xen;
+  if (serve_rings) {
+    xen = cli.must(XenHost::open(log), "Xen (--no-xen serves the socket only)");
+    session_options.dom0_ring_port = xen->dom0_ring_port();
+  }
+#else
+  if (serve_rings) cli.fail("built without Xen's libraries (libxen-dev): no rings");
+#endif
   SessionClient session(session_options, log);
   Dispatch dispatch(session, log, dispatch_options);
   session.set_handler(&dispatch);
@@ -105,10 +114,8 @@ int main(int argc, char** argv) {
   EventLoop loop(session, poller, log, loop_options);
   loop.add_transport(sockets);
 #ifdef DXS_HAVE_XEN
-  std::unique_ptr<XenHost> xen;
   std::unique_ptr<RingTransport> rings;
   if (serve_rings) {
-    xen = cli.must(XenHost::open(log), "Xen (--no-xen serves the socket only)");
     RingTransportOptions ring_options;
     ring_options.quantum =
         static_cast<int>(cli.must(settings.get_int(config, "frontend.ring-quantum"), "config"));
@@ -119,8 +126,6 @@ int main(int argc, char** argv) {
     dispatch.set_ring_host(rings.get());
     loop.add_transport(*rings);
   }
-#else
-  if (serve_rings) cli.fail("built without Xen's libraries (libxen-dev): no rings");
 #endif
 
   std::thread signals([&] {

@@ -81,6 +81,7 @@ void SessionClient::handle(Tag tag, bool ok) {
       --outstanding_;
       in_flight_.Clear();
       in_flight_.mutable_hello()->set_frontend(options_.name);
+      in_flight_.mutable_hello()->set_dom0_ring_port(options_.dom0_ring_port);
       writing_ = true;
       ++outstanding_;
       stream_->Write(in_flight_, &wrote_op_);

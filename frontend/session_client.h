@@ -27,8 +27,9 @@
 namespace dxs::frontend {
 
 struct SessionClientOptions {
-  std::string store_path;  // the store's private Unix socket
-  std::string name;        // for the store's logs
+  std::string store_path;       // the store's private Unix socket
+  std::string name;             // for the store's logs
+  uint32_t dom0_ring_port = 0;  // dom0's kernel ring, if this frontend serves it
   // Batches written and not yet answered. While that many are at the store, new items
   // wait and join the next batch: under load, batches grow instead of messages
   // multiplying, and each message's fixed cost (two wake-ups, gRPC, a RocksDB write)

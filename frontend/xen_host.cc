@@ -3,7 +3,9 @@
 #define __XEN_TOOLS__ 1
 #define XC_WANT_COMPAT_MAP_FOREIGN_API 1  // xc_map_foreign_range, the fallback
 #include <fcntl.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <unistd.h>
 // Xen's headers declare C functions without extern "C" of their own.
 extern "C" {
 #include <xenctrl.h>
@@ -14,6 +16,7 @@ extern "C" {
 #include <fmt/format.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 
 namespace dxs::frontend {
@@ -47,16 +50,57 @@ Result<std::unique_ptr<XenHost>> XenHost::open(Logger& log) {
   const xenevtchn_port_or_error_t port = xenevtchn_bind_virq(host->evtchn_, VIRQ_DOM_EXC);
   if (port < 0) return from_errno("binding VIRQ_DOM_EXC");
   host->dom_exc_port_ = static_cast<uint32_t>(port);
+  host->find_dom0_ring();
   return host;
 }
 
+void XenHost::find_dom0_ring() {
+  // Linux's xenbus backend device: the port by ioctl, the page by mmap of the device.
+  constexpr unsigned long kBackendEvtchn = _IOC(_IOC_NONE, 'B', 0, 0);
+  int fd = ::open("/dev/xen/xenbus_backend", O_RDWR | O_CLOEXEC);
+  int port = -1;
+  if (fd >= 0) {
+    port = ioctl(fd, kBackendEvtchn);
+  } else {
+    // Older kernels: the page and the port under /proc/xen.
+    fd = ::open("/proc/xen/xsd_kva", O_RDWR | O_CLOEXEC);
+    if (fd < 0) return;
+    char text[16] = {};
+    const int port_fd = ::open("/proc/xen/xsd_port", O_RDONLY | O_CLOEXEC);
+    if (port_fd >= 0) {
+      if (::read(port_fd, text, sizeof text - 1) > 0) port = std::atoi(text);
+      ::close(port_fd);
+    }
+  }
+  if (port <= 0) {
+    ::close(fd);
+    return;
+  }
+  void* page = mmap(nullptr, XC_PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (page == MAP_FAILED) {
+    log_.warn("dom0's kernel ring: cannot map it: {}", std::strerror(errno));
+    ::close(fd);
+    return;
+  }
+  dom0_fd_ = fd;
+  dom0_page_ = page;
+  dom0_port_ = static_cast<uint32_t>(port);
+  log_.info("dom0's kernel ring found, event-channel port {}", dom0_port_);
+}
+
 XenHost::~XenHost() {
+  if (dom0_page_ != nullptr) munmap(dom0_page_, XC_PAGE_SIZE);
+  if (dom0_fd_ >= 0) ::close(dom0_fd_);
   if (xc_ != nullptr) xc_interface_close(xc_);
   if (gnttab_ != nullptr) xengnttab_close(gnttab_);
   if (evtchn_ != nullptr) xenevtchn_close(evtchn_);
 }
 
 Result<void*> XenHost::map_ring(uint32_t domid, uint64_t gfn) {
+  if (domid == 0) {
+    if (dom0_page_ != nullptr) return dom0_page_;
+    return Status::error(ENOENT, "dom0 has no kernel ring here");
+  }
   errno = 0;
   void* page = xengnttab_map_grant_ref(gnttab_, domid, kXenstoreGrantRef, PROT_READ | PROT_WRITE);
   if (page != nullptr) return page;
@@ -76,6 +120,7 @@ Result<void*> XenHost::map_ring(uint32_t domid, uint64_t gfn) {
 }
 
 void XenHost::unmap_ring(void* page) {
+  if (page == dom0_page_) return;  // mapped once, for the process's life
   // A foreign mapping is a plain mapping of privcmd's, released by munmap().
   if (foreign_maps_.erase(page) != 0) {
     munmap(page, XC_PAGE_SIZE);

@@ -32,7 +32,13 @@ class XenHost {
   XenHost(const XenHost&) = delete;
   XenHost& operator=(const XenHost&) = delete;
 
-  // The guest's Xenstore page, read-write and shared; unmap_ring() when done.
+  // dom0's kernel's own ring, where this process runs beside it (the page of
+  // /dev/xen/xenbus_backend, or of /proc/xen/xsd_kva with the port in /proc/xen/xsd_port,
+  // as C xenstored finds them): its event-channel port, or 0 if there is none.
+  uint32_t dom0_ring_port() const { return dom0_port_; }
+
+  // The guest's Xenstore page, read-write and shared; unmap_ring() when done. For dom0,
+  // its kernel's ring.
   Result<void*> map_ring(uint32_t domid, uint64_t gfn);
   void unmap_ring(void* page);
 
@@ -54,12 +60,16 @@ class XenHost {
 
  private:
   explicit XenHost(Logger& log) : log_(log) {}
+  void find_dom0_ring();
 
   Logger& log_;
   xenevtchn_handle* evtchn_ = nullptr;
   xengntdev_handle* gnttab_ = nullptr;
   xc_interface_core* xc_ = nullptr;
   uint32_t dom_exc_port_ = 0;
+  void* dom0_page_ = nullptr;
+  uint32_t dom0_port_ = 0;
+  int dom0_fd_ = -1;
   std::unordered_set<void*> foreign_maps_;  // mapped by frame, not by grant
   std::vector<uint8_t> info_buffer_;
 };
