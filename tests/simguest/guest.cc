@@ -95,7 +95,9 @@ bool Guest::wait_until(const std::function<bool()>& done, Clock::time_point unti
     if (bad_stream_) throw GuestError("EPROTO");
     if (bad_indices_) throw GuestError("EIO");
     if (Clock::now() >= until) return false;
-    channel_->wait(until, kRescan);
+    // A slice without a notification: ours may have been dropped (a full server.sock queue,
+    // which Xen's pending bit would have coalesced instead), so kick the server again.
+    if (!channel_->wait(until, kRescan)) channel_->notify();
   }
 }
 

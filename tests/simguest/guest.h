@@ -3,8 +3,9 @@
 // Xenstore protocol over the ring as Linux's xenbus driver does:
 //  - its own request ids; replies matched by id, watch events queued apart from replies;
 //  - messages written and read in pieces, across the ring's wrap and across notifications;
-//  - a notification after every index update, and a recheck of the indices at least every
-//    50 ms while waiting, because notifications may be lost;
+//  - a notification after every index update, and, while waiting, a recheck of the indices
+//    and a repeated notification after every 50 ms without one, because simxen may drop
+//    notifications where Xen would coalesce them;
 //  - reconnection (connection = 1, notify, wait for the server's 0) when the server
 //    advertises XENSTORE_SERVER_FEATURE_RECONNECTION, then its watches registered again.
 // Every wait has a deadline (Options::timeout); a missed one throws GuestError("ETIMEDOUT").

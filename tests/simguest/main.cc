@@ -53,6 +53,9 @@ Ring:       reset                  reconnect (when the server advertises it)
             put-bytes HEX          raw bytes into req[] at req_prod; OK <bytes written>
             notify                 {N, P} to the server
 Bench:      bench-write COUNT PATH | bench-read COUNT PATH   OK <elapsed microseconds>
+                                   a # in PATH becomes the request's number (0, 1, ...);
+                                   the first error reply stops it: ERR <ERRNAME> after <i>
+Errors other than the above: ERR EFAIL <escaped message> (e.g. dom0 socket unreachable).
 )";
 
 struct Reply {
@@ -243,9 +246,12 @@ class Cli {
       long n = std::atol(a[0].c_str());
       auto t0 = std::chrono::steady_clock::now();
       for (long i = 0; i < n; ++i) {
-        Message m = cmd == "bench-write" ? guest_.request(11, a[1] + '\0' + std::to_string(i), tx)
-                                         : guest_.request(2, a[1] + '\0', tx);
-        if (m.is_error()) return err(m.error_name());
+        std::string path = a[1];
+        if (size_t hash = path.find('#'); hash != std::string::npos)
+          path.replace(hash, 1, std::to_string(i));
+        Message m = cmd == "bench-write" ? guest_.request(11, path + '\0' + std::to_string(i), tx)
+                                         : guest_.request(2, path + '\0', tx);
+        if (m.is_error()) return err(m.error_name() + " after " + std::to_string(i));
       }
       auto us = std::chrono::duration_cast<std::chrono::microseconds>(
           std::chrono::steady_clock::now() - t0);
