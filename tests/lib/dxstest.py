@@ -215,7 +215,8 @@ class XsClient:
 class Pair:
     """dxs-store and dxs-frontend on a fresh temporary directory."""
 
-    def __init__(self, store_args=(), frontend_args=(), config=None, state_dir=None):
+    def __init__(self, store_args=(), frontend_args=(), config=None, state_dir=None,
+                 frontend_env=None):
         base = os.environ.get("DXS_TEST_TMP", "/tmp")
         self.dir = tempfile.mkdtemp(prefix="dxs.", dir=base)
         self.state_dir = state_dir or os.path.join(self.dir, "state")
@@ -227,6 +228,8 @@ class Pair:
             f.write(config or "")
         self.store_args = list(store_args)
         self.frontend_args = list(frontend_args)
+        # Added to the frontend's environment (simxen's LD_PRELOAD and SIMXEN_DIR).
+        self.frontend_env = dict(frontend_env or {})
         self.store = None
         self.frontend = None
         self.store_log = os.path.join(self.dir, "store.log")
@@ -255,7 +258,7 @@ class Pair:
         self.frontend = subprocess.Popen(
             [binary("dxs-frontend"), "--store", "unix:" + self.store_sock, "--socket", self.socket,
              "--config", self.config] + self.frontend_args,
-            stdout=log, stderr=subprocess.STDOUT)
+            stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ, **self.frontend_env))
         log.close()
         # Ready when a request on the client socket is answered.
         wait_until(lambda: self._answers() or self._died(self.frontend, "dxs-frontend"),
