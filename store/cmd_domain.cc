@@ -10,6 +10,7 @@
 #include "common/wire.h"
 #include "store/commands.h"
 #include "store/node_view.h"
+#include "store/ring_connection.h"
 #include "store/special_nodes.h"
 #include "store/tree.h"
 
@@ -39,26 +40,11 @@ bool drop_acl_entries(Perms& perms, uint32_t domid) {
   return perms.size() != before;
 }
 
-std::vector<uint64_t> ring_connections_of(StoreState& s, uint32_t domid) {
-  std::vector<uint64_t> conns;
-  s.connections.for_each([&](Connection& c) {
-    if (c.record.kind() == pb::RING && c.record.domid() == domid) conns.push_back(c.record.id());
-  });
-  return conns;
-}
-
-// Closes the dead domain's connections; the frontend is told after the reply.
-size_t close_connections(StoreState& s, Request& r, uint32_t domid) {
+// Closes the domain's ring connections; the frontend is told after the reply.
+size_t close_connections(StoreState& s, Request& r, uint32_t domid, std::string_view why) {
   const std::vector<uint64_t> conns = ring_connections_of(s, domid);
   for (uint64_t id : conns) {
-    s.drop_connection_state(id);
-    s.connections.remove(s.ws, id);
-    pb::Outbound o;
-    pb::ConnectionCommand* cmd = o.mutable_command();
-    cmd->set_conn(id);
-    cmd->set_action(pb::ConnectionCommand::CLOSE);
-    cmd->set_reason(fmt::format("domain {} released", domid));
-    r.after_reply.push_back(std::move(o));
+    r.after_reply.push_back(close_ring(s, id, fmt::format("domain {} {}", domid, why)));
   }
   return conns.size();
 }
@@ -150,7 +136,7 @@ void drop_targets_of(StoreState& s, uint32_t domid) {
 // dom0 with keep_orphans), drop it from every permission list, including the special
 // nodes', and forget its usage, so that a new domain reusing the domid inherits nothing.
 void release_domain(StoreState& s, Request& r, uint32_t domid) {
-  const size_t closed = close_connections(s, r, domid);
+  const size_t closed = close_connections(s, r, domid, "released");
   MainNodes view(s.ws, s.history.next());
   LiveAccounting acct(s.quotas, s.domains, r.node_delta, r.quota_hits);
   Tree tree(view, acct);
@@ -207,14 +193,23 @@ Result<std::string> cmd_introduce(StoreState& s, Request& r) {
   ring->set_gfn(static_cast<uint64_t>(gfn));
   if (first) d.set_introduced_commit(s.history.next());
   s.domains.save(s.ws, *domid);
+  const pb::RingAddress address = *ring;
 
   if (first) {
     r.summary = fmt::format("{}: introduce domain {}", author(r), *domid);
     r.specials.push_back(kIntroduceDomain);
-  } else {
-    // Re-introduction (guest kexec, resume): the domain's connection starts afresh.
-    for (uint64_t id : ring_connections_of(s, *domid)) s.drop_connection_state(id);
+    r.after_reply.push_back(open_ring(s, address, false));
+  } else if (*domid != 0) {
+    // Re-introduction (guest kexec, resume), as C: the domain's connection starts afresh
+    // (watches, transactions, queued events and recorded replies gone) on a ring the
+    // frontend zeroes.
     r.summary = fmt::format("{}: reintroduce domain {}", author(r), *domid);
+    const size_t closed = close_connections(s, r, *domid, "reintroduced");
+    r.after_reply.push_back(open_ring(s, address, true));
+    r.note = fmt::format("{} ring connections reset, port {}", closed, address.remote_port());
+  } else {
+    // dom0's ring, if it has one, is the store's configuration (Hello), not a request's.
+    r.summary = fmt::format("{}: reintroduce domain 0", author(r));
   }
   r.force_commit = true;
   return kOkReply;
@@ -226,8 +221,35 @@ Result<std::string> cmd_release(StoreState& s, Request& r) {
   if (*domid == 0) return Status::error(EINVAL, "dom0 cannot be released");
   if (!s.domains.is_introduced(*domid))
     return Status::error(ENOENT, fmt::format("domain {} is not introduced", *domid));
-  release_domain(s, r, *domid);
+  // Before the release, which may close the requesting connection itself.
   r.summary = fmt::format("{}: release domain {}", author(r), *domid);
+  release_domain(s, r, *domid);
+  r.force_commit = true;
+  return kOkReply;
+}
+
+Result<std::string> cmd_domain_gone(StoreState& s, Request& r) {
+  Result<uint32_t> domid = first_domid(r);
+  if (!domid) return domid.status();
+  if (*domid == 0 || !s.domains.is_introduced(*domid))
+    return Status::error(ENOENT, fmt::format("domain {} is not introduced", *domid));
+  release_domain(s, r, *domid);
+  r.summary =
+      fmt::format("{}: domain {} is gone ({})", author(r), *domid, r.req.strings().strings(1));
+  r.force_commit = true;
+  return kOkReply;
+}
+
+Result<std::string> cmd_domain_shut_down(StoreState& s, Request& r) {
+  Result<uint32_t> domid = first_domid(r);
+  if (!domid) return domid.status();
+  pb::DomainRecord* d = s.domains.find(*domid);
+  if (*domid == 0 || d == nullptr || !d->introduced())
+    return Status::error(ENOENT, fmt::format("domain {} is not introduced", *domid));
+  d->set_shutdown_reported(true);
+  s.domains.save(s.ws, *domid);
+  r.summary = fmt::format("{}: domain {} shut down", author(r), *domid);
+  r.specials.push_back(kReleaseDomain);
   r.force_commit = true;
   return kOkReply;
 }

@@ -43,4 +43,11 @@ Result<std::string> cmd_is_domain_introduced(StoreState& s, Request& r);
 
 Result<std::string> cmd_control(StoreState& s, Request& r);
 
+// The store's own commands, of no message type (Engine::act_as_store), for what the
+// frontend reports of domains (DomainStates): strings {domid, why}, the domain is gone
+// (the cleanup of RELEASE); strings {domid}, it shut down (@releaseDomain, once until
+// RESUME).
+Result<std::string> cmd_domain_gone(StoreState& s, Request& r);
+Result<std::string> cmd_domain_shut_down(StoreState& s, Request& r);
+
 }  // namespace dxs::store

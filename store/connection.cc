@@ -26,6 +26,15 @@ Connection& ConnectionTable::add(const pb::ConnectionRecord& record) {
   return c;
 }
 
+uint64_t ConnectionTable::allocate_ring_id(WriteSet& ws) {
+  std::string value;
+  uint64_t id = kFirstRingConnection;
+  if (ws.get(Cf::kMeta, meta::kNextRingConn, &value) && value.size() == 8)
+    id = keys::load_be64(value);
+  ws.put(Cf::kMeta, meta::kNextRingConn, keys::be64(id + 1));
+  return id;
+}
+
 void ConnectionTable::flush(WriteSet& ws) {
   for (uint64_t id : changed_) {
     if (const Connection* c = find(id)) {

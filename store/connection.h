@@ -2,6 +2,10 @@
 // in-memory index rebuilt from RocksDB at start. A connection's identity decides the
 // rights of its requests; its markers (applied and replied sequence numbers, event ids)
 // let either process restart without applying a request twice or losing a reply.
+//
+// Socket connections are numbered by the frontend (conn_id_base + n, bases 2^32 apart
+// from 2^32); ring connections by the store, from kFirstRingConnection up, a range no
+// frontend base reaches (it would take 2^30 frontend restarts).
 #pragma once
 
 #include <cstdint>
@@ -30,6 +34,8 @@ struct Connection {
   std::deque<std::pair<uint64_t, pb::Outbound>> held;
 };
 
+inline constexpr uint64_t kFirstRingConnection = uint64_t{1} << 62;
+
 class ConnectionTable {
  public:
   // Loads every record; returns how many.
@@ -37,6 +43,9 @@ class ConnectionTable {
 
   Connection* find(uint64_t id);
   Connection& add(const pb::ConnectionRecord& record);
+  // A ring connection id never used before; the durable counter advances in ws, so an
+  // id handed out by a request that is rolled back is handed out again.
+  uint64_t allocate_ring_id(WriteSet& ws);
   // c's record changed: it is written by the next flush(), once however often it
   // changed in between (a watch firing on 100 connections and their acknowledgements
   // would otherwise write each record twice per change).

@@ -45,6 +45,7 @@ void Delivery::pump(Connection& c) {
       e->set_event_id(id);
       e->set_path(record.path());
       e->set_token(record.token());
+      e->set_rsp_end(record.rsp_end());
       out_->push_back(std::move(o));
     }
     c.sent_event_id = id;

@@ -2,7 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <map>
 
 #include "common/config.h"
 #include "common/path.h"
@@ -11,6 +13,8 @@
 #include "store/command_table.h"
 #include "store/node_view.h"
 #include "store/request.h"
+#include "store/ring_connection.h"
+#include "store/ring_stream.h"
 #include "store/watch_events.h"
 
 namespace dxs::store {
@@ -58,7 +62,10 @@ void log_observations(StoreState& s, Request& r) {
 }  // namespace
 
 Engine::Engine(Db& db, const EngineOptions& options, Logger& log)
-    : state_(db, options, log), log_(log) {}
+    : state_(db, options, log), log_(log) {
+  store_self_.record.set_id(kStoreConnection);
+  store_self_.record.set_kind(pb::SOCKET);
+}
 
 Engine::~Engine() = default;
 
@@ -172,6 +179,10 @@ pb::Welcome Engine::hello(const pb::Hello& hello, std::vector<pb::Outbound>& out
     k->set_domid(c.record.domid());
     k->set_applied_seq(c.record.applied_seq());
     if (c.record.has_ring()) *k->mutable_ring() = c.record.ring();
+    if (c.record.kind() == pb::RING) {
+      k->mutable_ring_end()->set_req_end(c.record.ring_req_end());
+      k->mutable_ring_end()->set_rsp_end(c.record.ring_rsp_end());
+    }
   });
   // Whatever was sent to the previous frontend and not acknowledged is sent again.
   s.delivery.begin(&out);
@@ -199,6 +210,12 @@ void Engine::apply(const google::protobuf::RepeatedPtrField<pb::Inbound>& items,
         break;
       case pb::Inbound::kEventAck:
         ack_events(item.event_ack());
+        break;
+      case pb::Inbound::kDomainStates:
+        domain_states(item.domain_states());
+        break;
+      case pb::Inbound::kResetRing:
+        reset_ring(item.reset_ring());
         break;
       case pb::Inbound::ITEM_NOT_SET:
         break;
@@ -228,28 +245,108 @@ void Engine::ops_request(const pb::Request& request, pb::Reply& reply,
 }
 
 void Engine::open_connection(const pb::OpenConnection& open) {
-  if (state_.connections.find(open.conn()) != nullptr || open.conn() < kConnIdStride) {
+  if (open.kind() != pb::SOCKET) {
+    // Ring connections are the store's to open (INTRODUCE): a frontend that opens one
+    // does not follow the protocol, and a guest's rights must not follow its word.
+    log_.warn("frontend opened connection {} of kind {} (only sockets are its to open); ignored",
+              open.conn(), pb::ConnectionKind_Name(open.kind()));
+    return;
+  }
+  if (state_.connections.find(open.conn()) != nullptr || open.conn() < kConnIdStride ||
+      open.conn() >= kFirstRingConnection) {
     log_.warn("frontend opened connection {} twice or with a reserved id; ignored", open.conn());
     return;
   }
   pb::ConnectionRecord r;
   r.set_id(open.conn());
-  r.set_kind(open.kind());
-  r.set_domid(open.kind() == pb::SOCKET ? 0 : open.domid());
+  r.set_kind(pb::SOCKET);
+  r.set_domid(0);
   r.set_next_tx_id(1);
   r.set_peer_pid(open.peer_pid());
   r.set_peer_uid(open.peer_uid());
   r.set_opened_ns(now_ns());
   state_.connections.add(r);
-  log_.debug("connection {} opened ({} dom{}, pid {})", open.conn(),
-             open.kind() == pb::SOCKET ? "socket" : "ring", r.domid(), open.peer_pid());
+  log_.debug("connection {} opened (socket, pid {})", open.conn(), open.peer_pid());
 }
 
+// A ring connection closed by the frontend (a broken ring) goes with all it holds; its
+// domain stays introduced, so that its death or RELEASE still fires @releaseDomain and
+// a reset of the ring (ResetRing) gets it a new connection.
 void Engine::close_connection(uint64_t conn, std::string_view reason) {
-  if (state_.connections.find(conn) == nullptr || conn == kOpsConnection) return;
-  state_.drop_connection_state(conn);
-  state_.connections.remove(state_.ws, conn);
-  log_.debug("connection {} closed ({})", conn, reason);
+  const Connection* c = state_.connections.find(conn);
+  if (c == nullptr || conn == kOpsConnection) return;
+  if (c->record.kind() == pb::RING) {
+    log_.info("ring connection {} of domain {} closed by the frontend ({})", conn,
+              c->record.domid(), reason);
+  } else {
+    log_.debug("connection {} closed ({})", conn, reason);
+  }
+  state_.forget_connection(conn);
+}
+
+void Engine::domain_states(const pb::DomainStates& states) {
+  std::map<uint32_t, pb::DomainState::State> reported;
+  for (const pb::DomainState& d : states.domains()) reported[d.domid()] = d.state();
+  // Decided over a copy: a gone domain leaves the table meanwhile.
+  std::vector<std::pair<uint32_t, std::string>> gone, shut_down;
+  state_.domains.for_each([&](pb::DomainRecord& d) {
+    if (d.domid() == 0 || !d.introduced()) return;
+    auto it = reported.find(d.domid());
+    if (it == reported.end()) {
+      gone.emplace_back(d.domid(), "no longer exists");
+    } else if (it->second == pb::DomainState::DYING) {
+      gone.emplace_back(d.domid(), "dying");
+    } else if (it->second == pb::DomainState::SHUTDOWN && !d.shutdown_reported()) {
+      shut_down.emplace_back(d.domid(), "");
+    }
+  });
+  for (const auto& [domid, why] : shut_down) {
+    act_as_store(MsgType::kRelease, {std::to_string(domid)}, cmd_domain_shut_down);
+  }
+  for (const auto& [domid, why] : gone) {
+    act_as_store(MsgType::kRelease, {std::to_string(domid), why}, cmd_domain_gone);
+  }
+}
+
+// The guest reset its ring: the connection it had goes, and a new one starts at offset
+// 0. A reset that names a connection other than the domain's present one comes from
+// before that one was opened (a re-introduction, which reset the ring already): ignored.
+void Engine::reset_ring(const pb::ResetRing& reset) {
+  StoreState& s = state_;
+  const pb::DomainRecord* d = s.domains.find(reset.domid());
+  if (!s.domains.is_introduced(reset.domid()) || d == nullptr || !d->has_ring()) {
+    log_.warn(
+        "reset of the ring of domain {} (connection {}), which has no ring introduced; ignored",
+        reset.domid(), reset.conn());
+    return;
+  }
+  const std::vector<uint64_t> present = ring_connections_of(s, reset.domid());
+  const bool named = std::find(present.begin(), present.end(), reset.conn()) != present.end();
+  if (!present.empty() && !named) {
+    log_.warn("reset of connection {} of domain {}, whose ring is connection {}; ignored",
+              reset.conn(), reset.domid(), present.front());
+    return;
+  }
+  for (uint64_t conn : present) {
+    s.delivery.send(close_ring(s, conn, fmt::format("domain {} reset its ring", reset.domid())));
+  }
+  s.delivery.send(open_ring(s, d->ring(), true));
+  log_.info("domain {} reset its ring (connection {})", reset.domid(), reset.conn());
+}
+
+void Engine::act_as_store(MsgType type, std::initializer_list<std::string> strings,
+                          Handler handler) {
+  pb::Request req;
+  req.set_conn(kStoreConnection);
+  req.set_type(wire::to_u32(type));
+  for (const std::string& arg : strings) req.mutable_strings()->add_strings(arg);
+  Request r(req, store_self_, Caller{});
+  pb::Reply reply = run_request(r, handler);
+  if (reply.type() == wire::to_u32(MsgType::kError)) {
+    log_.warn("the store's own {} {} failed: {}", wire::type_name(req.type()),
+              req.strings().strings(0), reply.payload().c_str());
+  }
+  deliver_after_reply(r);
 }
 
 void Engine::ack_events(const pb::EventAck& ack) {
@@ -278,6 +375,7 @@ bool Engine::answer_resent(Connection& c, const pb::Request& req, bool unrecorde
     pb::Outbound o = reply_to(req, recorded.type(), recorded.payload());
     o.mutable_reply()->set_req_id(recorded.req_id());
     o.mutable_reply()->set_tx_id(recorded.tx_id());
+    o.mutable_reply()->set_rsp_end(recorded.ring().rsp_end());
     state_.delivery.send(std::move(o));
     return true;
   }
@@ -319,6 +417,21 @@ void Engine::handle_request(const pb::Request& req, bool record) {
   r.as_of = as_of;
   const uint64_t base = state_.history.next() - 1;
   pb::Reply reply = run_request(r);
+  if (state_.connections.find(req.conn()) == nullptr) {
+    // The request closed its own connection (a privileged domain released itself): the
+    // reply goes out before the CLOSE, and nothing is recorded for a connection gone.
+    pb::Outbound o;
+    *o.mutable_reply() = std::move(reply);
+    state_.delivery.send(std::move(o));
+    deliver_after_reply(r);
+    return;
+  }
+  if (conn->record.kind() == pb::RING) {
+    // Its place follows every event the request fired, and precedes those that follow
+    // it (deliver_results).
+    reply.set_rsp_end(place_in_ring(*conn, reply.payload().size()));
+    state_.connections.save(*conn);
+  }
   if (record) record_reply(*conn, req, reply, base);
   deliver_results(*conn, r, std::move(reply));
 }
@@ -335,6 +448,13 @@ void Engine::record_reply(Connection& c, const pb::Request& req, const pb::Reply
   rec->set_tx_id(req.tx_id());
   rec->set_payload(reply.payload());
   rec->set_base(base);
+  if (c.record.kind() == pb::RING) {
+    // How far the ring was read and written, in the batch that applies the request: a
+    // restarted frontend compares them with the ring's indices.
+    c.record.set_ring_req_end(req.ring().req_end());
+    rec->mutable_ring()->set_req_end(req.ring().req_end());
+    rec->mutable_ring()->set_rsp_end(reply.rsp_end());
+  }
   state_.connections.save(c);
 }
 
@@ -348,12 +468,17 @@ void Engine::deliver_results(Connection& c, Request& r, pb::Reply&& reply) {
   pb::Outbound reply_item;
   *reply_item.mutable_reply() = std::move(reply);
   state_.delivery.follow(c, std::move(reply_item), preceding);
+  deliver_after_reply(r);
+}
+
+void Engine::deliver_after_reply(Request& r) {
   for (auto& o : r.after_reply) {
     const uint64_t target = o.has_event()     ? o.event().conn()
                             : o.has_command() ? o.command().conn()
                                               : 0;
     Connection* t = state_.connections.find(target);
     if (t != nullptr && o.has_event()) {
+      settle_event(state_, *t, o);
       state_.delivery.event(*t, std::move(o));
     } else if (t != nullptr) {
       state_.delivery.follow(*t, std::move(o), t->record.next_event_id());
@@ -363,11 +488,11 @@ void Engine::deliver_results(Connection& c, Request& r, pb::Reply&& reply) {
   }
 }
 
-pb::Reply Engine::run_request(Request& r) {
+pb::Reply Engine::run_request(Request& r, Handler handler) {
   ++state_.stats.requests;
   const size_t outbound_mark = state_.delivery.mark();
   state_.ws.set_savepoint();
-  Result<std::string> result = run_command(state_, r);
+  Result<std::string> result = handler != nullptr ? handler(state_, r) : run_command(state_, r);
   if (result.is_ok() && result->size() > wire::kPayloadMax) {
     result = Status::error(E2BIG, fmt::format("reply of {} bytes", result->size()));
   }

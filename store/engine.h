@@ -22,7 +22,9 @@
 
 #include "common/log.h"
 #include "common/result.h"
+#include "common/wire.h"
 #include "proto/session.pb.h"
+#include "store/commands.h"
 #include "store/db.h"
 #include "store/state.h"
 
@@ -65,20 +67,32 @@ class Engine {
   void open_connection(const pb::OpenConnection& open);
   void close_connection(uint64_t conn, std::string_view reason);
   void ack_events(const pb::EventAck& ack);
+  void domain_states(const pb::DomainStates& states);
+  void reset_ring(const pb::ResetRing& reset);
   void handle_request(const pb::Request& req, bool record);
+  // A request the store makes itself (a domain found dead), through the same path as
+  // a client's, with the rights of dom0 and `handler` for a command of no message type;
+  // its history names the store as author.
+  void act_as_store(wire::MsgType type, std::initializer_list<std::string> strings,
+                    Handler handler);
 
   // A request re-sent after a restart: its recorded reply, or the commit a read is to be
   // answered as of. Returns true if it was answered (or ignored) here.
   bool answer_resent(Connection& c, const pb::Request& req, bool unrecorded_read,
                      std::optional<uint64_t>& as_of);
-  pb::Reply run_request(Request& r);
+  // Runs r through the command table, or through `handler` if given.
+  pb::Reply run_request(Request& r, Handler handler = nullptr);
   void fail_request(Request& r, const Status& status);
   void take_effect(Request& r);
   void record_reply(Connection& c, const pb::Request& req, const pb::Reply& reply, uint64_t base);
   // The reply and what follows it, each in its turn.
   void deliver_results(Connection& c, Request& r, pb::Reply&& reply);
+  // The events and commands that follow r's reply.
+  void deliver_after_reply(Request& r);
 
   StoreState state_;
+  // The connection the store's own requests are made on (kStoreConnection).
+  Connection store_self_;
   Logger& log_;
 };
 

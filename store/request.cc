@@ -27,6 +27,7 @@ Result<std::string> canonical_path(StoreState& s, Request& r, std::string_view r
 
 std::string author(const Request& r) {
   if (r.conn.record.id() == kOpsConnection) return "ops";
+  if (r.conn.record.id() == kStoreConnection) return "dxs";
   return fmt::format("dom{}", r.caller.domid);
 }
 

@@ -72,7 +72,8 @@ inline const std::string kOkReply("OK\0", 3);
 // good one that is too long.
 Result<std::string> canonical_path(StoreState& s, Request& r, std::string_view raw);
 
-// Who made a change, for commit summaries: "dom7", or "ops" for the Ops API.
+// Who made a change, for commit summaries: "dom7", "ops" for the Ops API, "dxs" for the
+// store itself.
 std::string author(const Request& r);
 
 }  // namespace dxs::store

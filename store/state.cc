@@ -38,6 +38,11 @@ void StoreState::drop_connection_state(uint64_t conn) {
   if (Connection* c = connections.find(conn)) c->open_transactions = 0;
 }
 
+void StoreState::forget_connection(uint64_t conn) {
+  drop_connection_state(conn);
+  connections.remove(ws, conn);
+}
+
 int64_t now_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
              std::chrono::system_clock::now().time_since_epoch())

@@ -42,6 +42,9 @@ constexpr size_t kListingCacheBytes = 1 << 20;
 
 // The connection id of the ops API's own privileged client.
 constexpr uint64_t kOpsConnection = 1;
+// The store itself, as the author of what it does on its own (a domain found dead).
+// Never in the connection table: nothing is ever sent to it.
+constexpr uint64_t kStoreConnection = 2;
 
 // Counters for `control memreport` and dxsctl.
 struct EngineStats {
@@ -74,8 +77,10 @@ struct StoreState {
   bool is_privileged_domid(uint32_t domid) const;
   // The domain whose home relative paths of c resolve against (0 for sockets).
   static uint32_t home_domid(const Connection& c);
-  // Forgets c's watches and transactions (RESET_WATCHES, re-introduction, close).
+  // Forgets c's watches and transactions (RESET_WATCHES, close).
   void drop_connection_state(uint64_t conn);
+  // Forgets the connection and everything it holds (its queued events too).
+  void forget_connection(uint64_t conn);
 };
 
 // Wall-clock time for commit records.

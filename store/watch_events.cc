@@ -8,6 +8,7 @@
 #include "common/path.h"
 #include "common/wire.h"
 #include "store/node_view.h"
+#include "store/ring_stream.h"
 #include "store/special_nodes.h"
 
 namespace dxs::store {
@@ -123,10 +124,6 @@ void queue_event(StoreState& s, Request& r, uint64_t conn, std::string_view path
   }
   const uint64_t id = c->record.next_event_id() + 1;
   c->record.set_next_event_id(id);
-  pb::EventRecord record;
-  record.set_path(std::string(path));
-  record.set_token(std::string(token));
-  s.ws.put_record(Cf::kEvents, keys::event(conn, id), record);
   s.connections.save(*c);
 
   pb::Outbound o;
@@ -136,10 +133,22 @@ void queue_event(StoreState& s, Request& r, uint64_t conn, std::string_view path
   e->set_path(std::string(path));
   e->set_token(std::string(token));
   if (after_reply) {
-    r.after_reply.push_back(std::move(o));  // delivered once the reply is
+    r.after_reply.push_back(std::move(o));  // settled and delivered once the reply is
   } else {
+    settle_event(s, *c, o);
     s.delivery.event(*c, std::move(o));
   }
+}
+
+void settle_event(StoreState& s, Connection& c, pb::Outbound& event) {
+  pb::WatchEvent& e = *event.mutable_event();
+  e.set_rsp_end(place_in_ring(c, e.path().size() + e.token().size() + 2));
+  pb::EventRecord record;
+  record.set_path(e.path());
+  record.set_token(e.token());
+  record.set_rsp_end(e.rsp_end());
+  s.ws.put_record(Cf::kEvents, keys::event(c.record.id(), e.event_id()), record);
+  s.connections.save(c);
 }
 
 }  // namespace dxs::store

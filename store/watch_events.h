@@ -25,4 +25,9 @@ void fire_watches(StoreState& s, Request& r);
 void queue_event(StoreState& s, Request& r, uint64_t conn, std::string_view path,
                  std::string_view token, bool after_reply = false);
 
+// Gives an event queued for c its place in c's ring (ring_stream.h) and writes its
+// record to cf events. queue_event does so at once; for an event that follows r's reply,
+// the engine does once the reply has its place, so that places are in delivery order.
+void settle_event(StoreState& s, Connection& c, pb::Outbound& event);
+
 }  // namespace dxs::store

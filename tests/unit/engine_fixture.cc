@@ -7,8 +7,8 @@
 #include <cstdlib>
 #include <filesystem>
 
-#include "frontend/request_codec.h"
 #include "common/xs_error.h"
+#include "frontend/request_codec.h"
 #include "store/history.h"
 #include "store/node.h"
 
@@ -78,11 +78,13 @@ void EngineFixture::route(std::vector<pb::Outbound>& out, uint64_t conn, Answer*
       last_outbound_.push_back(
           fmt::format("reply {} {}", r.conn(), a.ok() ? std::string("OK") : a.error()));
       if (answer != nullptr && r.conn() == conn) *answer = std::move(a);
+      sent_[r.conn()].push_back(o);
     } else if (o.has_event()) {
       const pb::WatchEvent& e = o.event();
       events_[e.conn()].push_back(e.path() + "|" + e.token());
       last_outbound_.push_back(fmt::format("event {} {}|{}", e.conn(), e.path(), e.token()));
       last_event_id_[e.conn()] = e.event_id();
+      sent_[e.conn()].push_back(o);
       if (!no_ack_[e.conn()] && std::find(to_ack.begin(), to_ack.end(), e.conn()) == to_ack.end()) {
         to_ack.push_back(e.conn());
       }
@@ -90,7 +92,13 @@ void EngineFixture::route(std::vector<pb::Outbound>& out, uint64_t conn, Answer*
       last_outbound_.push_back(
           fmt::format("command {} {}", o.command().conn(),
                       pb::ConnectionCommand::Action_Name(o.command().action())));
-      commands_[o.command().conn()].push_back(o.command());
+      const pb::ConnectionCommand& cmd = o.command();
+      commands_[cmd.conn()].push_back(cmd);
+      if (cmd.action() == pb::ConnectionCommand::OPEN_RING) {
+        ring_of_[cmd.ring().domid()] = cmd.conn();
+      } else if (cmd.action() == pb::ConnectionCommand::CLOSE) {
+        std::erase_if(ring_of_, [&](const auto& entry) { return entry.second == cmd.conn(); });
+      }
     }
   }
   // The frontend acknowledges events once written to the client; the store then sends
@@ -126,22 +134,50 @@ uint64_t EngineFixture::open_socket() {
 }
 
 uint64_t EngineFixture::open_domain(uint32_t domid) {
-  const uint64_t id = next_conn_++;
-  google::protobuf::RepeatedPtrField<pb::Inbound> items;
-  pb::OpenConnection* open = items.Add()->mutable_open();
-  open->set_conn(id);
-  open->set_kind(pb::RING);
-  open->set_domid(domid);
-  std::vector<pb::Outbound> out;
-  engine_->apply(items, out);
-  return id;
+  if (auto it = ring_of_.find(domid); it != ring_of_.end()) return it->second;
+  REQUIRE(introduce(domid) == "");
+  auto it = ring_of_.find(domid);
+  REQUIRE_MESSAGE(it != ring_of_.end(), "no OPEN_RING for domain ", domid);
+  return it->second;
 }
 
 void EngineFixture::close(uint64_t conn) {
+  pb::Inbound item;
+  item.mutable_close()->set_conn(conn);
+  inbound(item);
+  std::erase_if(ring_of_, [&](const auto& entry) { return entry.second == conn; });
+}
+
+void EngineFixture::inbound(const pb::Inbound& item) {
   google::protobuf::RepeatedPtrField<pb::Inbound> items;
-  items.Add()->mutable_close()->set_conn(conn);
+  *items.Add() = item;
   std::vector<pb::Outbound> out;
   engine_->apply(items, out);
+  route(out, 0, nullptr);
+}
+
+void EngineFixture::domain_states(
+    std::initializer_list<std::pair<uint32_t, pb::DomainState::State>> domains) {
+  pb::Inbound item;
+  for (const auto& [domid, state] : domains) {
+    pb::DomainState* d = item.mutable_domain_states()->add_domains();
+    d->set_domid(domid);
+    d->set_state(state);
+  }
+  inbound(item);
+}
+
+void EngineFixture::reset_ring(uint64_t conn, uint32_t domid) {
+  pb::Inbound item;
+  item.mutable_reset_ring()->set_conn(conn);
+  item.mutable_reset_ring()->set_domid(domid);
+  inbound(item);
+}
+
+std::vector<pb::Outbound> EngineFixture::take_sent(uint64_t conn) {
+  std::vector<pb::Outbound> out;
+  out.swap(sent_[conn]);
+  return out;
 }
 
 Answer EngineFixture::call(uint64_t conn, wire::MsgType type, std::string_view payload,
@@ -166,6 +202,16 @@ std::optional<Answer> EngineFixture::send(uint64_t conn, uint64_t seq, wire::Msg
   codec::decode_request(msg, *req);
   req->set_conn(conn);
   req->set_seq(seq);
+  const bool ring = std::any_of(ring_of_.begin(), ring_of_.end(),
+                                [&](const auto& entry) { return entry.second == conn; });
+  if (ring) {
+    auto& ends = req_end_[conn];
+    if (!ends.contains(seq)) {
+      const uint32_t last = ends.empty() ? 0 : ends.rbegin()->second;
+      ends[seq] = last + static_cast<uint32_t>(wire::kHeaderSize + payload.size());
+    }
+    req->mutable_ring()->set_req_end(ends[seq]);
+  }
   if (report_delivered_ && seq > 1) req->set_replied_seq(seq - 1);
   std::vector<pb::Outbound> out;
   engine_->apply(items, out);

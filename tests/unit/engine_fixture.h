@@ -1,5 +1,6 @@
 // EngineFixture: a store engine on a temporary RocksDB directory, driven directly with
-// Session requests as any connection: a dom0 socket client, or a guest domain.
+// Session requests as any connection: a dom0 socket client, or a guest domain's ring
+// connection (which the store opens when the domain is introduced).
 #pragma once
 
 #include <cstdint>
@@ -39,9 +40,20 @@ class EngineFixture {
 
   // A dom0 socket connection.
   uint64_t open_socket();
-  // A guest's connection (as a ring would open it).
+  // The ring connection of a guest: the one the fixture last saw the store open for
+  // domid (OPEN_RING), or, if none is open, the one the store opens when the fixture's
+  // dom0 connection introduces the domain (INTRODUCE domid 1 1, which must succeed).
   uint64_t open_domain(uint32_t domid);
+  // The frontend closes conn (a socket went away, a ring broke).
   void close(uint64_t conn);
+  // One item from the frontend; what the store sends is routed as call()'s output.
+  void inbound(const pb::Inbound& item);
+  // DomainStates: the domains that exist, as libxenctrl reports them.
+  void domain_states(std::initializer_list<std::pair<uint32_t, pb::DomainState::State>> domains);
+  // ResetRing: the guest of conn reset its ring.
+  void reset_ring(uint64_t conn, uint32_t domid);
+  // The replies and events sent for conn since the last call, in delivery order.
+  std::vector<pb::Outbound> take_sent(uint64_t conn);
 
   // One request through the codec, exactly as the frontend would send it.
   Answer call(uint64_t conn, wire::MsgType type, std::string_view payload, uint32_t tx_id = 0);
@@ -130,6 +142,12 @@ class EngineFixture {
   std::map<uint64_t, uint64_t> next_seq_;
   std::map<uint64_t, std::vector<std::string>> events_;
   std::map<uint64_t, std::vector<pb::ConnectionCommand>> commands_;
+  std::map<uint64_t, std::vector<pb::Outbound>> sent_;
+  // Ring connections by domid, as OPEN_RING and CLOSE commands told the fixture.
+  std::map<uint32_t, uint64_t> ring_of_;
+  // Ring connections' request stream offsets: the end of each request by seq, as a
+  // frontend reads them off the ring (16-byte header and payload each).
+  std::map<uint64_t, std::map<uint64_t, uint32_t>> req_end_;
   std::map<uint64_t, bool> no_ack_;
   std::map<uint64_t, uint64_t> last_event_id_;
   std::vector<std::string> last_outbound_;

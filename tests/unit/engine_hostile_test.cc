@@ -420,12 +420,17 @@ TEST_CASE("a guest that reads no events loses the newest beyond its quota, nobod
 TEST_CASE("a connection closed mid-transaction leaves nothing behind") {
   EngineFixture f;
   Scene s(f);
+  // Another guest's ring, with rights on the scene's home.
+  f.set_perms(s.dom0, "/local/domain/7", {"n0", "b7", "b8"});
+  f.events(s.guest);
+  uint64_t g8 = f.open_domain(8);
   Unchanged before(f);
-  uint64_t g7 = f.open_domain(7);
-  uint32_t t = f.start(g7);
-  f.write(g7, "/local/domain/7/x/y/z", "1", t);
-  f.ok(g7, MsgType::kWatch, args({"/local/domain/7", "gone"}));
-  f.close(g7);
+  uint32_t t = f.start(g8);
+  f.write(g8, "/local/domain/7/x/y/z", "1", t);
+  f.ok(g8, MsgType::kWatch, args({"/local/domain/7", "gone"}));
+  f.close(g8);
+  CHECK(f.usage(8, "transactions") == 0);
+  CHECK(f.usage(8, "watches") == 0);
   CHECK(f.usage(7, "transactions") == 1);  // the scene's own
   CHECK(f.usage(7, "watches") == 1);
   CHECK(f.tree_dump() == before.tree);
