@@ -61,6 +61,10 @@ constexpr std::array<MessageSpec, kTypeCount> kMessages = {
                 .min_args = 2,
                 .max_args = 2,
                 .recovery = R::kReplayableRead},
+    // Without a domid, any caller's own features; with one, privileged callers only
+    // (the handler checks: the table's rule is per type, this one is per arity).
+    strings(MsgType::kGetFeature, "GET_FEATURE", 0, 1, false, false),
+    strings(MsgType::kSetFeature, "SET_FEATURE", 2, 2, true, false),
 };
 
 constexpr bool in_type_order() {

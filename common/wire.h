@@ -38,9 +38,11 @@ enum class MsgType : uint32_t {
   kRestrict = 20,  // removed from the protocol; answered with ENOSYS
   kResetWatches = 21,
   kDirectoryPart = 22,
+  kGetFeature = 23,  // Xen 4.21
+  kSetFeature = 24,  // Xen 4.21
 };
 
-constexpr uint32_t kTypeCount = 23;      // XS_TYPE_COUNT in Xen 4.17
+constexpr uint32_t kTypeCount = 25;      // XS_GET_QUOTA (25) and XS_SET_QUOTA are next
 constexpr size_t kHeaderSize = 16;       // sizeof(struct xsd_sockmsg)
 constexpr uint32_t kPayloadMax = 4096;   // XENSTORE_PAYLOAD_MAX
 constexpr uint32_t kAbsPathMax = 3072;   // XENSTORE_ABS_PATH_MAX

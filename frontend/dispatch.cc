@@ -162,7 +162,8 @@ std::vector<pb::Inbound> Dispatch::on_attached(const pb::Welcome& welcome) {
     }
   }
   for (auto& conn : forgotten) conn->close("unknown to the store");
-  for (const pb::KnownConnection* k : rings) ring_host_->open_ring(k->conn(), k->ring(), false);
+  for (const pb::KnownConnection* k : rings)
+    ring_host_->open_ring(k->conn(), k->ring(), false, k->features());
   // Domains may have died while no frontend was attached: the store hears of every one.
   if (ring_host_ != nullptr) {
     if (std::optional<pb::DomainStates> states = ring_host_->domain_states()) {
@@ -178,7 +179,7 @@ void Dispatch::run_command(const pb::ConnectionCommand& command) {
   switch (command.action()) {
     case pb::ConnectionCommand::OPEN_RING:
       if (ring_host_ != nullptr) {
-        ring_host_->open_ring(command.conn(), command.ring(), command.reset());
+        ring_host_->open_ring(command.conn(), command.ring(), command.reset(), command.features());
         return;
       }
       {

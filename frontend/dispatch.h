@@ -39,8 +39,10 @@ class RingHost {
  public:
   virtual ~RingHost() = default;
   // Serve the guest's ring at `ring` as connection `conn`, in place of whatever this
-  // host serves for that domain. `reset`: zero the ring's indices first.
-  virtual void open_ring(uint64_t conn, const pb::RingAddress& ring, bool reset) = 0;
+  // host serves for that domain. `reset`: zero the ring's indices first. `features`:
+  // the server_features bits to advertise and honour.
+  virtual void open_ring(uint64_t conn, const pb::RingAddress& ring, bool reset,
+                         uint32_t features) = 0;
   // What the hypervisor says of every domain now; nullopt if it cannot say.
   virtual std::optional<pb::DomainStates> domain_states() = 0;
 };

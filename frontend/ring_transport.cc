@@ -51,6 +51,7 @@ class RingTransport::Ring final : public ClientConnection,
   RingPage page_;
   const uint32_t port_;
   State state_ = State::kServing;
+  uint32_t features_ = 0;  // advertised, and so honoured
   bool ready_ = false;     // in the transport's ready list
   bool flushing_ = false;  // in the transport's flush list
   bool notify_ = false;    // an index moved since the last notification
@@ -100,7 +101,8 @@ bool RingTransport::may_log() {
   return logged_in_window_++ < kLogBurst;
 }
 
-void RingTransport::open_ring(uint64_t conn, const pb::RingAddress& address, bool reset) {
+void RingTransport::open_ring(uint64_t conn, const pb::RingAddress& address, bool reset,
+                              uint32_t features) {
   const uint32_t domid = address.domid();
   if (auto it = by_domid_.find(domid); it != by_domid_.end()) {
     // The store has dropped the connection this replaces.
@@ -128,7 +130,8 @@ void RingTransport::open_ring(uint64_t conn, const pb::RingAddress& address, boo
   }
   ring->framed_upto_ = ring->page_.read_cursor();
   ring->rsp_base_ = ring->page_.produced();
-  ring->page_.advertise(RingPage::kFeatureReconnection | RingPage::kFeatureError);
+  ring->features_ = features & (RingPage::kFeatureReconnection | RingPage::kFeatureError);
+  ring->page_.advertise(ring->features_);
   by_domid_[domid] = ring;
   by_port_[*port] = ring;
   dispatch_.adopt(conn, ring, ClientIdentity::ring(domid));
@@ -211,7 +214,8 @@ int RingTransport::run_pending() {
 
 void RingTransport::serve(Ring& ring) {
   if (ring.state_ == Ring::State::kClosed) return;
-  if (ring.page_.connection() == RingPage::kReconnect) {
+  if ((ring.features_ & RingPage::kFeatureReconnection) != 0 &&
+      ring.page_.connection() == RingPage::kReconnect) {
     if (ring.state_ != Ring::State::kResetting) {
       // Everything of this connection is void; the store says when the ring is reset.
       ring.state_ = Ring::State::kResetting;
@@ -301,7 +305,8 @@ void RingTransport::write_responses(Ring& ring) {
 }
 
 void RingTransport::fail(Ring& ring, uint32_t error, std::string_view reason) {
-  ring.page_.set_error(error);
+  // Without the ERROR feature the guest does not look at the field: it is only stopped.
+  if ((ring.features_ & RingPage::kFeatureError) != 0) ring.page_.set_error(error);
   ring.state_ = Ring::State::kFailed;
   ring.out_.clear();
   ring.notify_ = true;

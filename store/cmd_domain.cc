@@ -170,6 +170,44 @@ Result<std::string> cmd_is_domain_introduced(StoreState& s, Request& r) {
   return std::string(yes ? "T" : "F") + '\0';
 }
 
+// GET_FEATURE [<domid>]: the ring features of the caller's domain, or (privileged
+// callers only) of domid's. dxs cannot ask the hypervisor whether a domain it has no
+// record of exists, so such a domain gets what it would be given, never ENOENT.
+Result<std::string> cmd_get_feature(StoreState& s, Request& r) {
+  uint32_t features = kSupportedFeatures;
+  if (r.req.strings().strings_size() == 0) {
+    if (r.conn.record.kind() == pb::RING) features = ring_features(s, r.caller.domid);
+  } else {
+    if (!r.caller.privileged)
+      return Status::error(EACCES, "GET_FEATURE of another domain needs privilege");
+    Result<uint32_t> domid = first_domid(r);
+    if (!domid) return domid.status();
+    features = ring_features(s, *domid);
+  }
+  return std::to_string(features) + '\0';
+}
+
+// SET_FEATURE <domid> <features>: which ring features the domain will be given, before
+// it is introduced (C xenstored: EBUSY after), among those dxs supports.
+Result<std::string> cmd_set_feature(StoreState& s, Request& r) {
+  Result<uint32_t> domid = first_domid(r);
+  if (!domid) return domid.status();
+  int64_t features = 0;
+  if (!parse_int(r.req.strings().strings(1), 0, UINT32_MAX, features))
+    return Status::error(EINVAL, "bad feature bits");
+  if ((static_cast<uint64_t>(features) & ~uint64_t{kSupportedFeatures}) != 0)
+    return Status::error(EINVAL, fmt::format("feature bits {:#x} not supported", features));
+  if (s.domains.is_introduced(*domid))
+    return Status::error(EBUSY, fmt::format("domain {} is introduced already", *domid));
+  pb::DomainRecord& d = s.domains.get_or_create(*domid);
+  d.set_features(static_cast<uint32_t>(features));
+  s.domains.save(s.ws, *domid);
+  r.summary =
+      fmt::format("{}: set the ring features of domain {} to {}", author(r), *domid, features);
+  r.force_commit = true;
+  return kOkReply;
+}
+
 Result<std::string> cmd_introduce(StoreState& s, Request& r) {
   const auto& args = r.req.strings().strings();
   Result<uint32_t> domid = parse_domid(args[0]);

@@ -38,6 +38,8 @@ constexpr std::array<Handler, wire::kTypeCount> kHandlers = {
     nullptr,                   // RESTRICT
     cmd_reset_watches,         // RESET_WATCHES
     cmd_directory_part,        // DIRECTORY_PART
+    cmd_get_feature,           // GET_FEATURE
+    cmd_set_feature,           // SET_FEATURE
 };
 
 std::array<Command, wire::kTypeCount> make_table() {

@@ -40,6 +40,8 @@ Result<std::string> cmd_resume(StoreState& s, Request& r);
 Result<std::string> cmd_set_target(StoreState& s, Request& r);
 Result<std::string> cmd_get_domain_path(StoreState& s, Request& r);
 Result<std::string> cmd_is_domain_introduced(StoreState& s, Request& r);
+Result<std::string> cmd_get_feature(StoreState& s, Request& r);
+Result<std::string> cmd_set_feature(StoreState& s, Request& r);
 
 Result<std::string> cmd_control(StoreState& s, Request& r);
 

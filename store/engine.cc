@@ -191,6 +191,7 @@ pb::Welcome Engine::hello(const pb::Hello& hello, std::vector<pb::Outbound>& out
     if (c.record.kind() == pb::RING) {
       k->mutable_ring_end()->set_req_end(c.record.ring_req_end());
       k->mutable_ring_end()->set_rsp_end(c.record.ring_rsp_end());
+      k->set_features(ring_features(s, c.record.domid()));
     }
   });
   // Whatever was sent to the previous frontend and not acknowledged is sent again.

@@ -10,6 +10,11 @@ std::vector<uint64_t> ring_connections_of(StoreState& s, uint32_t domid) {
   return conns;
 }
 
+uint32_t ring_features(const StoreState& s, uint32_t domid) {
+  const pb::DomainRecord* d = s.domains.find(domid);
+  return d != nullptr && d->has_features() ? d->features() : kSupportedFeatures;
+}
+
 pb::Outbound open_ring(StoreState& s, const pb::RingAddress& ring, bool reset) {
   pb::ConnectionRecord r;
   r.set_id(s.connections.allocate_ring_id(s.ws));
@@ -28,6 +33,7 @@ pb::Outbound open_ring(StoreState& s, const pb::RingAddress& ring, bool reset) {
   cmd->set_action(pb::ConnectionCommand::OPEN_RING);
   *cmd->mutable_ring() = ring;
   cmd->set_reset(reset);
+  cmd->set_features(ring_features(s, ring.domid()));
   return o;
 }
 

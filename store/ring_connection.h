@@ -20,6 +20,16 @@ namespace dxs::store {
 // The ring connections of domid: one, or none once the frontend closed a broken ring.
 std::vector<uint64_t> ring_connections_of(StoreState& s, uint32_t domid);
 
+// The ring features (server_features bits, xenstore-ring.txt) dxs supports: the ring's
+// reset by the guest, and the error field. A domain's ring gets all of them unless
+// SET_FEATURE chose fewer before INTRODUCE.
+constexpr uint32_t kFeatureReconnection = 1;
+constexpr uint32_t kFeatureError = 2;
+constexpr uint32_t kSupportedFeatures = kFeatureReconnection | kFeatureError;
+
+// The features domid's ring is given.
+uint32_t ring_features(const StoreState& s, uint32_t domid);
+
 // Creates the ring connection of ring.domid() and returns its OPEN_RING command.
 pb::Outbound open_ring(StoreState& s, const pb::RingAddress& ring, bool reset);
 

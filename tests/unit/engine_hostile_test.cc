@@ -60,7 +60,7 @@ struct Scene {
 };
 
 constexpr uint32_t kAllTypes = 28;
-const uint32_t kPrivilegedOnly[] = {0, 8, 9, 17, 18, 19};
+const uint32_t kPrivilegedOnly[] = {0, 8, 9, 17, 18, 19, 24};
 
 bool is_privileged_only(uint32_t t) {
   for (uint32_t p : kPrivilegedOnly) {
@@ -70,7 +70,7 @@ bool is_privileged_only(uint32_t t) {
 }
 
 bool is_unknown(uint32_t t) {
-  return t >= 23 || t == 15 || t == 16 || t == 20;
+  return t >= 25 || t == 15 || t == 16 || t == 20;
 }
 
 }  // namespace

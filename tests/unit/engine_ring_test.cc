@@ -10,6 +10,7 @@
 
 #include "engine_fixture.h"
 #include "store/connection.h"
+#include "store/ring_connection.h"
 #include "store/ring_stream.h"
 
 using dxs::testing::args;
@@ -642,4 +643,45 @@ TEST_CASE("dom0's own ring: one connection, kept while the port is the same, pri
   std::string value;
   CHECK(f.db().get(store::Cf::kConnections, store::keys::connection(out[1].command().conn()),
                    &value));
+}
+
+TEST_CASE("GET_FEATURE and SET_FEATURE: the ring features a domain is given, set before INTRODUCE") {
+  EngineFixture f;
+  const uint64_t dom0 = f.admin();
+  const std::string all = std::to_string(store::kSupportedFeatures);
+  // Any caller's own features; for a socket, everything dxs supports.
+  CHECK(f.ok(dom0, MsgType::kGetFeature, "") == args({all}));
+  CHECK(f.ok(dom0, MsgType::kGetFeature, args({"9"})) == args({all}));
+
+  // Fewer features for domain 8, before it is introduced: its ring is told to advertise
+  // only those.
+  CHECK(f.ok(dom0, MsgType::kSetFeature, args({"8", "2"})) == args({"OK"}));
+  CHECK(f.ok(dom0, MsgType::kGetFeature, args({"8"})) == args({"2"}));
+  const uint64_t g8 = f.open_domain(8);
+  auto cmds = f.commands(g8);
+  REQUIRE(cmds.size() == 1);
+  CHECK(cmds[0].features() == 2);
+  CHECK(f.ok(g8, MsgType::kGetFeature, "") == args({"2"}));
+  // Too late once introduced (C xenstored: EBUSY).
+  CHECK(f.err(dom0, MsgType::kSetFeature, args({"8", "3"})) == "EBUSY");
+
+  // A domain never configured gets everything.
+  const uint64_t g7 = f.open_domain(7);
+  CHECK(f.commands(g7)[0].features() == store::kSupportedFeatures);
+  CHECK(f.ok(g7, MsgType::kGetFeature, "") == args({all}));
+
+  // Refused: another domain's features for a guest, SET_FEATURE for a guest, bits dxs
+  // does not support, numbers that are not.
+  CHECK(f.err(g7, MsgType::kGetFeature, args({"8"})) == "EACCES");
+  CHECK(f.err(g7, MsgType::kSetFeature, args({"9", "1"})) == "EACCES");
+  CHECK(f.err(dom0, MsgType::kSetFeature, args({"9", "4"})) == "EINVAL");
+  CHECK(f.err(dom0, MsgType::kSetFeature, args({"9", "1x"})) == "EINVAL");
+  CHECK(f.err(dom0, MsgType::kSetFeature, args({"x", "1"})) == "EINVAL");
+  CHECK(f.err(dom0, MsgType::kSetFeature, args({"9"})) == "EINVAL");
+  CHECK(f.err(dom0, MsgType::kGetFeature, args({"9", "1"})) == "EINVAL");
+
+  // The choice outlives a restart of the store.
+  CHECK(f.ok(dom0, MsgType::kSetFeature, args({"10", "1"})) == args({"OK"}));
+  f.restart();
+  CHECK(f.ok(f.admin(), MsgType::kGetFeature, args({"10"})) == args({"1"}));
 }

@@ -6,8 +6,8 @@
 #include <map>
 #include <memory>
 #include <optional>
-#include <vector>
 #include <string>
+#include <vector>
 
 #include "common/log.h"
 #include "common/wire.h"
@@ -49,8 +49,9 @@ pb::Welcome welcome(uint64_t base, std::initializer_list<uint64_t> known = {}) {
 class RecordingRingHost final : public dxs::frontend::RingHost {
  public:
   explicit RecordingRingHost(Dispatch& dispatch) : dispatch_(dispatch) {}
-  void open_ring(uint64_t conn, const pb::RingAddress& ring, bool reset) override {
-    opened.push_back({conn, ring.domid(), ring.remote_port(), reset});
+  void open_ring(uint64_t conn, const pb::RingAddress& ring, bool reset,
+                 uint32_t features) override {
+    opened.push_back({conn, ring.domid(), ring.remote_port(), reset, features});
     auto c = std::make_shared<RecordingConnection>();
     rings[conn] = c;
     dispatch_.adopt(conn, c, ClientIdentity::ring(ring.domid()));
@@ -66,6 +67,7 @@ class RecordingRingHost final : public dxs::frontend::RingHost {
     uint64_t conn;
     uint32_t domid, port;
     bool reset;
+    uint32_t features;
   };
   std::vector<Opened> opened;
   std::map<uint64_t, std::shared_ptr<RecordingConnection>> rings;
@@ -82,6 +84,7 @@ pb::Outbound open_ring_command(uint64_t conn, uint32_t domid, uint32_t port, boo
   cmd->mutable_ring()->set_domid(domid);
   cmd->mutable_ring()->set_remote_port(port);
   cmd->set_reset(reset);
+  cmd->set_features(3);
   return o;
 }
 
@@ -299,6 +302,7 @@ TEST_CASE("OPEN_RING goes to the ring host, which adopts the store's connection 
   CHECK(host.opened[0].domid == 7);
   CHECK(host.opened[0].port == 13);
   CHECK(host.opened[0].reset);
+  CHECK(host.opened[0].features == 3);
   CHECK(f.link.items.empty());  // the store knows the connection: no OpenConnection
 
   // The ring's requests carry where they end in the ring; the reply says where it ends

@@ -72,17 +72,19 @@ Shape shape_of(uint32_t type) {
     case 18:  // RESUME
     case 19:  // SET_TARGET
     case 22:  // DIRECTORY_PART
+    case 23:  // GET_FEATURE
+    case 24:  // SET_FEATURE
       return Shape::kStrings;
     default:  // TRANSACTION_START, WATCH_EVENT, ERROR, RESTRICT, RESET_WATCHES, unknown
       return Shape::kUnparsed;
   }
 }
 
-// Every type of Xen 4.17 and a few it does not define.
+// Every type dxs knows (Xen 4.17's and 4.21's GET/SET_FEATURE) and a few it does not.
 std::vector<uint32_t> all_types() {
   std::vector<uint32_t> types;
   for (uint32_t t = 0; t < dxs::wire::kTypeCount; ++t) types.push_back(t);
-  for (uint32_t t : {23u, 24u, 26u, 27u, 0xFFFFu, 0x10000u, 0xFFFFFFFFu}) types.push_back(t);
+  for (uint32_t t : {25u, 26u, 27u, 0xFFFFu, 0x10000u, 0xFFFFFFFFu}) types.push_back(t);
   return types;
 }
 
@@ -457,7 +459,7 @@ TEST_CASE("string-list types keep every string and any trailing bytes") {
 TEST_CASE("types without a parsed payload keep it verbatim") {
   for (uint32_t type : {to_u32(MsgType::kTransactionStart), to_u32(MsgType::kResetWatches),
                         to_u32(MsgType::kWatchEvent), to_u32(MsgType::kError),
-                        to_u32(MsgType::kRestrict), 23u, 0xFFFFu, 0xFFFFFFFFu}) {
+                        to_u32(MsgType::kRestrict), 25u, 0xFFFFu, 0xFFFFFFFFu}) {
     CAPTURE(type);
     for (std::string p : {""s, "\0"s, "junk"s, "a\0b\0c"s, std::string(kPayloadMax, '\0')}) {
       Request r = decode(type, p);

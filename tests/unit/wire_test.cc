@@ -81,7 +81,9 @@ TEST_CASE("protocol constants match xs_wire.h") {
   CHECK(kPayloadMax == 4096);
   CHECK(dxs::wire::kAbsPathMax == 3072);
   CHECK(dxs::wire::kRelPathMax == 2048);
-  CHECK(dxs::wire::kTypeCount == 23);
+  CHECK(dxs::wire::kTypeCount == 25);
+  CHECK(dxs::wire::to_u32(MsgType::kGetFeature) == 23);
+  CHECK(dxs::wire::to_u32(MsgType::kSetFeature) == 24);
   CHECK(dxs::wire::kDomidSelf == 0x7FF0);
   CHECK(dxs::wire::to_u32(MsgType::kDirectoryPart) == 22);
   CHECK(dxs::wire::to_u32(MsgType::kWatchEvent) == 15);
@@ -174,7 +176,7 @@ TEST_CASE("append_message frames the payload after the header and appends to out
   }
 }
 
-TEST_CASE("type_name names every 4.17 type and marks others unknown") {
+TEST_CASE("type_name names every type dxs knows and marks others unknown") {
   const std::vector<std::string> names = {
       "CONTROL",
       "DIRECTORY",
@@ -199,6 +201,8 @@ TEST_CASE("type_name names every 4.17 type and marks others unknown") {
       "RESTRICT",
       "RESET_WATCHES",
       "DIRECTORY_PART",
+      "GET_FEATURE",
+      "SET_FEATURE",
   };
   REQUIRE(names.size() == dxs::wire::kTypeCount);
   for (uint32_t t = 0; t < names.size(); ++t) {
@@ -206,7 +210,7 @@ TEST_CASE("type_name names every 4.17 type and marks others unknown") {
     CHECK(type_name(t) == names[t]);
   }
   CHECK(type_name(dxs::wire::to_u32(MsgType::kWrite)) == "WRITE");
-  CHECK(type_name(23) == "UNKNOWN(23)");
+  CHECK(type_name(25) == "UNKNOWN(25)");
   CHECK(type_name(26) == "UNKNOWN(26)");
   CHECK(type_name(0xffff) == "UNKNOWN(65535)");
   CHECK(type_name(0xFFFFFFFFu) == "UNKNOWN(4294967295)");

@@ -52,7 +52,9 @@
 
 === unknown-types
 1: 23 "\0"
+  ~ get-set-feature: ERROR "EINVAL\0"
 1: 24 "0\0"
+  ~ get-set-feature: ERROR "EINVAL\0"
 1: 25 ""
 1: 26 "x\0y\0"
 1: 27 "\0"
@@ -71,6 +73,7 @@
 === unknown-type-with-transaction
 1: TRANSACTION_START "\0"
 1: 23 tx=$1 "\0"
+  ~ get-set-feature: ERROR "EINVAL\0"
 1: WATCH_EVENT tx=$1 "\0"
 1: TRANSACTION_END tx=$1 T
 
@@ -78,6 +81,7 @@
 1: READ ""
   ~ malformed-payload: ERROR "EINVAL\0"
 1: 23 ""
+  ~ get-set-feature: 23 "3\0"
 1: RESTRICT ""
 1: GET_DOMAIN_PATH 0
 

@@ -56,6 +56,7 @@
 1: RESET_WATCHES tx=999 "\0"
 1: DIRECTORY_PART tx=999 / 0
 1: 23 tx=999 "\0"
+  ~ get-set-feature: ERROR "ENOENT\0"
 1: READ /a
 
 === transaction-of-another-connection
