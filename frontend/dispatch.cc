@@ -39,6 +39,13 @@ void Dispatch::adopt(uint64_t id, std::shared_ptr<ClientConnection> conn,
   e = Entry{};
   e.conn = std::move(conn);
   e.who = who;
+  // A connection from before this frontend goes on from where the store is: its next
+  // request is not mistaken for one the store has applied already.
+  if (auto it = adopted_seq_.find(id); it != adopted_seq_.end()) {
+    e.next_seq = it->second + 1;
+    e.replied_seq = it->second;
+    adopted_seq_.erase(it);
+  }
 }
 
 bool Dispatch::on_message(uint64_t conn, wire::Message&& msg, uint32_t ring_req_end) {
@@ -124,6 +131,7 @@ std::vector<pb::Inbound> Dispatch::on_attached(const pb::Welcome& welcome) {
       if (conns_.count(k.conn()) == 0 && k.kind() == pb::RING && ring_host_ != nullptr) {
         // A guest's ring from before this frontend: the ring is still there; serve it.
         rings.push_back(&k);
+        adopted_seq_[k.conn()] = k.applied_seq();
       } else if (conns_.count(k.conn()) == 0) {
         // A connection from before this frontend (or closed while the store was away).
         pb::Inbound close;

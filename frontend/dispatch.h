@@ -105,6 +105,9 @@ class Dispatch final : public SessionHandler {
   RingHost* ring_host_ = nullptr;
   std::mutex mu_;
   std::map<uint64_t, Entry> conns_;
+  // Rings the store listed in its Welcome, until the host adopts them: the last
+  // request sequence number the store applied of each.
+  std::map<uint64_t, uint64_t> adopted_seq_;
   uint64_t conn_id_base_ = 0;
   uint64_t next_conn_ = 1;
 };

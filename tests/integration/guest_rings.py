@@ -7,6 +7,7 @@ and oxenstored run in guest_peers.py; the cases below it are dxs's own.
 import mmap
 import os
 import struct
+import tempfile
 import unittest
 
 import dxstest
@@ -208,6 +209,94 @@ class HostileRings(GuestSuite, unittest.TestCase):
         self.assertEqual(g.indices()["error"], 0)
         g.write("back", "again")
         self.assertEqual(g.read("back"), "again")
+
+
+
+class RingLifecycle(unittest.TestCase):
+    """What only dxs does: ring features chosen by SET_FEATURE, and guests that keep their
+    rings while dxs-frontend is killed and started again."""
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="dxs-guest-", dir=os.environ.get("DXS_TEST_TMP", "/tmp"))
+        self.daemon = DxsDaemon(self.tmp)
+        self.pair = self.daemon.pair
+        self.dom0 = dxstest.XsClient(self.daemon.socket)
+        self.guests = []
+
+    def tearDown(self):
+        for g in self.guests:
+            g.close()
+        self.dom0.close()
+        if self._failed():
+            print(self.daemon.logs())
+        self.daemon.stop()
+
+    def _failed(self):
+        result = getattr(getattr(self, "_outcome", None), "result", None)
+        return result is not None and any(t is self for t, _ in result.failures + result.errors)
+
+    def guest(self, domid, introduce=True):
+        g = simguest.SimGuest(self.daemon.simxen_dir, self.daemon.socket, domid, port=domid + 100)
+        self.guests.append(g)
+        g.create()
+        home = "/local/domain/%d" % domid
+        self.dom0.mkdir(home)
+        self.dom0.set_perms(home, ["n%d" % domid])
+        if introduce:
+            g.introduce()
+        return g
+
+    def restart_frontend(self):
+        self.dom0.close()
+        self.pair.kill_frontend()
+        self.pair.start_frontend()
+        self.dom0 = dxstest.XsClient(self.daemon.socket)
+
+    def test_set_feature_chooses_what_the_ring_offers(self):
+        g = self.guest(5, introduce=False)
+        self.assertEqual(self.dom0.request(24, b"5\0002\0").payload, b"OK\0")  # SET_FEATURE
+        g.introduce()
+        self.assertEqual(g.features(), 2)  # ERROR, not RECONNECTION
+        self.assertEqual(self.dom0.request(23, b"5\0").payload, b"2\0")  # GET_FEATURE
+        # Without RECONNECTION a guest's connection = 1 resets nothing: it is still
+        # served, with its watch.
+        g.watch("w", "tok")
+        self.assertEqual(g.event(), ("w", "tok"))
+        g.poke("connection", 1)
+        g.notify()
+        g.write("w", "served")
+        self.assertEqual(g.event(), ("w", "tok"))
+        self.assertEqual(g.indices()["connection"], 1)
+        # Too late now.
+        self.assertEqual(self.dom0.request(24, b"5\0003\0").payload, b"EBUSY\0")
+
+    def test_guests_keep_their_rings_across_a_frontend_restart(self):
+        g = self.guest(5)
+        g.write("before", "1")
+        g.watch("w", "tok")
+        self.assertEqual(g.event(), ("w", "tok"))
+        self.restart_frontend()
+        # The store still has the ring connection; the new frontend serves it again.
+        self.assertEqual(g.read("before"), "1")
+        g.write("after", "2")
+        self.assertEqual(self.dom0.read("/local/domain/5/after"), b"2")
+        # The watch was never registered again, and still fires.
+        self.dom0.write("/local/domain/5/w", "x")
+        self.assertEqual(g.event(), ("w", "tok"))
+
+    def test_death_while_the_frontend_is_away_is_found_at_start(self):
+        g = self.guest(5)
+        g.write("x", "1")
+        self.dom0.close()
+        self.pair.kill_frontend()
+        g.die()  # its VIRQ_DOM_EXC reaches nobody
+        self.pair.start_frontend()
+        self.dom0 = dxstest.XsClient(self.daemon.socket)
+        dxstest.wait_until(
+            lambda: self.dom0.request(dxstest.IS_DOMAIN_INTRODUCED, b"5\0").payload == b"F\0",
+            what="the store to learn of the death from the new frontend's domain scan")
+        with self.assertRaises(dxstest.XsError):
+            self.dom0.read("/local/domain/5/x")
 
 
 if __name__ == "__main__":

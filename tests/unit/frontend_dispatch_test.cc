@@ -345,6 +345,7 @@ TEST_CASE("on attach, rings the store knows are served again and domain states a
   ring->set_domid(9);
   ring->mutable_ring()->set_domid(9);
   ring->mutable_ring()->set_remote_port(4);
+  ring->set_applied_seq(12);
   const std::vector<pb::Inbound> items = dispatch.on_attached(w);
   REQUIRE(host.opened.size() == 1);
   CHECK(host.opened[0].conn == 77);
@@ -357,6 +358,11 @@ TEST_CASE("on attach, rings the store knows are served again and domain states a
   REQUIRE(items[1].has_domain_states());
   CHECK(items[1].domain_states().domains(0).domid() == 7);
   CHECK(dispatch.connection_count() == 1);
+  // The ring's requests go on from the store's sequence number, not from 1.
+  dispatch.on_message(77, read_msg("/x"), 20);
+  REQUIRE(link.requests().size() == 1);
+  CHECK(link.requests()[0].seq() == 13);
+  CHECK(link.requests()[0].replied_seq() == 12);
 
   // The store restarts and no longer knows the ring: the host's connection is closed.
   const std::vector<pb::Inbound> again = dispatch.on_attached(welcome(200));
