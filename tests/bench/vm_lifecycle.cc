@@ -11,9 +11,8 @@
 //        and waits for @releaseDomain (3.D)
 //   G    per VM: the guest kernel (2.7, 3.A). By default a dom0 socket connection with
 //        absolute paths: Xenstore does not enforce permissions on it, as it would on the
-//        guest's ring. With --ring DIR, a simulated guest (tests/simguest) on the daemon's
-//        simxen machine DIR (docs/simxen.md) instead: its own domain and ring, created
-//        before xl writes its home, introduced by XL's INTRODUCE, paths under its home sent
+//        guest's ring. With --ring, a simulated guest (tests/simguest) over the ring of its
+//        domain on the simxen machine (--simxen) instead: paths under its home sent
 //        relative as Linux's xenbus sends them, permissions enforced; it also reads its
 //        own domid and name, which checks that its relative paths reach its home
 //   XS   per VM: `xl shutdown` (3.A)
@@ -25,10 +24,13 @@
 //   HP   each xenstore-read/-write/-list of the hotplug scripts is its own connection
 //   HV   one for all VMs: stands in for the hypervisor, which has no Xenstore traffic of its
 //        own; a destroyed domain is released with RELEASE D (the daemons learn of a domain's
-//        death from the hypervisor otherwise). With --ring, the simulated hypervisor does
-//        what Xen does instead: the guest's domain is marked shut down when its kernel is
-//        done, and gone after the destroy, each time with VIRQ_DOM_EXC; the daemon itself
-//        finds the change and fires @releaseDomain
+//        death from the hypervisor otherwise). With --simxen DIR, the daemon runs on that
+//        simulated machine (docs/simxen.md; the peers there refuse permissions naming a
+//        domain that does not exist) and the replay does what Xen does instead: it creates
+//        each domain with a zero ring page (tests/simguest) before xl writes the home,
+//        marks it shut down when its kernel is done, and gone after the destroy, each
+//        time with VIRQ_DOM_EXC; the daemon itself finds the change and fires
+//        @releaseDomain
 //
 // Cross-actor waits use watches wherever the real actor watches (XL waits for backend state
 // 2 and the console tty, G for backend states 2, 4 and 5, K0 reacts to frontend states, the
@@ -43,7 +45,8 @@
 // reply the trace does not expect is an error: printed and counted.
 //
 // usage: vm_lifecycle --socket PATH [--vms N[,N...]] [--mode smoke|quick|full] [--seed S]
-//                     [--json] [--no-barrier] [--timeout SEC] [--stagger-ms MS] [--ring DIR]
+//                     [--json] [--no-barrier] [--timeout SEC] [--stagger-ms MS]
+//                     [--simxen DIR [--ring]]
 
 #include <getopt.h>
 #include <poll.h>
@@ -254,7 +257,8 @@ struct Options {
   int timeout_s = 300;
   int stagger_ms = 0;
   int max_printed_errors = 200;
-  std::string ring_dir;  // --ring: the guests are simulated guests on this simxen machine
+  std::string simxen_dir;  // --simxen: the daemon's simulated machine, where domains live
+  bool ring = false;       // --ring: the guests speak over their rings on it
 };
 
 // What the hypervisor knows of a VM's domain (the replay's stand-in for hypercalls).
@@ -294,9 +298,11 @@ struct Vm {
   std::string kBEV, kBEN, kBEC;  // the backend paths relative to /local/domain/0 (K0, HP)
 
   std::atomic<Hv> hv{Hv::kNone};
-  std::unique_ptr<simguest::Guest> ring;  // --ring: the guest's domain on simxen
-  std::atomic<bool> failed{false};        // an actor gave up: the others stop waiting
-  std::atomic<bool> started{false};       // G saw the milestone
+  // --simxen: the guest's domain and ring page on the simulated machine; with --ring also
+  // the guest kernel's end of the ring.
+  std::unique_ptr<simguest::Guest> domain;
+  std::atomic<bool> failed{false};   // an actor gave up: the others stop waiting
+  std::atomic<bool> started{false};  // G saw the milestone
   std::atomic<uint64_t> errors{0};
   Waker xlm_wake, g_wake;
 
@@ -1833,13 +1839,13 @@ class Guest {
  public:
   explicit Guest(Vm& vm)
       : vm_(vm),
-        c_(vm.ring ? Client(Role::kG, &vm, &vm.g_wake, vm.ring.get(), vm.P)
-                   : Client(Role::kG, &vm, &vm.g_wake)) {}
+        c_(g->opt.ring ? Client(Role::kG, &vm, &vm.g_wake, vm.domain.get(), vm.P)
+                       : Client(Role::kG, &vm, &vm.g_wake)) {}
 
   void boot() {
     Vm& v = vm_;
     const std::string& P = v.P;
-    if (v.ring) {
+    if (g->opt.ring) {
       // Sent relative ("domid", "name"): the answers prove they reached the guest's home.
       c_.read_expect(P + "/domid", v.d);
       c_.read_expect(P + "/name", v.name);
@@ -1947,7 +1953,7 @@ class Guest {
     c_.run_until([this] { return bev_state_ == "5" || bev_state_ == "6"; },
                  "vbd backend state 5 (K0)");
     // The guest is down: its kernel sends nothing more (its connection closes with it).
-    if (v.ring) v.ring->set_domain_file(simguest::DomainFile::kShutdown);
+    if (v.domain) v.domain->set_domain_file(simguest::DomainFile::kShutdown);
     v.hv = Hv::kShutdown;
     v.xlm_wake.notify();
   }
@@ -2159,16 +2165,17 @@ void run_vm(Vm& v, std::latch& started) {
       std::mt19937 rng(static_cast<unsigned>(g->opt.seed) + static_cast<unsigned>(v.domid));
       std::this_thread::sleep_for(std::chrono::milliseconds(rng() % g->opt.stagger_ms));
     }
-    if (!g->opt.ring_dir.empty()) {
+    if (!g->opt.simxen_dir.empty()) {
       // The hypervisor creates the domain before xl writes its home (whose permissions
-      // name it: the peers refuse permissions for a domain that does not exist).
+      // name it: the peers refuse permissions for a domain that does not exist) and
+      // introduces its ring page; over the socket, the guest leaves that ring idle.
       simguest::Guest::Options go;
-      go.simxen_dir = g->opt.ring_dir;
+      go.simxen_dir = g->opt.simxen_dir;
       go.domid = static_cast<uint32_t>(v.domid);
       go.port = 1;  // P/store/port, and INTRODUCE's port
       go.timeout = std::chrono::seconds(g->opt.timeout_s);
-      v.ring = std::make_unique<simguest::Guest>(go);
-      v.ring->create();
+      v.domain = std::make_unique<simguest::Guest>(go);
+      v.domain->create();
     }
     v.t_create = Clock::now();
     v.hv = Hv::kCreated;
@@ -2198,9 +2205,9 @@ void run_vm(Vm& v, std::latch& started) {
     xlm.wait_shutdown();
     xlm.destroy();
     v.hv = Hv::kDead;  // the child's destroy hypercall
-    if (v.ring) {
+    if (v.domain) {
       if (guest.joinable()) guest.join();  // its kernel is done with the ring
-      v.ring->set_domain_file(simguest::DomainFile::kGone);
+      v.domain->set_domain_file(simguest::DomainFile::kGone);
     } else {
       g->hv->release(v);
     }
@@ -2413,7 +2420,7 @@ void print_json(const std::vector<RoundResult>& rounds) {
 void print_rows(const std::vector<RoundResult>& rounds) {
   int largest = 0;
   for (const RoundResult& r : rounds) largest = std::max(largest, r.n);
-  const bool ring = !g->opt.ring_dir.empty();
+  const bool ring = g->opt.ring;
   for (const RoundResult& r : rounds) {
     const std::string p = format(
         ring ? "VM lifecycles, guests over rings, %d in parallel" : "VM lifecycles, %d in parallel",
@@ -2443,6 +2450,7 @@ void print_rows(const std::vector<RoundResult>& rounds) {
           "usage: vm_lifecycle --socket PATH [--vms N[,N...]] [--mode smoke|quick|full]\n"
           "                    [--seed S] [--json] [--no-barrier] [--timeout SEC] "
           "[--stagger-ms MS]\n"
+          "                    [--simxen DIR [--ring]]\n"
           "\n"
           "Replays N VM lifecycles in parallel (xl create, guest boot, xl shutdown, destroy of\n"
           "a PV VM with one vbd and one vif), each actor of the trace on its own connection,\n"
@@ -2461,9 +2469,10 @@ void print_rows(const std::vector<RoundResult>& rounds) {
           "  --timeout SEC     the longest wait for a reply or another actor (default 300; 60\n"
           "                    with --mode smoke)\n"
           "  --stagger-ms MS   start each VM after a random delay below MS (default 0)\n"
-          "  --ring DIR        the guests (G) are simulated guests over rings on the daemon's\n"
-          "                    simxen machine DIR (docs/simxen.md), and domains shut down and\n"
-          "                    die on it instead of being RELEASEd\n"
+          "  --simxen DIR      the daemon runs on the simxen machine DIR (docs/simxen.md): each\n"
+          "                    domain and its ring page exist there from before xl writes its\n"
+          "                    home, and shut down and die there instead of being RELEASEd\n"
+          "  --ring            (with --simxen) the guests (G) speak over their rings\n"
           "\n"
           "Exit status: 0 if every lifecycle was correct and no request failed unexpectedly,\n"
           "1 otherwise, 2 for bad usage.\n");
@@ -2492,17 +2501,12 @@ int main(int argc, char** argv) {
   Options& o = ctx.opt;
   if (const char* env = getenv("XENSTORED_PATH")) o.socket = env;
   static const option longopts[] = {
-      {"socket", required_argument, nullptr, 's'},
-      {"vms", required_argument, nullptr, 'n'},
-      {"mode", required_argument, nullptr, 'm'},
-      {"seed", required_argument, nullptr, 'S'},
-      {"json", no_argument, nullptr, 'j'},
-      {"no-barrier", no_argument, nullptr, 'b'},
-      {"timeout", required_argument, nullptr, 't'},
-      {"stagger-ms", required_argument, nullptr, 'g'},
-      {"ring", required_argument, nullptr, 'r'},
-      {"help", no_argument, nullptr, 'h'},
-      {nullptr, 0, nullptr, 0},
+      {"socket", required_argument, nullptr, 's'},  {"vms", required_argument, nullptr, 'n'},
+      {"mode", required_argument, nullptr, 'm'},    {"seed", required_argument, nullptr, 'S'},
+      {"json", no_argument, nullptr, 'j'},          {"no-barrier", no_argument, nullptr, 'b'},
+      {"timeout", required_argument, nullptr, 't'}, {"stagger-ms", required_argument, nullptr, 'g'},
+      {"simxen", required_argument, nullptr, 'x'},  {"ring", no_argument, nullptr, 'r'},
+      {"help", no_argument, nullptr, 'h'},          {nullptr, 0, nullptr, 0},
   };
   int opt;
   bool timeout_given = false, smoke = false;
@@ -2543,8 +2547,11 @@ int main(int argc, char** argv) {
       case 'g':
         o.stagger_ms = std::max(0, atoi(optarg));
         break;
+      case 'x':
+        o.simxen_dir = optarg;
+        break;
       case 'r':
-        o.ring_dir = optarg;
+        o.ring = true;
         break;
       case 'h':
         usage(0);
@@ -2552,7 +2559,7 @@ int main(int argc, char** argv) {
         usage(2);
     }
   }
-  if (optind != argc || o.socket.empty()) usage(2);
+  if (optind != argc || o.socket.empty() || (o.ring && o.simxen_dir.empty())) usage(2);
   // run.sh gives a smoke run 120 s in all: a stuck wait must fail well before that.
   if (smoke && !timeout_given) o.timeout_s = 60;
 
@@ -2561,14 +2568,15 @@ int main(int argc, char** argv) {
           "vm_lifecycle: socket %s, seed %" PRIu64
           "\n"
           "  actors: per VM XL, XLM, G and XS connections; XC and K0 shared by all VMs; one\n"
-          "  connection per hotplug-script call (HP); HV releases destroyed domains.\n"
+          "  connection per hotplug-script call (HP); %s\n"
           "%s",
           o.socket.c_str(), o.seed,
-          o.ring_dir.empty()
+          o.simxen_dir.empty() ? "HV releases destroyed domains."
+                               : "domains live and die on the simxen machine.",
+          !o.ring
               ? "  Guests (G) are dom0 socket connections using absolute paths: permissions are "
                 "not\n  enforced on them as they would be on the guest's ring.\n"
-              : "  Guests (G) are simulated guests over their rings (simxen); domains shut down\n"
-                "  and die by VIRQ_DOM_EXC.\n");
+              : "  Guests (G) are simulated guests over their rings (simxen).\n");
 
   std::vector<RoundResult> results;
   bool all_ok = true;
