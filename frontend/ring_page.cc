@@ -48,6 +48,8 @@ void RingPage::reset() {
   // both streams (0xff is no valid message type), as oxenstored does.
   std::memset(page_->req, 0xff, sizeof page_->req);
   std::memset(page_->rsp, 0xff, sizeof page_->rsp);
+  // A reset connection starts without the error an earlier one ended with.
+  store(page_->error, XENSTORE_ERROR_NONE);
   std::atomic_thread_fence(std::memory_order_seq_cst);
   store(page_->connection, XENSTORE_CONNECTED);
 }

@@ -42,8 +42,9 @@ class RingPage {
 
   // Takes the indices the page holds as the server's own (a ring already in use).
   void adopt_indices();
-  // Zeroes all four indices and sets the connection field to connected (a reset the guest
-  // asked for, or a re-introduction). What was in either stream is gone.
+  // Zeroes all four indices and the error field and sets the connection field to
+  // connected (a reset the guest asked for, or a re-introduction). What was in either
+  // stream is gone.
   void reset();
   // Sets feature bits (bits are only ever added).
   void advertise(uint32_t features);

@@ -167,12 +167,21 @@ pb::Welcome Engine::hello(const pb::Hello& hello, std::vector<pb::Outbound>& out
   std::string next;
   keys::append_be64(next, base + kConnIdStride);
   s.ws.put(Cf::kMeta, meta::kConnIdBase, next);
+  std::vector<pb::Outbound> commands;
+  if (hello.dom0_ring_port() != 0) dom0_ring(hello.dom0_ring_port(), commands);
   commit_batch();
 
   pb::Welcome welcome;
   welcome.set_conn_id_base(base);
   s.connections.for_each([&](Connection& c) {
     if (c.record.id() == kOpsConnection) return;
+    // A ring opened just now is the frontend's to open (OPEN_RING), not to re-adopt.
+    if (std::any_of(commands.begin(), commands.end(), [&](const pb::Outbound& o) {
+          return o.command().action() == pb::ConnectionCommand::OPEN_RING &&
+                 o.command().conn() == c.record.id();
+        })) {
+      return;
+    }
     pb::KnownConnection* k = welcome.add_connections();
     k->set_conn(c.record.id());
     k->set_kind(c.record.kind());
@@ -187,10 +196,36 @@ pb::Welcome Engine::hello(const pb::Hello& hello, std::vector<pb::Outbound>& out
   // Whatever was sent to the previous frontend and not acknowledged is sent again.
   s.delivery.begin(&out);
   s.connections.for_each([&](Connection& c) { s.delivery.restart(c); });
+  for (pb::Outbound& o : commands) s.delivery.send(std::move(o));
   s.delivery.end();
   log_.info("frontend attached ({}): connection ids from {}, {} known connections",
             hello.frontend(), base, welcome.connections_size());
   return welcome;
+}
+
+// dom0's kernel talks to the store over a ring of its own, which the frontend finds at
+// start. Its connection is kept across frontends while the port is the same (the
+// frontend re-adopts it from the Welcome); another port is another ring.
+void Engine::dom0_ring(uint32_t port, std::vector<pb::Outbound>& commands) {
+  StoreState& s = state_;
+  bool kept = false;
+  for (uint64_t conn : ring_connections_of(s, 0)) {
+    const Connection* c = s.connections.find(conn);
+    if (!kept && c->record.ring().remote_port() == port) {
+      kept = true;
+      continue;
+    }
+    commands.push_back(close_ring(s, conn, "dom0's ring is on another port"));
+  }
+  if (kept) return;
+  pb::DomainRecord& dom0 = s.domains.get_or_create(0);
+  pb::RingAddress* ring = dom0.mutable_ring();
+  ring->set_domid(0);
+  ring->set_remote_port(port);
+  ring->set_gfn(0);
+  s.domains.save(s.ws, 0);
+  commands.push_back(open_ring(s, *ring, false));
+  log_.info("dom0's ring on port {} is connection {}", port, commands.back().command().conn());
 }
 
 void Engine::apply(const google::protobuf::RepeatedPtrField<pb::Inbound>& items,

@@ -38,8 +38,10 @@ class Engine {
   // schema.
   static Result<std::unique_ptr<Engine>> open(Db& db, const EngineOptions& options, Logger& log);
 
-  // A frontend attached: advances the connection-id base and lists known connections.
-  // `out` receives the watch events not yet acknowledged, to be sent after the Welcome.
+  // A frontend attached: advances the connection-id base, keeps dom0's ring connection
+  // if the frontend found one, and lists known connections. `out` receives the watch
+  // events not yet acknowledged and commands (OPEN_RING of dom0's ring), to be sent
+  // after the Welcome.
   pb::Welcome hello(const pb::Hello& hello, std::vector<pb::Outbound>& out);
 
   // Applies `items` as one group commit. `out` receives, in delivery order, everything
@@ -67,6 +69,8 @@ class Engine {
   void open_connection(const pb::OpenConnection& open);
   void close_connection(uint64_t conn, std::string_view reason);
   void ack_events(const pb::EventAck& ack);
+  // Keeps one ring connection for dom0's kernel at `port`; commands for the frontend.
+  void dom0_ring(uint32_t port, std::vector<pb::Outbound>& commands);
   void domain_states(const pb::DomainStates& states);
   void reset_ring(const pb::ResetRing& reset);
   void handle_request(const pb::Request& req, bool record);

@@ -197,7 +197,7 @@ class HostileRings(GuestSuite, unittest.TestCase):
         self.assertEqual(i["error"], 0)
         # The reset dropped the watch: registering it again is no EEXIST.
         g.send("raw WATCH w\\0tok\\0")
-        self.assertEqual(g.result(), "OK OK")
+        self.assertEqual(g.result(), "OK OK\\0")
         self.assert_others_served()
 
     def test_reconnect_after_an_error(self):

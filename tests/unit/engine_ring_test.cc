@@ -581,3 +581,65 @@ TEST_CASE("ring offsets are free-running u32s and wrap") {
   CHECK(store::place_in_ring(socket, 3) == 0);
   CHECK(socket.record.ring_rsp_end() == 0);
 }
+
+TEST_CASE("dom0's own ring: one connection, kept while the port is the same, privileged") {
+  EngineFixture f;
+  auto attach = [&](uint32_t port, std::vector<pb::Outbound>& out) {
+    pb::Hello hello;
+    hello.set_dom0_ring_port(port);
+    return f.engine().hello(hello, out);
+  };
+  auto listed = [](const pb::Welcome& w, uint64_t conn) {
+    return std::any_of(w.connections().begin(), w.connections().end(),
+                       [&](const pb::KnownConnection& k) { return k.conn() == conn; });
+  };
+  std::vector<pb::Outbound> out;
+  pb::Welcome w = attach(3, out);
+  REQUIRE(out.size() == 1);
+  const pb::ConnectionCommand open = out[0].command();
+  CHECK(open.action() == Command::OPEN_RING);
+  CHECK_FALSE(open.reset());
+  CHECK(open.ring().domid() == 0);
+  CHECK(open.ring().remote_port() == 3);
+  CHECK(open.ring().gfn() == 0);
+  CHECK(open.conn() >= store::kFirstRingConnection);
+  CHECK_FALSE(listed(w, open.conn()));
+  // Its requests are dom0's, at home in /local/domain/0.
+  f.inbound([&] {
+    pb::Inbound item;
+    pb::Request* r = item.mutable_request();
+    r->set_conn(open.conn());
+    r->set_seq(1);
+    r->set_type(dxs::wire::to_u32(MsgType::kWrite));
+    r->mutable_write()->set_path("data/x");
+    r->mutable_write()->set_value("1");
+    return item;
+  }());
+  CHECK(f.read(f.admin(), "/local/domain/0/data/x") == "1");
+
+  // A new frontend finding the same port re-adopts it: no command, and listed.
+  out.clear();
+  w = attach(3, out);
+  CHECK(out.empty());
+  CHECK(listed(w, open.conn()));
+  f.restart();
+  out.clear();
+  w = attach(3, out);
+  CHECK(out.empty());
+  CHECK(listed(w, open.conn()));
+  // Another port is another ring.
+  out.clear();
+  w = attach(4, out);
+  REQUIRE(out.size() == 2);
+  CHECK(out[0].command().action() == Command::CLOSE);
+  CHECK(out[0].command().conn() == open.conn());
+  CHECK(out[1].command().action() == Command::OPEN_RING);
+  CHECK(out[1].command().ring().remote_port() == 4);
+  CHECK_FALSE(listed(w, open.conn()));
+  // Nothing of the guests' lifecycle touches it.
+  f.domain_states({});
+  CHECK(f.err(f.admin(), MsgType::kRelease, args({"0"})) == "EINVAL");
+  std::string value;
+  CHECK(f.db().get(store::Cf::kConnections, store::keys::connection(out[1].command().conn()),
+                   &value));
+}

@@ -151,11 +151,12 @@ TEST_CASE("a full request ring is seen as full") {
   CHECK_FALSE(ring.request_ring_full());
 }
 
-TEST_CASE("reset zeroes the indices, poisons both streams and clears the connection field") {
+TEST_CASE("reset zeroes the indices and the error, poisons both streams, clears the connection field") {
   Page p;
   p.intf()->req_prod = p.intf()->req_cons = 500;
   p.intf()->rsp_prod = p.intf()->rsp_cons = 300;
   p.intf()->connection = XENSTORE_RECONNECT;
+  p.intf()->error = XENSTORE_ERROR_RINGIDX;
   RingPage ring(p.bytes);
   ring.adopt_indices();
   CHECK(ring.connection() == RingPage::kReconnect);
@@ -165,6 +166,7 @@ TEST_CASE("reset zeroes the indices, poisons both streams and clears the connect
   CHECK(p.intf()->rsp_prod == 0);
   CHECK(p.intf()->rsp_cons == 0);
   CHECK(p.intf()->connection == XENSTORE_CONNECTED);
+  CHECK(p.intf()->error == XENSTORE_ERROR_NONE);
   CHECK(static_cast<unsigned char>(p.intf()->rsp[0]) == 0xff);
   CHECK(ring.read_cursor() == 0);
   CHECK(ring.produced() == 0);
