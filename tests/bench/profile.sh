@@ -16,9 +16,11 @@
 #   --config FILE run dxs with this configuration file instead of the defaults (for
 #                 experiments such as store.spin-us = 0; the benchmark uses the defaults)
 #   --daemon D    profile C xenstored (c) or oxenstored (ocaml) instead, for comparison
-#                 (started with start-peer.sh from DXS_PEERS, as run.sh does)
+#                 (started with tests/simxen/start-peer.sh on a simxen machine of its
+#                 own, or DXS_PEERS/start-peer.sh, as run.sh does)
 #
-# Environment: DXS_BUILD, DXS_STORE, DXS_FRONTEND, XSBENCH, DXS_PEERS as for run.sh; PERF
+# Environment: DXS_BUILD, DXS_STORE, DXS_FRONTEND, XSBENCH, SIMXEN_LIB, DXS_PEERS as for
+# run.sh; PERF
 # (default perf).
 set -eu
 
@@ -64,7 +66,8 @@ store_bin=${DXS_STORE:-$build/store/dxs-store}
 frontend_bin=${DXS_FRONTEND:-$build/frontend/dxs-frontend}
 xsbench=${XSBENCH:-$build/tests/bench/xsbench}
 perf=${PERF:-perf}
-peers=${DXS_PEERS:-$top/../shared/peers}
+simxen_lib=${SIMXEN_LIB:-$build/tests/simxen/libsimxen.so}
+if [ -n "${DXS_PEERS:-}" ]; then start_peer=$DXS_PEERS/start-peer.sh; else start_peer=$top/tests/simxen/start-peer.sh; fi
 case "$daemon" in dxs|c|ocaml) ;; *) echo "profile.sh: --daemon dxs, c or ocaml" >&2; exit 2 ;; esac
 for bin in "$store_bin" "$frontend_bin" "$xsbench"; do
   [ -x "$bin" ] || { echo "profile.sh: $bin not found (meson compile -C build bench)" >&2; exit 1; }
@@ -111,7 +114,8 @@ case "$daemon" in
     procs=("$store_pid" "$frontend_pid")
     ;;
   c|ocaml)
-    "$peers/start-peer.sh" "$daemon" "$tmp/xs.sock" "$tmp/peer" >"$tmp/peer.log" 2>&1 &
+    SIMXEN_DIR=$tmp/simxen SIMXEN_LIB=$simxen_lib \
+      "$start_peer" "$daemon" "$tmp/xs.sock" "$tmp/peer" >"$tmp/peer.log" 2>&1 &
     pids=$!
     if [ "$daemon" = c ]; then names=(xenstored); else names=(oxenstored); fi
     procs=("$pids")

@@ -21,25 +21,36 @@
 #
 # Environment:
 #   DXS_BUILD       build directory (default: build/ at the top of the repository)
-#   DXS_STORE, DXS_FRONTEND, XSBENCH    the binaries (default: under DXS_BUILD)
-#   DXS_PEERS       directory with start-peer.sh (default: ../shared/peers beside the repository)
+#   DXS_STORE, DXS_FRONTEND, XSBENCH, RING_BENCH    the binaries (default: under DXS_BUILD)
+#   SIMXEN_LIB      libsimxen.so (default: DXS_BUILD/tests/simxen/libsimxen.so)
+#   DXS_PEERS       a directory with another start-peer.sh to use instead of
+#                   tests/simxen/start-peer.sh (same arguments; it is given SIMXEN_DIR and
+#                   SIMXEN_LIB, and the ring rows need it to put the peer on that machine)
 #   DXS_BENCH_TMP   parent of the temporary directory (default /tmp)
 #   DXS_KEEP_TMP=1  keep the temporary directory (daemon logs, raw results)
 #
-# Each daemon is started three times on fresh state under the temporary directory: once for
-# the request workloads, once for the large tree (memory, disk, xenstore-ls), once for the
-# VM-lifecycle replay. Progress goes to stderr, the table to stdout. Exit status 1 if a
+# Each daemon is started on fresh state under the temporary directory for each group of
+# workloads: the request workloads, the large tree (memory, disk, xenstore-ls), the guest
+# rings (ring_bench), the VM-lifecycle replay over the socket and with its guests over rings.
+# Every daemon, dxs's frontend included, runs on a simulated Xen machine of its own
+# (tests/simxen, LD_PRELOAD of libsimxen.so, SIMXEN_DIR in the instance's directory), so that
+# the ring rows run against the same kind of instance as the socket rows. Progress goes to stderr, the table to stdout. Exit status 1 if a
 # workload failed against dxs (a peer's failure is reported in the table and notes).
 #
-# VM-lifecycle replay hook: if an executable $DXS_BUILD/tests/bench/vm_lifecycle or
-# tests/bench/vm_lifecycle exists, it is run once per daemon as
-#     vm_lifecycle --socket SOCKET --mode smoke|quick|full      (XENSTORED_PATH=SOCKET too)
-# against a freshly started daemon, and each stdout line of the form
-#     row<TAB>LABEL<TAB>UNIT<TAB>higher|lower<TAB>VALUE
-# becomes a row of the table (other lines are ignored; a non-zero exit marks it failed).
+# Clients that print rows (each run against a freshly started daemon; every stdout line
+#     row<TAB>LABEL<TAB>UNIT<TAB>higher|lower|info<TAB>VALUE
+# becomes a row of the table, other lines are ignored, a non-zero exit marks it failed):
+#   ring_bench (built when Xen's headers are there): simulated guests on the daemon's simxen
+#     machine write and read their own paths over their rings; ops/s, and the CPU time per
+#     request of the daemon's processes (/proc/<pid>/task/*/schedstat), sampled by
+#     ring_bench around each phase for the pids run.sh gives it.
+#   vm_lifecycle, if an executable $DXS_BUILD/tests/bench/vm_lifecycle or
+#     tests/bench/vm_lifecycle exists: --socket SOCKET --mode smoke|quick|full
+#     --simxen SIMXEN_DIR (XENSTORED_PATH=SOCKET too), and again with --ring as well: the
+#     guests over rings.
 set -eu
 
-usage() { sed -n '2,25p' "$0" >&2; exit 2; }
+usage() { sed -n '2,27p' "$0" >&2; exit 2; }
 
 mode=full
 repeat=
@@ -59,29 +70,37 @@ while [ $# -gt 0 ]; do
   shift
 done
 
-# Sizes. TREE_NODES: the large tree; WATCHERS x WATCH_WRITES events.
+# Sizes. TREE_NODES: the large tree; WATCHERS x WATCH_WRITES events; RING_ARGS: guests and
+# requests per guest of ring_bench.
 case "$mode" in
   smoke)
     SERIAL_OPS=200; PAR_OPS=320; DIR_CHILDREN=500; DIR_OPS=100; TREE_NODES=2000
     TXN_CLIENTS=4; TXN_COUNT=20; TXN_KEYS=5; WATCHERS=10; WATCH_WRITES=20
+    RING_ARGS="--smoke"
     default_repeat=1; limit=120 ;;
   quick)
     SERIAL_OPS=5000; PAR_OPS=10000; DIR_CHILDREN=500; DIR_OPS=2000; TREE_NODES=20000
     TXN_CLIENTS=4; TXN_COUNT=500; TXN_KEYS=5; WATCHERS=100; WATCH_WRITES=200
+    RING_ARGS="--guests 50 --ops 200"
     default_repeat=1; limit=900 ;;
   full)
     SERIAL_OPS=20000; PAR_OPS=40000; DIR_CHILDREN=500; DIR_OPS=10000; TREE_NODES=100000
     TXN_CLIENTS=4; TXN_COUNT=500; TXN_KEYS=5; WATCHERS=100; WATCH_WRITES=1000
+    RING_ARGS="--guests 50 --ops 1000"
     default_repeat=3; limit=1800 ;;
 esac
 repeat=${repeat:-$default_repeat}
+read -r -a ring_args <<<"$RING_ARGS"
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
 build=${DXS_BUILD:-$top/build}
 store_bin=${DXS_STORE:-$build/store/dxs-store}
 frontend_bin=${DXS_FRONTEND:-$build/frontend/dxs-frontend}
 xsbench=${XSBENCH:-$build/tests/bench/xsbench}
-peers=${DXS_PEERS:-$top/../shared/peers}
+simxen_lib=${SIMXEN_LIB:-$build/tests/simxen/libsimxen.so}
+ring_bench=${RING_BENCH:-$build/tests/bench/ring_bench}
+# The peers' launcher: the repository's own, unless DXS_PEERS names another.
+if [ -n "${DXS_PEERS:-}" ]; then start_peer=$DXS_PEERS/start-peer.sh; else start_peer=$top/tests/simxen/start-peer.sh; fi
 
 for bin in "$store_bin" "$frontend_bin" "$xsbench"; do
   if [ ! -x "$bin" ]; then
@@ -89,6 +108,11 @@ for bin in "$store_bin" "$frontend_bin" "$xsbench"; do
     exit 1
   fi
 done
+
+# Without libsimxen.so (built when Xen's headers are there) dxs serves its socket alone and
+# neither the peers nor the ring rows can run.
+simxen=""
+if [ -r "$simxen_lib" ]; then simxen=1; fi
 
 tmp=$(mktemp -d "${DXS_BENCH_TMP:-/tmp}/dxs-bench.XXXXXX")
 results=$tmp/results.tsv   # daemon <TAB> key <TAB> value, one line per measurement
@@ -139,20 +163,32 @@ start_daemon() {
   mkdir -p "$dir"
   instance=$dir
   sock=$dir/xs.sock
+  simxen_dir=$dir/simxen
+  mkdir -p "$simxen_dir/dom" "$simxen_dir/ring" "$simxen_dir/evtchn"
   case "$name" in
     dxs)
       : >"$dir/dxs.conf"   # the defaults, whatever /etc/dxs/dxs.conf says
       "$store_bin" --state-dir "$dir/state" --listen "unix:$dir/store.sock" \
         --ops-listen "unix:$dir/ops.sock" --config "$dir/dxs.conf" >"$dir/store.log" 2>&1 &
       store_pid=$!
-      "$frontend_bin" --store "unix:$dir/store.sock" --socket "$sock" \
-        --config "$dir/dxs.conf" >"$dir/frontend.log" 2>&1 &
+      # On the simulated machine when libsimxen.so is built: the frontend serves rings too.
+      # (ASan's link-order check would refuse the preloaded library.)
+      if [ -n "$simxen" ]; then
+        LD_PRELOAD=$simxen_lib SIMXEN_DIR=$simxen_dir \
+          ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0 \
+          "$frontend_bin" --store "unix:$dir/store.sock" --socket "$sock" --xen \
+          --config "$dir/dxs.conf" >"$dir/frontend.log" 2>&1 &
+      else
+        "$frontend_bin" --store "unix:$dir/store.sock" --socket "$sock" \
+          --config "$dir/dxs.conf" >"$dir/frontend.log" 2>&1 &
+      fi
       frontend_pid=$!
       running="$frontend_pid $store_pid"
       ;;
     c|ocaml)
       # start-peer.sh execs the daemon: its pid is the daemon's.
-      "$peers/start-peer.sh" "$name" "$sock" "$dir/state" >"$dir/daemon.log" 2>&1 &
+      SIMXEN_DIR=$simxen_dir SIMXEN_LIB=$simxen_lib \
+        "$start_peer" "$name" "$sock" "$dir/state" >"$dir/daemon.log" 2>&1 &
       peer_pid=$!
       running=$peer_pid
       ;;
@@ -259,6 +295,34 @@ wait_for_idle() {
     "$(label_of "$daemon")" "$busy" >>"$notes"
 }
 
+# external DAEMON PREFIX WHAT CLIENT ARGS...: runs a client that prints run.sh rows
+#     row<TAB>LABEL<TAB>UNIT<TAB>higher|lower|info<TAB>VALUE
+# (other lines are ignored) and records each as PREFIX:LABEL; the rows are listed in
+# $rows.PREFIX in the order they first appear. A non-zero exit marks PREFIX failed.
+external() {
+  local daemon=$1 prefix=$2 what=$3 out line tag label unit better value status=0 why
+  shift 3
+  log "  $(label_of "$daemon"): $what"
+  out=$(timeout --kill-after=10 "$limit" "$@" 2>"$tmp/last.err") || status=$?
+  if [ "$status" -ne 0 ]; then
+    why=$(grep -m 1 'FAILED' "$tmp/last.err" || tail -n 1 "$tmp/last.err")
+    if [ "$status" -eq 124 ] || [ "$status" -eq 137 ]; then why="no result after $limit s; $why"; fi
+    record "$daemon" "$prefix.failed" 1
+    printf '%s, %s: failed: %s\n' "$(label_of "$daemon")" "$what" "$why" >>"$notes"
+    log "  FAILED: $why"
+    if [ "$daemon" = dxs ]; then dxs_failed=1; fi
+    return 0
+  fi
+  while IFS= read -r line; do
+    IFS=$'\t' read -r tag label unit better value <<<"$line" || true
+    [ "$tag" = row ] && [ -n "${value:-}" ] || continue
+    if ! { [ -f "$rows.$prefix" ] && grep -qF -- "$prefix:$label"$'\t' "$rows.$prefix"; }; then
+      printf '%s:%s\t%s\t%s\t%s\n' "$prefix" "$label" "$label" "$unit" "$better" >>"$rows.$prefix"
+    fi
+    record "$daemon" "$prefix:$label" "$value"
+  done <<<"$out"
+}
+
 bench_daemon() {
   local daemon=$1 r base=$tmp/$1
   log "== $(label_of "$daemon")"
@@ -292,24 +356,36 @@ bench_daemon() {
     stop_daemon
   fi
 
-  if [ -n "$vm_lifecycle" ] && start_daemon "$daemon" "$base-vm"; then
-    log "  $(label_of "$daemon"): vm_lifecycle"
-    local out line tag label unit better value
-    if out=$(XENSTORED_PATH=$sock timeout --kill-after=10 "$limit" "$vm_lifecycle" --socket "$sock" \
-               --mode "$mode" 2>"$tmp/last.err"); then
-      while IFS= read -r line; do
-        IFS=$'\t' read -r tag label unit better value <<<"$line" || true
-        [ "$tag" = row ] && [ -n "${value:-}" ] || continue
-        if ! { [ -f "$rows.vm" ] && grep -qF -- "vm:$label"$'\t' "$rows.vm"; }; then
-          printf 'vm:%s\t%s\t%s\t%s\n' "$label" "$label" "$unit" "$better" >>"$rows.vm"
+  if [ -n "$simxen" ] && [ -x "$ring_bench" ]; then
+    for ((r = 1; r <= repeat; r++)); do
+      if start_daemon "$daemon" "$base-ring$r"; then
+        # The CPU each daemon process spends per request; dxs's two apart as well.
+        local cpu_args=()
+        if [ "$daemon" = dxs ]; then
+          cpu_args=(--pid "$store_pid:dxs-store" --pid "$frontend_pid:dxs-frontend")
+        else
+          cpu_args=(--pid "$peer_pid")
         fi
-        record "$daemon" "vm:$label" "$value"
-      done <<<"$out"
-    else
-      record "$daemon" vm.failed 1
-      printf '%s, vm_lifecycle: failed: %s\n' "$(label_of "$daemon")" "$(tail -n 1 "$tmp/last.err")" >>"$notes"
-      if [ "$daemon" = dxs ]; then dxs_failed=1; fi
-    fi
+        external "$daemon" ring "guest rings (ring_bench)" "$ring_bench" --simxen-dir "$simxen_dir" \
+          --socket "$sock" "${ring_args[@]}" "${cpu_args[@]}"
+        stop_daemon
+      fi
+    done
+  fi
+
+  # On simxen the domains must exist there (the peers refuse permissions naming a domain
+  # that does not), so the replay creates them on the machine as Xen would.
+  local on_simxen=()
+  if [ -n "$vm_lifecycle" ] && start_daemon "$daemon" "$base-vm"; then
+    if [ -n "$simxen" ]; then on_simxen=(--simxen "$simxen_dir"); fi
+    XENSTORED_PATH=$sock external "$daemon" vm vm_lifecycle "$vm_lifecycle" --socket "$sock" \
+      --mode "$mode" "${on_simxen[@]}"
+    stop_daemon
+  fi
+
+  if [ -n "$vm_lifecycle" ] && [ -n "$simxen" ] && start_daemon "$daemon" "$base-vmring"; then
+    XENSTORED_PATH=$sock external "$daemon" vmring "vm_lifecycle --ring" "$vm_lifecycle" \
+      --socket "$sock" --mode "$mode" --simxen "$simxen_dir" --ring
     stop_daemon
   fi
 }
@@ -321,8 +397,10 @@ for d in $daemons; do
   case "$d" in
     dxs) selected="$selected dxs" ;;
     c|ocaml)
-      if [ ! -x "$peers/start-peer.sh" ]; then
-        peer_status="NOT AVAILABLE: no start-peer.sh in $peers (set DXS_PEERS); dxs runs alone"
+      if [ ! -x "$start_peer" ]; then
+        peer_status="NOT AVAILABLE: no $start_peer; dxs runs alone"
+      elif [ -z "$simxen" ]; then
+        peer_status="NOT AVAILABLE: $simxen_lib is not built (Xen's headers, libxen-dev, are missing); dxs runs alone"
       elif [ ! -x /usr/lib/xen-4.17/bin/xenstored ] || [ ! -x /usr/lib/xen-4.17/bin/oxenstored ]; then
         peer_status="NOT AVAILABLE: xen-utils-4.17 is not installed; dxs runs alone"
       else
@@ -337,7 +415,7 @@ case " $selected " in
 esac
 if [ -z "$peer_status" ]; then
   xen_version=$(dpkg-query -W -f='${Version}' xen-utils-4.17 2>/dev/null || echo "?")
-  peer_status="C xenstored and oxenstored from xen-utils-4.17 $xen_version, via $peers/start-peer.sh"
+  peer_status="C xenstored and oxenstored from xen-utils-4.17 $xen_version, via ${start_peer#"$top"/} on simxen"
 fi
 
 load_start=$(cut -d ' ' -f 1 /proc/loadavg)
@@ -372,12 +450,25 @@ add_row mem.bytes_per_node "memory per node ((RSS with tree - RSS empty) / nodes
 add_row mem.disk_bytes "dxs state on disk with the tree" MiB info
 add_row mem.disk_per_node "  per node" bytes info
 add_row tree.writes_per_s "(set-up) filling the tree: pipelined writes, 4 connections" writes/s higher
+# The rows of the external clients, or one line saying why there are none.
+if [ -s "$rows.ring" ]; then
+  cat "$rows.ring" >>"$rows"
+elif [ -z "$simxen" ] || [ ! -x "$ring_bench" ]; then
+  add_row ring.none "guest rings (ring_bench): not built (needs Xen's headers, libxen-dev)" - info
+else
+  add_row ring.none "guest rings (ring_bench): no rows" - info
+fi
 if [ -s "$rows.vm" ]; then
   cat "$rows.vm" >>"$rows"
 elif [ -n "$vm_lifecycle" ]; then
   add_row vm.none "VM lifecycle replay ($vm_lifecycle): no rows" - info
 else
   add_row vm.none "VM lifecycle replay (tests/bench/vm_lifecycle): not yet available" - info
+fi
+if [ -s "$rows.vmring" ]; then
+  cat "$rows.vmring" >>"$rows"
+elif [ -n "$vm_lifecycle" ] && [ -n "$simxen" ]; then
+  add_row vmring.none "VM lifecycle replay, guests over rings: no rows" - info
 fi
 
 # Derived figures: memory per node (RSS growth) and disk per node, from each daemon's own
@@ -450,7 +541,7 @@ awk -F '\t' -v daemons="$selected" '
       best = ""; dxsv = ""
       for (i = 1; i <= nd; i++) {
         d = ds[i]; prefix = k
-        if (k ~ /^vm:/) prefix = "vm"; else sub(/\.[^.]*$/, "", prefix)
+        if (match(k, /^[a-z]+:/)) prefix = substr(k, 1, RLENGTH - 1); else sub(/\.[^.]*$/, "", prefix)
         m = median(d SUBSEP k)
         if (unavailable[d]) s = "n/a"
         else if (m == "" && failed[d SUBSEP prefix]) s = "failed"

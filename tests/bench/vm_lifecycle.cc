@@ -9,8 +9,12 @@
 //   XL   per VM: the `xl create` process (trace 2.1-2.6)
 //   XLM  per VM: xl's monitor child; once the guest has shut down it runs the destroy (3.C)
 //        and waits for @releaseDomain (3.D)
-//   G    per VM: the guest kernel (2.7, 3.A). A dom0 socket connection with absolute paths:
-//        Xenstore does not enforce permissions on it, as it would on the guest's ring
+//   G    per VM: the guest kernel (2.7, 3.A). By default a dom0 socket connection with
+//        absolute paths: Xenstore does not enforce permissions on it, as it would on the
+//        guest's ring. With --ring, a simulated guest (tests/simguest) over the ring of its
+//        domain on the simxen machine (--simxen) instead: paths under its home sent
+//        relative as Linux's xenbus sends them, permissions enforced; it also reads its
+//        own domid and name, which checks that its relative paths reach its home
 //   XS   per VM: `xl shutdown` (3.A)
 //   XC   one for all VMs: xenconsoled, driven by @introduceDomain/@releaseDomain and its
 //        console watches
@@ -20,7 +24,13 @@
 //   HP   each xenstore-read/-write/-list of the hotplug scripts is its own connection
 //   HV   one for all VMs: stands in for the hypervisor, which has no Xenstore traffic of its
 //        own; a destroyed domain is released with RELEASE D (the daemons learn of a domain's
-//        death from the hypervisor otherwise)
+//        death from the hypervisor otherwise). With --simxen DIR, the daemon runs on that
+//        simulated machine (docs/simxen.md; the peers there refuse permissions naming a
+//        domain that does not exist) and the replay does what Xen does instead: it creates
+//        each domain with a zero ring page (tests/simguest) before xl writes the home,
+//        marks it shut down when its kernel is done, and gone after the destroy, each
+//        time with VIRQ_DOM_EXC; the daemon itself finds the change and fires
+//        @releaseDomain
 //
 // Cross-actor waits use watches wherever the real actor watches (XL waits for backend state
 // 2 and the console tty, G for backend states 2, 4 and 5, K0 reacts to frontend states, the
@@ -36,6 +46,7 @@
 //
 // usage: vm_lifecycle --socket PATH [--vms N[,N...]] [--mode smoke|quick|full] [--seed S]
 //                     [--json] [--no-barrier] [--timeout SEC] [--stagger-ms MS]
+//                     [--simxen DIR [--ring]]
 
 #include <getopt.h>
 #include <poll.h>
@@ -69,6 +80,8 @@
 #include <unordered_map>
 #include <utility>
 #include <vector>
+
+#include "guest.h"
 
 namespace {
 
@@ -244,6 +257,8 @@ struct Options {
   int timeout_s = 300;
   int stagger_ms = 0;
   int max_printed_errors = 200;
+  std::string simxen_dir;  // --simxen: the daemon's simulated machine, where domains live
+  bool ring = false;       // --ring: the guests speak over their rings on it
 };
 
 // What the hypervisor knows of a VM's domain (the replay's stand-in for hypercalls).
@@ -283,6 +298,9 @@ struct Vm {
   std::string kBEV, kBEN, kBEC;  // the backend paths relative to /local/domain/0 (K0, HP)
 
   std::atomic<Hv> hv{Hv::kNone};
+  // --simxen: the guest's domain and ring page on the simulated machine; with --ring also
+  // the guest kernel's end of the ring.
+  std::unique_ptr<simguest::Guest> domain;
   std::atomic<bool> failed{false};   // an actor gave up: the others stop waiting
   std::atomic<bool> started{false};  // G saw the milestone
   std::atomic<uint64_t> errors{0};
@@ -354,6 +372,11 @@ struct Event {
 
 class Conn {
  public:
+  // Over the guest's ring (--ring): requests go through the simulated guest.
+  Conn(Role role, Vm* vm, simguest::Guest* ring)
+      : role_(role), vm_(vm), stats_(g->stats), ring_(ring) {
+    stats_->connections[static_cast<int>(role_)]++;
+  }
   Conn(Role role, Vm* vm) : role_(role), vm_(vm), stats_(g->stats) {
     fd_ = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     sockaddr_un addr{};
@@ -392,6 +415,7 @@ class Conn {
   Vm* vm() const { return vm_; }
 
   Reply call(uint32_t type, std::string_view payload, uint32_t tx) {
+    if (ring_) return call_ring(type, payload, tx);
     const uint32_t req_id = next_req_id_++;
     uint32_t header[4] = {type, req_id, tx, static_cast<uint32_t>(payload.size())};
     std::string out(reinterpret_cast<const char*>(header), kHeaderSize);
@@ -437,6 +461,7 @@ class Conn {
   enum class Woke { kMessage, kWake, kTimeout };
   // Blocks until a watch event is queued, wake_fd is readable or the deadline passes.
   Woke wait(Clock::time_point deadline, int wake_fd) {
+    if (ring_) return wait_ring(deadline, wake_fd);
     for (;;) {
       Msg m;
       if (parse(&m)) {
@@ -469,6 +494,78 @@ class Conn {
     uint32_t type = 0, req_id = 0, tx_id = 0;
     std::string body;
   };
+
+  // The ring's request: the simulated guest matches the reply by its own request id and
+  // queues the watch events that came meanwhile, which are moved to events_ here.
+  Reply call_ring(uint32_t type, std::string_view payload, uint32_t tx) {
+    const Clock::time_point t0 = Clock::now();
+    stats_->requests[static_cast<int>(role_)]++;
+    simguest::Message m;
+    try {
+      m = ring_->request(type, std::string(payload), tx);
+      take_ring_events(std::chrono::milliseconds(0));
+    } catch (const std::exception& e) {
+      report_error(
+          vm_, role_,
+          format("%s %s over the ring: %s", type_name(type), printable(payload).c_str(), e.what()));
+      throw Abort{};
+    }
+    latency_.push_back(static_cast<uint32_t>(
+        std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t0).count()));
+    latency_type_.push_back(static_cast<uint8_t>(type < kTypeCount ? type : 0));
+    Reply r;
+    if (m.type != type && m.type != XS_ERROR) {
+      report_error(vm_, role_,
+                   format("%s %s: answered by a %s over the ring", type_name(type),
+                          printable(payload).c_str(), type_name(m.type)));
+      throw Abort{};
+    }
+    if (m.type == XS_ERROR) {
+      r.err = first_field(m.payload);
+    } else {
+      r.ok = true;
+      r.body = std::move(m.payload);
+    }
+    return r;
+  }
+
+  // Moves the guest's queued watch events to events_, waiting up to `timeout` for the
+  // first; true if there was one.
+  bool take_ring_events(std::chrono::milliseconds timeout) {
+    bool any = false;
+    while (std::optional<simguest::WatchEvent> e =
+               ring_->next_event(any ? std::chrono::milliseconds(0) : timeout)) {
+      stats_->events[static_cast<int>(role_)]++;
+      events_.push_back(Event{std::move(e->path), std::move(e->token)});
+      any = true;
+    }
+    return any;
+  }
+
+  // wait() over the ring: the guest waits on its event channel, in slices short enough to
+  // notice wake_fd (another actor of the VM gave up) soon.
+  Woke wait_ring(Clock::time_point deadline, int wake_fd) {
+    for (;;) {
+      if (wake_fd >= 0) {
+        pollfd pfd = {wake_fd, POLLIN, 0};
+        if (poll(&pfd, 1, 0) > 0) {
+          uint64_t v;
+          ssize_t r = read(wake_fd, &v, sizeof v);
+          (void)r;
+          return Woke::kWake;
+        }
+      }
+      const auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+      if (left.count() <= 0) return Woke::kTimeout;
+      try {
+        if (take_ring_events(std::min(left, std::chrono::milliseconds(20)))) return Woke::kMessage;
+      } catch (const std::exception& e) {
+        report_error(vm_, role_, format("waiting for a watch event over the ring: %s", e.what()));
+        throw Abort{};
+      }
+    }
+  }
 
   [[noreturn]] void fatal(const std::string& what, int err) {
     report_error(vm_, role_, what + ": " + strerror(err));
@@ -563,6 +660,7 @@ class Conn {
   Role role_;
   Vm* vm_;
   Stats* stats_;
+  simguest::Guest* ring_ = nullptr;
   int fd_ = -1;
   uint32_t next_req_id_ = 1;
   std::string in_;
@@ -587,6 +685,9 @@ using Handler = std::function<void(const std::string& path)>;
 class Client {
  public:
   Client(Role role, Vm* vm, const Waker* wake = nullptr) : conn_(role, vm), wake_(wake) {}
+  // The guest over its ring: paths under `home` are sent relative to it.
+  Client(Role role, Vm* vm, const Waker* wake, simguest::Guest* ring, std::string home)
+      : conn_(role, vm, ring), wake_(wake), home_(std::move(home) + '/') {}
 
   Vm* vm() const { return conn_.vm(); }
   Role role() const { return conn_.role(); }
@@ -596,7 +697,10 @@ class Client {
   // One request. Returns the reply's payload, or nullopt after an error reply (reported
   // unless expected). EAGAIN inside a transaction throws TxAgain.
   std::optional<std::string> op(uint32_t type, const std::string& payload, uint32_t tx, Expect ex) {
-    Reply r = conn_.call(type, payload, tx);
+    // Every request this replay sends over a ring starts with its path.
+    Reply r = (home_.size() > 1 && payload.rfind(home_, 0) == 0)
+                  ? conn_.call(type, std::string_view(payload).substr(home_.size()), tx)
+                  : conn_.call(type, payload, tx);
     if (r.ok) {
       if (ex == kNoent) {
         report_error(
@@ -784,6 +888,7 @@ class Client {
  private:
   Conn conn_;
   const Waker* wake_;
+  std::string home_;  // over a ring: "/local/domain/D/"
   std::unordered_map<std::string, Handler> handlers_;
 };
 
@@ -1732,11 +1837,19 @@ void xl_shutdown(Vm& v) {
 
 class Guest {
  public:
-  explicit Guest(Vm& vm) : vm_(vm), c_(Role::kG, &vm, &vm.g_wake) {}
+  explicit Guest(Vm& vm)
+      : vm_(vm),
+        c_(g->opt.ring ? Client(Role::kG, &vm, &vm.g_wake, vm.domain.get(), vm.P)
+                       : Client(Role::kG, &vm, &vm.g_wake)) {}
 
   void boot() {
     Vm& v = vm_;
     const std::string& P = v.P;
+    if (g->opt.ring) {
+      // Sent relative ("domid", "name"): the answers prove they reached the guest's home.
+      c_.read_expect(P + "/domid", v.d);
+      c_.read_expect(P + "/name", v.name);
+    }
     c_.watch(P + "/control/shutdown", tok(), [this](const std::string&) { shutdown_handler(); });
     c_.pump();
     c_.watch(P + "/control/sysrq", tok(), [this](const std::string&) {
@@ -1840,6 +1953,7 @@ class Guest {
     c_.run_until([this] { return bev_state_ == "5" || bev_state_ == "6"; },
                  "vbd backend state 5 (K0)");
     // The guest is down: its kernel sends nothing more (its connection closes with it).
+    if (v.domain) v.domain->set_domain_file(simguest::DomainFile::kShutdown);
     v.hv = Hv::kShutdown;
     v.xlm_wake.notify();
   }
@@ -2051,6 +2165,18 @@ void run_vm(Vm& v, std::latch& started) {
       std::mt19937 rng(static_cast<unsigned>(g->opt.seed) + static_cast<unsigned>(v.domid));
       std::this_thread::sleep_for(std::chrono::milliseconds(rng() % g->opt.stagger_ms));
     }
+    if (!g->opt.simxen_dir.empty()) {
+      // The hypervisor creates the domain before xl writes its home (whose permissions
+      // name it: the peers refuse permissions for a domain that does not exist) and
+      // introduces its ring page; over the socket, the guest leaves that ring idle.
+      simguest::Guest::Options go;
+      go.simxen_dir = g->opt.simxen_dir;
+      go.domid = static_cast<uint32_t>(v.domid);
+      go.port = 1;  // P/store/port, and INTRODUCE's port
+      go.timeout = std::chrono::seconds(g->opt.timeout_s);
+      v.domain = std::make_unique<simguest::Guest>(go);
+      v.domain->create();
+    }
     v.t_create = Clock::now();
     v.hv = Hv::kCreated;
     {
@@ -2079,7 +2205,12 @@ void run_vm(Vm& v, std::latch& started) {
     xlm.wait_shutdown();
     xlm.destroy();
     v.hv = Hv::kDead;  // the child's destroy hypercall
-    g->hv->release(v);
+    if (v.domain) {
+      if (guest.joinable()) guest.join();  // its kernel is done with the ring
+      v.domain->set_domain_file(simguest::DomainFile::kGone);
+    } else {
+      g->hv->release(v);
+    }
     xlm.wait_released();
     v.t_stopped = Clock::now();
   } catch (const Abort&) {
@@ -2289,16 +2420,21 @@ void print_json(const std::vector<RoundResult>& rounds) {
 void print_rows(const std::vector<RoundResult>& rounds) {
   int largest = 0;
   for (const RoundResult& r : rounds) largest = std::max(largest, r.n);
+  const bool ring = g->opt.ring;
   for (const RoundResult& r : rounds) {
-    const std::string p = format("VM lifecycles, %d in parallel", r.n);
+    const std::string p = format(
+        ring ? "VM lifecycles, guests over rings, %d in parallel" : "VM lifecycles, %d in parallel",
+        r.n);
     printf("row\t%s: wall time\ts\tlower\t%.3f\n", p.c_str(), r.wall_s);
+    printf("row\t%s: lifecycles/s\tVMs/s\thigher\t%.2f\n", p.c_str(),
+           r.wall_s > 0 ? r.n / r.wall_s : 0.0);
     printf("row\t%s: requests/s\treq/s\thigher\t%.0f\n", p.c_str(),
            r.wall_s > 0 ? static_cast<double>(r.requests) / r.wall_s : 0.0);
     printf("row\t%s: VM start latency p50\ts\tlower\t%.3f\n", p.c_str(), r.start_p50);
     printf("row\t%s: EAGAIN, all transactions\tcount\tlower\t%" PRIu64 "\n", p.c_str(),
            r.eagain_total);
     printf("row\t%s: EAGAIN, %s\tcount\tlower\t%" PRIu64 "\n", p.c_str(), kTxLabel[0], r.eagain[0]);
-    if (r.n == largest) {
+    if (r.n == largest && !ring) {
       for (int k = 1; k < kTxCount; ++k) {
         printf("row\t%s: EAGAIN, %s\tcount\tlower\t%" PRIu64 "\n", p.c_str(), kTxLabel[k],
                r.eagain[k]);
@@ -2314,6 +2450,7 @@ void print_rows(const std::vector<RoundResult>& rounds) {
           "usage: vm_lifecycle --socket PATH [--vms N[,N...]] [--mode smoke|quick|full]\n"
           "                    [--seed S] [--json] [--no-barrier] [--timeout SEC] "
           "[--stagger-ms MS]\n"
+          "                    [--simxen DIR [--ring]]\n"
           "\n"
           "Replays N VM lifecycles in parallel (xl create, guest boot, xl shutdown, destroy of\n"
           "a PV VM with one vbd and one vif), each actor of the trace on its own connection,\n"
@@ -2332,6 +2469,10 @@ void print_rows(const std::vector<RoundResult>& rounds) {
           "  --timeout SEC     the longest wait for a reply or another actor (default 300; 60\n"
           "                    with --mode smoke)\n"
           "  --stagger-ms MS   start each VM after a random delay below MS (default 0)\n"
+          "  --simxen DIR      the daemon runs on the simxen machine DIR (docs/simxen.md): each\n"
+          "                    domain and its ring page exist there from before xl writes its\n"
+          "                    home, and shut down and die there instead of being RELEASEd\n"
+          "  --ring            (with --simxen) the guests (G) speak over their rings\n"
           "\n"
           "Exit status: 0 if every lifecycle was correct and no request failed unexpectedly,\n"
           "1 otherwise, 2 for bad usage.\n");
@@ -2364,6 +2505,7 @@ int main(int argc, char** argv) {
       {"mode", required_argument, nullptr, 'm'},    {"seed", required_argument, nullptr, 'S'},
       {"json", no_argument, nullptr, 'j'},          {"no-barrier", no_argument, nullptr, 'b'},
       {"timeout", required_argument, nullptr, 't'}, {"stagger-ms", required_argument, nullptr, 'g'},
+      {"simxen", required_argument, nullptr, 'x'},  {"ring", no_argument, nullptr, 'r'},
       {"help", no_argument, nullptr, 'h'},          {nullptr, 0, nullptr, 0},
   };
   int opt;
@@ -2405,13 +2547,19 @@ int main(int argc, char** argv) {
       case 'g':
         o.stagger_ms = std::max(0, atoi(optarg));
         break;
+      case 'x':
+        o.simxen_dir = optarg;
+        break;
+      case 'r':
+        o.ring = true;
+        break;
       case 'h':
         usage(0);
       default:
         usage(2);
     }
   }
-  if (optind != argc || o.socket.empty()) usage(2);
+  if (optind != argc || o.socket.empty() || (o.ring && o.simxen_dir.empty())) usage(2);
   // run.sh gives a smoke run 120 s in all: a stuck wait must fail well before that.
   if (smoke && !timeout_given) o.timeout_s = 60;
 
@@ -2420,10 +2568,15 @@ int main(int argc, char** argv) {
           "vm_lifecycle: socket %s, seed %" PRIu64
           "\n"
           "  actors: per VM XL, XLM, G and XS connections; XC and K0 shared by all VMs; one\n"
-          "  connection per hotplug-script call (HP); HV releases destroyed domains.\n"
-          "  Guests (G) are dom0 socket connections using absolute paths: permissions are not\n"
-          "  enforced on them as they would be on the guest's ring.\n",
-          o.socket.c_str(), o.seed);
+          "  connection per hotplug-script call (HP); %s\n"
+          "%s",
+          o.socket.c_str(), o.seed,
+          o.simxen_dir.empty() ? "HV releases destroyed domains."
+                               : "domains live and die on the simxen machine.",
+          !o.ring
+              ? "  Guests (G) are dom0 socket connections using absolute paths: permissions are "
+                "not\n  enforced on them as they would be on the guest's ring.\n"
+              : "  Guests (G) are simulated guests over their rings (simxen).\n");
 
   std::vector<RoundResult> results;
   bool all_ok = true;
