@@ -645,7 +645,8 @@ TEST_CASE("dom0's own ring: one connection, kept while the port is the same, pri
                    &value));
 }
 
-TEST_CASE("GET_FEATURE and SET_FEATURE: the ring features a domain is given, set before INTRODUCE") {
+TEST_CASE(
+    "GET_FEATURE and SET_FEATURE: the ring features a domain is given, set before INTRODUCE") {
   EngineFixture f;
   const uint64_t dom0 = f.admin();
   const std::string all = std::to_string(store::kSupportedFeatures);

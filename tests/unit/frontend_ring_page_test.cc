@@ -151,7 +151,8 @@ TEST_CASE("a full request ring is seen as full") {
   CHECK_FALSE(ring.request_ring_full());
 }
 
-TEST_CASE("reset zeroes the indices and the error, poisons both streams, clears the connection field") {
+TEST_CASE(
+    "reset zeroes the indices and the error, poisons both streams, clears the connection field") {
   Page p;
   p.intf()->req_prod = p.intf()->req_cons = 500;
   p.intf()->rsp_prod = p.intf()->rsp_cons = 300;
