@@ -326,8 +326,17 @@ void Engine::domain_states(const pb::DomainStates& states) {
   // Decided over a copy: a gone domain leaves the table meanwhile.
   std::vector<std::pair<uint32_t, std::string>> gone, shut_down;
   state_.domains.for_each([&](pb::DomainRecord& d) {
-    if (d.domid() == 0 || !d.introduced()) return;
+    if (d.domid() == 0) return;
     auto it = reported.find(d.domid());
+    if (!d.introduced()) {
+      // SET_FEATURE's choice for a domain that went before it was introduced: a new
+      // domain given the same domid starts with the defaults.
+      if (it == reported.end() && d.has_features()) {
+        d.clear_features();
+        state_.domains.save(state_.ws, d.domid());
+      }
+      return;
+    }
     if (it == reported.end()) {
       gone.emplace_back(d.domid(), "no longer exists");
     } else if (it->second == pb::DomainState::DYING) {

@@ -159,6 +159,7 @@ void EngineFixture::inbound(const pb::Inbound& item) {
 void EngineFixture::domain_states(
     std::initializer_list<std::pair<uint32_t, pb::DomainState::State>> domains) {
   pb::Inbound item;
+  item.mutable_domain_states();  // an empty list too: no domain exists
   for (const auto& [domid, state] : domains) {
     pb::DomainState* d = item.mutable_domain_states()->add_domains();
     d->set_domid(domid);

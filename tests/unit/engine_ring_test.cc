@@ -686,3 +686,16 @@ TEST_CASE(
   f.restart();
   CHECK(f.ok(f.admin(), MsgType::kGetFeature, args({"10"})) == args({"1"}));
 }
+
+TEST_CASE("SET_FEATURE's choice goes with a domain that dies before it is introduced") {
+  EngineFixture f;
+  const uint64_t dom0 = f.admin();
+  CHECK(f.ok(dom0, MsgType::kSetFeature, args({"8", "1"})) == args({"OK"}));
+  // Still there while the domain exists.
+  f.domain_states({{8, kRunning}});
+  CHECK(f.ok(dom0, MsgType::kGetFeature, args({"8"})) == args({"1"}));
+  // Gone with it: a new domain 8 gets the defaults.
+  f.domain_states({});
+  CHECK(f.ok(dom0, MsgType::kGetFeature, args({"8"})) ==
+        args({std::to_string(store::kSupportedFeatures)}));
+}
