@@ -147,7 +147,26 @@ std::optional<pb::DomainStates> RingTransport::domain_states() {
     log_.warn("cannot read domain states: {}", states.status().to_string());
     return std::nullopt;
   }
+  release_failed_rings_of_dead(*states);
   return std::move(*states);
+}
+
+void RingTransport::release_failed_rings_of_dead(const pb::DomainStates& states) {
+  // A broken ring's connection is gone at the store, which will send no CLOSE for it:
+  // its mapping goes when its domain does (a dying domain cannot finish while its page
+  // is mapped).
+  std::unordered_map<uint32_t, pb::DomainState::State> alive;
+  for (const pb::DomainState& d : states.domains()) alive[d.domid()] = d.state();
+  std::vector<std::shared_ptr<Ring>> dead;
+  for (auto& [domid, ring] : by_domid_) {
+    if (ring->state_ != Ring::State::kFailed) continue;
+    auto it = alive.find(domid);
+    if (it == alive.end() || it->second == pb::DomainState::DYING) dead.push_back(ring);
+  }
+  for (auto& ring : dead) {
+    log_.info("{}: its domain is gone; unmapping its broken ring", ring->describe());
+    release(*ring);
+  }
 }
 
 void RingTransport::tear_down(Ring& ring) {

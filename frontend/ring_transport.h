@@ -85,6 +85,7 @@ class RingTransport final : public Transport, public RingHost, private FdHandler
   void mark_ready(const std::shared_ptr<Ring>& ring);
   void mark_flush(const std::shared_ptr<Ring>& ring);
   bool may_log();
+  void release_failed_rings_of_dead(const pb::DomainStates& states);
 
   Poller& poller_;
   Dispatch& dispatch_;

@@ -15,6 +15,13 @@ import simguest
 from guest_suite import GuestSuite
 
 
+def ring_mapped(daemon, domid):
+    """Whether dxs-frontend has domid's ring page mapped (on simxen, a file)."""
+    ring = os.path.realpath(os.path.join(daemon.simxen_dir, "ring", str(domid)))
+    with open("/proc/%d/maps" % daemon.pair.frontend.pid) as f:
+        return any(line.rstrip().endswith(ring) for line in f)
+
+
 class DxsDaemon:
     """dxs-store and dxs-frontend --xen on a fresh simxen machine."""
 
@@ -201,6 +208,16 @@ class HostileRings(GuestSuite, unittest.TestCase):
         self.assertEqual(g.result(), "OK OK\\0")
         self.assert_others_served()
 
+    def test_broken_ring_unmapped_when_its_domain_dies(self):
+        g = self.new_guest(5)
+        g.put_bytes(header(WRITE, 1, 0xFFFFFFFF))
+        self.wait_error(g, ERROR_PROTO)
+        self.assertTrue(ring_mapped(self.daemon, 5))  # kept, so that the guest can reset it
+        g.die()
+        dxstest.wait_until(lambda: not ring_mapped(self.daemon, 5),
+                           what="the broken ring of a dead domain to be unmapped")
+        self.assert_others_served()
+
     def test_reconnect_after_an_error(self):
         g = self.new_guest(5)
         g.put_bytes(header(WRITE, 1, 0xFFFFFFFF))
@@ -283,6 +300,15 @@ class RingLifecycle(unittest.TestCase):
         # The watch was never registered again, and still fires.
         self.dom0.write("/local/domain/5/w", "x")
         self.assertEqual(g.event(), ("w", "tok"))
+
+    def test_release_and_death_unmap_the_ring(self):
+        g5 = self.guest(5)
+        g6 = self.guest(6)
+        self.assertTrue(ring_mapped(self.daemon, 5) and ring_mapped(self.daemon, 6))
+        g5.release()
+        dxstest.wait_until(lambda: not ring_mapped(self.daemon, 5), what="RELEASE to unmap")
+        g6.die()
+        dxstest.wait_until(lambda: not ring_mapped(self.daemon, 6), what="death to unmap")
 
     def test_death_while_the_frontend_is_away_is_found_at_start(self):
         g = self.guest(5)
