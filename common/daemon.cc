@@ -3,6 +3,7 @@
 #include <malloc.h>
 
 #include <csignal>
+#include <cstdint>
 #include <string>
 
 #ifdef DXS_HAVE_SYSTEMD
@@ -17,6 +18,21 @@ void notify_systemd(std::string_view state) {
 #else
   (void)state;
 #endif
+}
+
+Watchdog::Watchdog() {
+#ifdef DXS_HAVE_SYSTEMD
+  uint64_t usec = 0;
+  if (sd_watchdog_enabled(0, &usec) > 0) period_ = std::chrono::microseconds(usec / 2);
+#endif
+}
+
+void Watchdog::ping_if_due() {
+  if (!enabled()) return;
+  const auto now = std::chrono::steady_clock::now();
+  if (now < next_) return;
+  notify_systemd("WATCHDOG=1");
+  next_ = now + period_;
 }
 
 void limit_malloc_arenas() {

@@ -7,7 +7,8 @@ set -eu
 build="meson ninja-build pkg-config g++ protobuf-compiler protobuf-compiler-grpc
   libgrpc++-dev libprotobuf-dev librocksdb-dev libfmt-dev libsystemd-dev libxen-dev"
 run="xenstore-utils"   # the clients deploy/up.sh tells you to try
-tests="doctest-dev python3 python3-pyxs xen-utils-4.17"
+tests="doctest-dev python3 python3-pyxs xen-utils-4.17
+  systemd"  # systemd-analyze, -sysusers, -tmpfiles: tests/integration/systemd_units.py
 
 want="$build $run"
 [ "${1:-}" = "--tests" ] && want="$build $run $tests"

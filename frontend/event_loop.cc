@@ -2,6 +2,8 @@
 
 #include <sched.h>
 
+#include <algorithm>
+
 #include "common/daemon.h"
 
 namespace dxs::frontend {
@@ -15,10 +17,20 @@ void EventLoop::run() {
   const microseconds await_slice(1000);
   const microseconds spin(options_.spin_us);
 
+  // Pinged from this loop, the one thread that serves every client: if it hangs, systemd
+  // notices. Its longest wait, the idle one, is kept under the ping period.
+  Watchdog watchdog;
+  int idle_ms = options_.idle_ms;
+  if (watchdog.enabled()) {
+    const auto period = std::chrono::duration_cast<std::chrono::milliseconds>(watchdog.period());
+    idle_ms = static_cast<int>(std::clamp<int64_t>(period.count(), 1, idle_ms));
+  }
+
   session_.start();
   bool announced = false;
   auto last_work = Clock::now();
   while (!stopping_) {
+    watchdog.ping_if_due();
     int handled = session_.poll(microseconds(0));
     if (session_.attached()) {
       if (!announced) {
@@ -39,7 +51,7 @@ void EventLoop::run() {
       session_.poll(await_slice);
       flush_clients();
     } else {
-      serve_clients(options_.idle_ms);
+      serve_clients(idle_ms);
     }
   }
   flush_clients();

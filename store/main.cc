@@ -1,5 +1,7 @@
 // dxs-store: all Xenstore state and semantics, in RocksDB, served to dxs-frontend over a
 // private gRPC Session stream and to dxsctl over the Ops API.
+#include <sys/stat.h>
+
 #include <map>
 #include <mutex>
 #include <thread>
@@ -94,7 +96,7 @@ int main(int argc, char** argv) {
   block_termination_signals();
   for (const auto& p : {session_path, ops_path}) {
     if (size_t slash = p.rfind('/'); slash != std::string::npos && slash > 0) {
-      if (Status s = make_directories(p.substr(0, slash), 0755); !s) cli.fail(s.to_string());
+      if (Status s = make_directories(p.substr(0, slash), 0750); !s) cli.fail(s.to_string());
     }
   }
 
@@ -108,11 +110,18 @@ int main(int argc, char** argv) {
   session_options.spin_us =
       static_cast<int>(cli.must(settings.get_int(config, "store.spin-us"), "config"));
   store::SessionServer session(*engine, engine_mu, log, session_options);
+  // bind() creates a socket 0777 & ~umask, and gRPC listens on it before anyone can chmod
+  // it: under a umask that leaves others write access (002, 0) the frontend's private
+  // socket would be open to any local user for a moment. With 0177 both sockets are born 0600; the
+  // ops socket is widened to 0660 once it exists. (The umask is the process's: files RocksDB's
+  // threads create meanwhile are 0600, which the 0700 state directory makes no stricter.)
+  const mode_t umask_before = umask(0177);
   if (Status s = session.start(); !s) cli.fail(s.to_string());
 
   store::OpsService ops(*db, *engine, engine_mu, session, log);
   std::unique_ptr<grpc::Server> ops_server =
       cli.must(store::start_ops_server(ops, ops_path, 0660), "ops API");
+  umask(umask_before);
   log.info("ops API on {}", ops_path);
 
   std::thread signals([&] {

@@ -7,6 +7,8 @@
 #include <chrono>
 #include <deque>
 
+#include "common/daemon.h"
+
 namespace dxs::store {
 
 // One Attach call. Every completion-queue tag is a pointer to one of its Op members;
@@ -204,13 +206,21 @@ void SessionServer::run() {
   rocksdb::SetPerfLevel(rocksdb::PerfLevel::kDisable);
   const auto spin = std::chrono::microseconds(options_.spin_us);
   auto spin_until = Clock::now();
+  // Pinged from the thread that runs the engine, so a hung engine is caught. When it
+  // is enabled, an idle wait ends after a ping period (TIMEOUT, handled as a spin).
+  Watchdog watchdog;
+  auto idle_deadline = [&watchdog] {
+    if (!watchdog.enabled()) return gpr_inf_future(GPR_CLOCK_MONOTONIC);
+    return gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
+                        gpr_time_from_micros(watchdog.period().count(), GPR_TIMESPAN));
+  };
   for (;;) {
+    watchdog.ping_if_due();
     void* tag = nullptr;
     bool ok = false;
     const bool spinning = Clock::now() < spin_until;
-    auto status = cq_->AsyncNext(
-        &tag, &ok,
-        spinning ? gpr_time_0(GPR_CLOCK_MONOTONIC) : gpr_inf_future(GPR_CLOCK_MONOTONIC));
+    auto status =
+        cq_->AsyncNext(&tag, &ok, spinning ? gpr_time_0(GPR_CLOCK_MONOTONIC) : idle_deadline());
     if (status == grpc::CompletionQueue::SHUTDOWN) break;
     if (status == grpc::CompletionQueue::TIMEOUT) {
       // Polling: let any other runnable thread (a client, the frontend) have the CPU.
