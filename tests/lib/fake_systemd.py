@@ -8,15 +8,18 @@
 - socket activation (sd_listen_fds(3)): the listening socket, created here, and the stored
   descriptors passed from fd 3 on, with LISTEN_FDS, LISTEN_FDNAMES and LISTEN_PID.
 
-It receives notifications only when asked (drain()), so a test synchronises on them
-without a thread: wait_until(lambda: fake.has_prefix("conn-")).
+A thread receives notifications as systemd does, at once: the notification socket's
+queue is short (net.unix.max_dgram_qlen), and a service's sd_notify() blocks while it is
+full. A test synchronises on what arrived: wait_until(lambda: fake.count_prefix("conn-")).
 """
 
 import array
 import fcntl
 import os
 import socket
+import select
 import subprocess
+import threading
 
 LISTEN_FDS_START = 3
 MAX_FDS_PER_MESSAGE = 253  # SCM_MAX_FD
@@ -31,6 +34,9 @@ class FakeSystemd:
         # name -> list of fds, in the order stored (systemd keeps duplicates of a name).
         self.store = {}
         self.ready = 0
+        self.lock = threading.Lock()
+        self.stopping = False
+        self.receiver = threading.Thread(target=self._receive, daemon=True)
         self.listen = None
         self.listen_name = listen_name
         if listen_path is not None:
@@ -39,8 +45,16 @@ class FakeSystemd:
             self.listen = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             self.listen.bind(listen_path)
             self.listen.listen(1024)
+        self.receiver.start()
+
+    def _receive(self):
+        while not self.stopping:
+            if select.select([self.notify], [], [], 0.1)[0]:
+                self.drain()
 
     def close(self):
+        self.stopping = True
+        self.receiver.join()
         self.drain()
         for fds in self.store.values():
             for fd in fds:
@@ -53,6 +67,10 @@ class FakeSystemd:
     # -- the notification socket -------------------------------------------------
     def drain(self):
         """Handles every notification queued now; returns how many."""
+        with self.lock:
+            return self._drain_locked()
+
+    def _drain_locked(self):
         n = 0
         while True:
             fds = array.array("i")
@@ -89,15 +107,18 @@ class FakeSystemd:
 
     def names(self):
         self.drain()
-        return sorted(self.store)
+        with self.lock:
+            return sorted(self.store)
 
     def count_prefix(self, prefix):
-        return sum(len(fds) for name, fds in self.store.items() if name.startswith(prefix))
+        self.drain()
+        with self.lock:
+            return sum(len(fds) for name, fds in self.store.items() if name.startswith(prefix))
 
     # -- starting the service ------------------------------------------------------
     def passed(self):
-        """(name, fd) of everything the next process gets, in LISTEN_FDS order."""
-        self.drain()
+        """(name, fd) of everything the next process gets, in LISTEN_FDS order.
+        REQUIRES: self.lock."""
         out = []
         if self.listen is not None:
             out.append((self.listen_name, self.listen.fileno()))
@@ -112,7 +133,9 @@ class FakeSystemd:
         """Starts argv as systemd would start the service: NOTIFY_SOCKET, and the
         listening socket and stored fds from fd 3 on. LISTEN_PID must be the service's
         own pid, known only after fork: a shell sets it and execs the service."""
-        passed = self.passed()
+        with self.lock:
+            self._drain_locked()
+            passed = self.passed()
         env = dict(os.environ if env is None else env)
         env["NOTIFY_SOCKET"] = self.notify_path
         if passed:
