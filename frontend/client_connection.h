@@ -19,6 +19,9 @@ struct Outgoing {
   // is consumed from the ring once its reply is in it).
   uint32_t rsp_end = 0;
   uint32_t req_end = 0;
+  // Socket connections, a reply: the wire size of its request, which the transport
+  // consumes from the socket (it only peeked at it) before it writes the reply.
+  uint32_t consume = 0;
   bool is_reply = false;
 };
 

@@ -3,6 +3,7 @@
 #include <set>
 
 #include "frontend/request_codec.h"
+#include "frontend/request_identity.h"
 
 namespace dxs::frontend {
 
@@ -41,11 +42,34 @@ void Dispatch::adopt(uint64_t id, std::shared_ptr<ClientConnection> conn,
   e.who = who;
   // A connection from before this frontend goes on from where the store is: its next
   // request is not mistaken for one the store has applied already.
-  if (auto it = adopted_seq_.find(id); it != adopted_seq_.end()) {
-    e.next_seq = it->second + 1;
-    e.replied_seq = it->second;
-    adopted_seq_.erase(it);
+  if (auto it = adoptable_.find(id); it != adoptable_.end()) {
+    const pb::KnownConnection& k = it->second;
+    e.next_seq = k.applied_seq() + 1;
+    e.acked_event = k.acked_event_id();
+    if (k.kind() == pb::SOCKET) {
+      // Its recorded replies stay at the store until the requests after them report
+      // them delivered: one may be needed again (resume_at()).
+      e.replied_seq = k.replied_seq();
+      e.resume = k;
+    } else {
+      e.replied_seq = k.applied_seq();
+    }
+    adoptable_.erase(it);
   }
+}
+
+void Dispatch::resume_at(uint64_t conn, std::span<const uint64_t> head) {
+  std::lock_guard lock(mu_);
+  auto it = conns_.find(conn);
+  if (it == conns_.end() || !it->second.resume) return;
+  Entry& e = it->second;
+  const pb::KnownConnection& k = *e.resume;
+  e.next_seq = resume_seq(head, k.replied_seq(), k.applied_seq(), k.recorded());
+  if (e.next_seq <= k.applied_seq()) {
+    log_.info("{}: {} requests unconsumed, the first recorded as request {}", e.conn->describe(),
+              head.size(), e.next_seq);
+  }
+  e.resume.reset();
 }
 
 bool Dispatch::on_message(uint64_t conn, wire::Message&& msg, uint32_t ring_req_end) {
@@ -61,8 +85,13 @@ bool Dispatch::on_message(uint64_t conn, wire::Message&& msg, uint32_t ring_req_
     req->set_conn(conn);
     req->set_seq(e.next_seq++);
     req->set_replied_seq(e.replied_seq);
-    if (e.who.kind == pb::RING) req->mutable_ring()->set_req_end(ring_req_end);
-    e.unanswered.push_back(*req);
+    if (e.who.kind == pb::RING) {
+      req->mutable_ring()->set_req_end(ring_req_end);
+    } else {
+      req->set_digest(request_digest(msg.header, msg.payload));
+    }
+    e.unanswered.push_back(
+        Unanswered{*req, static_cast<uint32_t>(wire::kHeaderSize + msg.payload.size())});
     if (e.unanswered.size() >= options_.max_in_flight) {
       e.reading_paused = true;
       keep_reading = false;
@@ -118,27 +147,37 @@ void Dispatch::on_domain_states(pb::DomainStates&& states) {
 
 std::vector<pb::Inbound> Dispatch::on_attached(const pb::Welcome& welcome) {
   std::vector<pb::Inbound> items;
-  std::vector<const pb::KnownConnection*> rings;  // to serve, once unlocked
+  std::vector<const pb::KnownConnection*> rings;    // to serve, once unlocked
+  std::vector<const pb::KnownConnection*> sockets;  // to resume, once unlocked
   std::vector<std::shared_ptr<ClientConnection>> forgotten;
+  auto close_item = [](uint64_t conn, const char* reason) {
+    pb::Inbound close;
+    close.mutable_close()->set_conn(conn);
+    close.mutable_close()->set_reason(reason);
+    return close;
+  };
+  bool first = false;
   {
     std::lock_guard lock(mu_);
-    const bool first = conn_id_base_ == 0;
+    first = conn_id_base_ == 0;
     conn_id_base_ = welcome.conn_id_base();
     next_conn_ = 1;
     std::set<uint64_t> known;
     for (const auto& k : welcome.connections()) {
       known.insert(k.conn());
-      if (conns_.count(k.conn()) == 0 && k.kind() == pb::RING && ring_host_ != nullptr) {
+      if (conns_.count(k.conn()) != 0) continue;
+      if (k.kind() == pb::RING && ring_host_ != nullptr) {
         // A guest's ring from before this frontend: the ring is still there; serve it.
         rings.push_back(&k);
-        adopted_seq_[k.conn()] = k.applied_seq();
-      } else if (conns_.count(k.conn()) == 0) {
+        adoptable_[k.conn()] = k;
+      } else if (k.kind() == pb::SOCKET && first && socket_host_ != nullptr) {
+        // A client of the previous frontend, whose socket may have come back.
+        sockets.push_back(&k);
+        adoptable_[k.conn()] = k;
+      } else {
         // A connection from before this frontend (or closed while the store was away).
-        pb::Inbound close;
-        close.mutable_close()->set_conn(k.conn());
-        close.mutable_close()->set_reason(first ? "not held by this frontend"
-                                                : "closed while detached");
-        items.push_back(std::move(close));
+        items.push_back(
+            close_item(k.conn(), first ? "not held by this frontend" : "closed while detached"));
       }
     }
     for (auto it = conns_.begin(); it != conns_.end();) {
@@ -158,9 +197,9 @@ std::vector<pb::Inbound> Dispatch::on_attached(const pb::Welcome& welcome) {
         ack.mutable_event_ack()->set_event_id(e.acked_event);
         items.push_back(std::move(ack));
       }
-      for (const pb::Request& r : e.unanswered) {
+      for (const Unanswered& u : e.unanswered) {
         pb::Inbound again;
-        *again.mutable_request() = r;
+        *again.mutable_request() = u.request;
         items.push_back(std::move(again));
       }
     }
@@ -172,6 +211,23 @@ std::vector<pb::Inbound> Dispatch::on_attached(const pb::Welcome& welcome) {
   for (auto& conn : forgotten) conn->close("unknown to the store");
   for (const pb::KnownConnection* k : rings)
     ring_host_->open_ring(k->conn(), k->ring(), false, k->features());
+  size_t resumed = 0;
+  for (const pb::KnownConnection* k : sockets) {
+    if (socket_host_->resume_socket(k->conn())) {
+      ++resumed;
+      continue;
+    }
+    {
+      std::lock_guard lock(mu_);
+      adoptable_.erase(k->conn());
+    }
+    items.push_back(close_item(k->conn(), "client gone while no frontend ran"));
+  }
+  if (first && socket_host_ != nullptr) socket_host_->release_unclaimed();
+  if (!sockets.empty()) {
+    log_.info("{} socket connections of the previous frontend resumed, {} gone", resumed,
+              sockets.size() - resumed);
+  }
   // Domains may have died while no frontend was attached: the store hears of every one.
   if (ring_host_ != nullptr) {
     if (std::optional<pb::DomainStates> states = ring_host_->domain_states()) {
@@ -232,9 +288,10 @@ void Dispatch::on_response(pb::SessionResponse& response) {
         auto it = conns_.find(reply.conn());
         if (it == conns_.end()) continue;  // the client left
         Entry& e = it->second;
-        if (e.unanswered.empty() || e.unanswered.front().seq() != reply.seq())
+        if (e.unanswered.empty() || e.unanswered.front().request.seq() != reply.seq())
           continue;  // a duplicate
-        out.req_end = e.unanswered.front().ring().req_end();
+        out.req_end = e.unanswered.front().request.ring().req_end();
+        if (e.who.kind == pb::SOCKET) out.consume = e.unanswered.front().wire_size;
         e.unanswered.pop_front();
         e.replied_seq = reply.seq();
         if (e.reading_paused && e.unanswered.size() < options_.max_in_flight / 2) {

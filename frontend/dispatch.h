@@ -14,7 +14,11 @@
 // Guests' ring connections are the store's: it allocates their ids and tells the
 // frontend, with OPEN_RING, which ring to serve; the Dispatch hands that to its RingHost
 // (the ring transport), which adopt()s the connection. Connections a restarted frontend
-// finds in the store's Welcome are adopted the same way.
+// finds in the store's Welcome are adopted the same way: rings by the RingHost, sockets
+// by the SocketHost if it got the client's socket back (systemd's fd store). Only those
+// whose client is gone are closed. An adopted connection goes on from the store's
+// markers: its sequence numbers (a socket's from where resume_at() finds the requests
+// unconsumed in its socket begin), its acknowledged events.
 #pragma once
 
 #include <cstdint>
@@ -23,6 +27,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -47,6 +52,18 @@ class RingHost {
   virtual std::optional<pb::DomainStates> domain_states() = 0;
 };
 
+// What holds dom0's client sockets (the socket transport), as the Dispatch sees it.
+class SocketHost {
+ public:
+  virtual ~SocketHost() = default;
+  // Serve again connection `conn`, from before this frontend, if this host got its
+  // socket back; it adopt()s it. False: the client is gone.
+  virtual bool resume_socket(uint64_t conn) = 0;
+  // The store has listed every connection it knows: sockets got back for others are
+  // closed.
+  virtual void release_unclaimed() = 0;
+};
+
 struct DispatchOptions {
   // Requests of one connection in flight before the transport stops reading it.
   uint32_t max_in_flight = 64;
@@ -59,11 +76,19 @@ class Dispatch final : public SessionHandler {
 
   // REQUIRES: before the session attaches. Without one, ring commands are refused.
   void set_ring_host(RingHost* host) { ring_host_ = host; }
+  // REQUIRES: before the session attaches. Without one, the Welcome's sockets are closed.
+  void set_socket_host(SocketHost* host) { socket_host_ = host; }
 
   // Transport side. open() returns the new connection's id.
   uint64_t open(std::shared_ptr<ClientConnection> conn, const ClientIdentity& who);
-  // A connection whose id the store gave (a guest's ring), from RingHost::open_ring.
+  // A connection whose id the store gave (a guest's ring, from RingHost::open_ring) or
+  // that the Welcome listed (from RingHost::open_ring, SocketHost::resume_socket).
   void adopt(uint64_t id, std::shared_ptr<ClientConnection> conn, const ClientIdentity& who);
+  // A socket adopted from the Welcome: `head` are the digests (request_identity.h) of
+  // the whole requests unconsumed in its socket, in order. Numbers them on from the
+  // store's markers, so that those it has recorded are answered from their records.
+  // REQUIRES: before on_message() of any of them.
+  void resume_at(uint64_t conn, std::span<const uint64_t> head);
   // A whole message from the client; for a ring, `ring_req_end` is the request stream
   // offset just past it. Returns false when the connection has reached its in-flight
   // limit: stop reading until resume_reading().
@@ -87,14 +112,20 @@ class Dispatch final : public SessionHandler {
   size_t connection_count();
 
  private:
+  struct Unanswered {
+    pb::Request request;
+    uint32_t wire_size = 0;  // header and payload, as read
+  };
   struct Entry {
     std::shared_ptr<ClientConnection> conn;
     ClientIdentity who;
     uint64_t next_seq = 1;
     uint64_t replied_seq = 0;
     uint64_t acked_event = 0;
-    std::deque<pb::Request> unanswered;
+    std::deque<Unanswered> unanswered;
     bool reading_paused = false;
+    // An adopted socket, until resume_at(): the store's markers.
+    std::optional<pb::KnownConnection> resume;
   };
   pb::Inbound open_item(uint64_t id, const Entry& e) const;
   void run_command(const pb::ConnectionCommand& command);
@@ -103,11 +134,11 @@ class Dispatch final : public SessionHandler {
   Logger& log_;
   DispatchOptions options_;
   RingHost* ring_host_ = nullptr;
+  SocketHost* socket_host_ = nullptr;
   std::mutex mu_;
   std::map<uint64_t, Entry> conns_;
-  // Rings the store listed in its Welcome, until the host adopts them: the last
-  // request sequence number the store applied of each.
-  std::map<uint64_t, uint64_t> adopted_seq_;
+  // Connections the store listed in its Welcome, until a host adopts them.
+  std::map<uint64_t, pb::KnownConnection> adoptable_;
   uint64_t conn_id_base_ = 0;
   uint64_t next_conn_ = 1;
 };

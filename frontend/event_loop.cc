@@ -32,6 +32,10 @@ void EventLoop::run() {
   while (!stopping_) {
     watchdog.ping_if_due();
     int handled = session_.poll(microseconds(0));
+    // What the store answered goes out before any client is read again: a socket's
+    // requests are consumed as their replies are written, and only then may a request
+    // read later report those replies delivered (socket_transport.h).
+    if (handled > 0) flush_clients();
     if (session_.attached()) {
       if (!announced) {
         log_.info("attached to the store");

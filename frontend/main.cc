@@ -16,6 +16,7 @@
 #include "common/unix_socket.h"
 #include "frontend/dispatch.h"
 #include "frontend/event_loop.h"
+#include "frontend/fd_store.h"
 #include "frontend/poller.h"
 #include "frontend/session_client.h"
 #include "frontend/settings.h"
@@ -108,7 +109,12 @@ int main(int argc, char** argv) {
   session.set_handler(&dispatch);
   Poller poller(log);
   if (Status s = poller.open(); !s) cli.fail(s.to_string());
-  SocketTransport sockets(poller, dispatch, log, socket_options);
+  FdStore fd_store(log);
+  SocketTransport sockets(poller, dispatch, fd_store, log, socket_options);
+  // What systemd passed: the listening socket, and the client sockets of the frontend
+  // before this one (resumed as the store's Welcome lists them).
+  sockets.inherit(fd_store.inherit());
+  dispatch.set_socket_host(&sockets);
   // Listen at once: clients that connect before the store answers wait in the backlog.
   if (Status s = sockets.listen(); !s) cli.fail(s.to_string());
   EventLoop loop(session, poller, log, loop_options);

@@ -1,5 +1,7 @@
 #include "frontend/socket_transport.h"
 
+#include <fcntl.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -10,12 +12,21 @@
 #include <deque>
 
 #include "common/unix_socket.h"
+#include "frontend/request_identity.h"
 
 namespace dxs::frontend {
 
 namespace {
 
 constexpr size_t kReadChunk = 64 * 1024;
+constexpr uint32_t kClientEvents = EPOLLRDHUP | EPOLLET;
+
+// Reads move the peek offset on; consuming moves it back by what was consumed. A socket
+// that comes back from the fd store has its offset where the killed frontend left it.
+bool reset_peek_offset(int fd) {
+  int zero = 0;
+  return setsockopt(fd, SOL_SOCKET, SO_PEEK_OFF, &zero, sizeof zero) == 0;
+}
 
 }  // namespace
 
@@ -36,6 +47,7 @@ class SocketTransport::Conn final : public ClientConnection,
       std::lock_guard lock(mu_);
       if (closed_) return;
       queued_total_ += o.bytes.size();
+      to_consume_ += o.consume;
       if (o.event_id != 0) events_.emplace_back(queued_total_, o.event_id);
       out_.append(o.bytes);
       if (flush_scheduled_) return;
@@ -123,10 +135,24 @@ class SocketTransport::Conn final : public ClientConnection,
   wire::MessageAssembler assembler;
   std::string input;  // bytes read and not yet framed
   size_t input_off = 0;
+  // Resumed from the fd store and not read yet: its first read is resume_head()'s.
+  bool resuming = false;
 
  private:
-  // REQUIRES: mu_. Writes as much of the queue as the socket takes without blocking.
+  // REQUIRES: mu_. Consumes the requests answered (they were only peeked at), then
+  // writes as much of the queue as the socket takes without blocking. Consuming first:
+  // a request the socket still holds after a crash has not been answered.
   void write_queued_locked() {
+    while (to_consume_ > 0 && !broken_) {
+      char sink[kReadChunk];
+      ssize_t n = ::recv(fd_, sink, std::min(to_consume_, sizeof sink), MSG_DONTWAIT);
+      if (n <= 0) {
+        if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;  // peeked: it is there
+        broken_ = true;
+        break;
+      }
+      to_consume_ -= static_cast<size_t>(n);
+    }
     while (!out_.empty() && !broken_) {
       ssize_t n = ::send(fd_, out_.data(), out_.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
       if (n < 0) {
@@ -153,7 +179,7 @@ class SocketTransport::Conn final : public ClientConnection,
   void update_epoll_locked() {
     if (closed_) return;
     const uint32_t events =
-        (reading_locked() ? EPOLLIN : 0u) | (want_out_ ? EPOLLOUT : 0u) | EPOLLRDHUP;
+        (reading_locked() ? EPOLLIN : 0u) | (want_out_ ? EPOLLOUT : 0u) | kClientEvents;
     [[maybe_unused]] Status s = t_.poller_.modify(fd_, events, *this);
   }
 
@@ -166,6 +192,7 @@ class SocketTransport::Conn final : public ClientConnection,
   std::deque<std::pair<uint64_t, uint64_t>> events_;  // (end offset, event id)
   uint64_t queued_total_ = 0;
   uint64_t written_total_ = 0;
+  size_t to_consume_ = 0;  // bytes of answered requests still in the socket
   bool want_out_ = false;
   bool flush_scheduled_ = false;
   bool dispatch_paused_ = false;
@@ -175,26 +202,86 @@ class SocketTransport::Conn final : public ClientConnection,
   std::string close_reason_;
 };
 
-SocketTransport::SocketTransport(Poller& poller, Dispatch& dispatch, Logger& log,
+SocketTransport::SocketTransport(Poller& poller, Dispatch& dispatch, FdStore& fd_store, Logger& log,
                                  SocketTransportOptions options)
-    : poller_(poller), dispatch_(dispatch), log_(log), options_(std::move(options)) {}
+    : poller_(poller),
+      dispatch_(dispatch),
+      fd_store_(fd_store),
+      log_(log),
+      options_(std::move(options)) {}
 
 SocketTransport::~SocketTransport() {
   for (auto& [ptr, c] : conns_) c->mark_closed();
   conns_.clear();
+  for (auto& [conn, fd] : inherited_.connections) ::close(fd);
   if (listen_fd_ >= 0) {
     poller_.remove(listen_fd_, *this);
     ::close(listen_fd_);
   }
 }
 
+void SocketTransport::inherit(InheritedFds fds) {
+  inherited_ = std::move(fds);
+}
+
 Status SocketTransport::listen() {
-  Result<int> fd = listen_unix(options_.path, options_.mode, 1024);
-  if (!fd) return fd.status();
-  listen_fd_ = *fd;
+  if (inherited_.listen_fd >= 0) {
+    listen_fd_ = inherited_.listen_fd;
+    inherited_.listen_fd = -1;
+    const int flags = fcntl(listen_fd_, F_GETFL);
+    if (flags < 0 || fcntl(listen_fd_, F_SETFL, flags | O_NONBLOCK) < 0) {
+      return Status::error(errno, "the inherited listening socket");
+    }
+    log_.info("serving Xenstore clients on the listening socket systemd passed ({})",
+              options_.path);
+  } else {
+    Result<int> fd = listen_unix(options_.path, options_.mode, 1024);
+    if (!fd) return fd.status();
+    listen_fd_ = *fd;
+    // Kept by systemd, it outlives this frontend: clients that connect before the next
+    // one listens wait in its backlog instead of being refused.
+    fd_store_.store(kListenFdName, listen_fd_);
+    log_.info("serving Xenstore clients on {}", options_.path);
+  }
   if (Status s = poller_.add(listen_fd_, EPOLLIN, *this); !s) return s;
-  log_.info("serving Xenstore clients on {}", options_.path);
   return Status::ok();
+}
+
+std::shared_ptr<SocketTransport::Conn> SocketTransport::add_client(int fd,
+                                                                   const ClientIdentity& who) {
+  if (!reset_peek_offset(fd)) {
+    log_.warn("SO_PEEK_OFF on a client socket: {}", std::strerror(errno));
+  }
+  auto c = std::make_shared<Conn>(*this, fd, who);
+  [[maybe_unused]] Status s = poller_.add(fd, EPOLLIN | kClientEvents, *c);
+  conns_[c.get()] = c;
+  return c;
+}
+
+bool SocketTransport::resume_socket(uint64_t conn) {
+  auto it = inherited_.connections.find(conn);
+  if (it == inherited_.connections.end()) return false;
+  const int fd = it->second;
+  inherited_.connections.erase(it);
+  const int flags = fcntl(fd, F_GETFL);
+  if (flags >= 0) fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+  PeerCredentials peer;
+  peer_credentials(fd, peer);
+  std::shared_ptr<Conn> c = add_client(fd, ClientIdentity::socket_peer(peer.pid, peer.uid));
+  c->set_id(conn);
+  c->resuming = true;
+  dispatch_.adopt(conn, c, c->identity());
+  log_.debug("{} resumed", c->describe());
+  return true;
+}
+
+void SocketTransport::release_unclaimed() {
+  for (auto& [conn, fd] : inherited_.connections) {
+    log_.info("socket of connection {}, which the store no longer knows, closed", conn);
+    fd_store_.remove(connection_fd_name(conn));
+    ::close(fd);
+  }
+  inherited_.connections.clear();
 }
 
 void SocketTransport::on_fd_ready(uint32_t) {
@@ -220,17 +307,25 @@ void SocketTransport::accept_clients() {
     }
     PeerCredentials peer;
     peer_credentials(fd, peer);
-    auto c = std::make_shared<Conn>(*this, fd, ClientIdentity::socket_peer(peer.pid, peer.uid));
-    [[maybe_unused]] Status s = poller_.add(fd, EPOLLIN | EPOLLRDHUP, *c);
-    conns_[c.get()] = c;
+    std::shared_ptr<Conn> c = add_client(fd, ClientIdentity::socket_peer(peer.pid, peer.uid));
     c->set_id(dispatch_.open(c, c->identity()));
+    fd_store_.store(connection_fd_name(c->id()), fd);
   }
 }
 
 void SocketTransport::drop(Conn& c, std::string_view reason) {
   poller_.remove(c.fd(), c);
+  // The connection is over at the store: what the socket still holds is read away, so
+  // that closing it ends the client's stream rather than resetting it (ECONNRESET).
+  for (;;) {
+    char sink[kReadChunk];
+    const ssize_t n = ::recv(c.fd(), sink, sizeof sink, MSG_DONTWAIT);
+    if (n > 0 || (n < 0 && errno == EINTR)) continue;
+    break;
+  }
   c.mark_closed();
   dispatch_.on_closed(c.id(), reason);
+  fd_store_.remove(connection_fd_name(c.id()));
   log_.debug("{} gone: {}", c.describe(), reason);
   conns_.erase(&c);
 }
@@ -255,21 +350,55 @@ void SocketTransport::process_input(Conn& c) {
   }
 }
 
+// Edge-triggered: reads until a short read says the socket has nothing more for now
+// (a later arrival is a new edge), or until the client may not be read.
 void SocketTransport::read_from(Conn& c) {
-  char buf[kReadChunk];
-  ssize_t n = ::recv(c.fd(), buf, sizeof buf, MSG_DONTWAIT);
-  if (n == 0) {
-    std::string reason = c.close_reason();
-    drop(c, reason.empty() ? "closed by the client" : reason);
-    return;
+  if (c.resuming) {
+    resume_head(c);
+    process_input(c);
+    if (conns_.count(&c) == 0 || !c.reading()) return;
   }
-  if (n < 0) {
-    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return;
-    drop(c, std::strerror(errno));
-    return;
+  for (;;) {
+    char buf[kReadChunk];
+    ssize_t n = ::recv(c.fd(), buf, sizeof buf, MSG_PEEK | MSG_DONTWAIT);
+    if (n == 0) {
+      std::string reason = c.close_reason();
+      drop(c, reason.empty() ? "closed by the client" : reason);
+      return;
+    }
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return;
+      drop(c, std::strerror(errno));
+      return;
+    }
+    c.input.append(buf, static_cast<size_t>(n));
+    process_input(c);
+    if (static_cast<size_t>(n) < sizeof buf || conns_.count(&c) == 0 || !c.reading()) return;
   }
-  c.input.append(buf, static_cast<size_t>(n));
-  process_input(c);
+}
+
+void SocketTransport::resume_head(Conn& c) {
+  c.resuming = false;
+  int unread = 0;
+  if (ioctl(c.fd(), FIONREAD, &unread) < 0) unread = 0;
+  while (c.input.size() < static_cast<size_t>(unread)) {
+    char buf[kReadChunk];
+    ssize_t n = ::recv(c.fd(), buf, sizeof buf, MSG_PEEK | MSG_DONTWAIT);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    c.input.append(buf, static_cast<size_t>(n));
+  }
+  std::vector<uint64_t> head;
+  for (size_t at = 0; c.input.size() - at >= wire::kHeaderSize;) {
+    const wire::Header h =
+        wire::decode_header(reinterpret_cast<const uint8_t*>(c.input.data()) + at);
+    if (h.len > wire::kPayloadMax || c.input.size() - at - wire::kHeaderSize < h.len) break;
+    head.push_back(
+        request_digest(h, std::string_view(c.input).substr(at + wire::kHeaderSize, h.len)));
+    at += wire::kHeaderSize + h.len;
+  }
+  dispatch_.resume_at(c.id(), head);
 }
 
 void SocketTransport::handle(Conn& c, uint32_t events) {

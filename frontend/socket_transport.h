@@ -7,6 +7,17 @@
 // a batch with one send(). A client whose queue passes `pause_bytes` is not read until it
 // drains (its requests wait in its own socket); one whose queue still reaches
 // `max_queued_bytes` is dropped.
+//
+// Crash-only: a client's requests are read with MSG_PEEK (SO_PEEK_OFF moves on past
+// what was read) and consumed from the socket only when their replies are written, so
+// a frontend killed before the store recorded a request leaves it for the next one.
+// Client sockets are edge-triggered: unconsumed bytes keep a socket readable. Every
+// client socket is handed to systemd's fd store (fd_store.h) and, after a restart, the
+// sockets that come back are resumed as the connections the store's Welcome lists
+// (SocketHost); the listening socket comes back the same way or from socket activation.
+// Client sockets are consumed only in flush_pending(), which the loop runs before it
+// reads any client after the store answers: a request reports a reply delivered only
+// once its request is consumed.
 #pragma once
 
 #include <sys/types.h>
@@ -20,6 +31,7 @@
 #include "common/log.h"
 #include "common/result.h"
 #include "frontend/dispatch.h"
+#include "frontend/fd_store.h"
 #include "frontend/poller.h"
 #include "frontend/transport.h"
 
@@ -35,13 +47,23 @@ struct SocketTransportOptions {
 };
 
 // REQUIRES: the Poller outlives the transport.
-class SocketTransport final : public Transport, private FdHandler {
+class SocketTransport final : public Transport, public SocketHost, private FdHandler {
  public:
-  SocketTransport(Poller& poller, Dispatch& dispatch, Logger& log, SocketTransportOptions options);
+  // REQUIRES: fd_store outlives the transport.
+  SocketTransport(Poller& poller, Dispatch& dispatch, FdStore& fd_store, Logger& log,
+                  SocketTransportOptions options);
   ~SocketTransport() override;
 
-  // Creates the listening socket and registers it with the Poller.
+  // REQUIRES: before listen(). What systemd passed: the listening socket, which listen()
+  // uses instead of creating one, and client sockets to resume.
+  void inherit(InheritedFds fds);
+  // Registers the listening socket with the Poller, creating it (and handing it to the
+  // fd store) unless it was inherited.
   Status listen();
+
+  // SocketHost.
+  bool resume_socket(uint64_t conn) override;
+  void release_unclaimed() override;
 
   // Transport: resumes reading the clients the Dispatch has room for again.
   int run_pending() override;
@@ -55,6 +77,9 @@ class SocketTransport final : public Transport, private FdHandler {
   void accept_clients();
   void handle(Conn& c, uint32_t events);
   void read_from(Conn& c);
+  // A resumed client's first read: peeks at everything unconsumed, for resume_at().
+  void resume_head(Conn& c);
+  std::shared_ptr<Conn> add_client(int fd, const ClientIdentity& who);
   void process_input(Conn& c);
   void drop(Conn& c, std::string_view reason);
   void request_resume(std::shared_ptr<Conn> c);
@@ -62,9 +87,11 @@ class SocketTransport final : public Transport, private FdHandler {
 
   Poller& poller_;
   Dispatch& dispatch_;
+  FdStore& fd_store_;
   Logger& log_;
   SocketTransportOptions options_;
   int listen_fd_ = -1;
+  InheritedFds inherited_;
   std::unordered_map<Conn*, std::shared_ptr<Conn>> conns_;  // loop thread only
   std::mutex resume_mu_;
   std::vector<std::shared_ptr<Conn>> resume_;

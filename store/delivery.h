@@ -44,7 +44,9 @@ class Delivery {
   // Sends c's queued events while its window allows, and what was held behind them.
   void pump(Connection& c);
   // A new frontend attached: every unacknowledged event of c goes again, and nothing
-  // is held (the frontend re-sends the requests, whose replies are recorded).
+  // is held (the frontend re-sends the requests, whose replies are recorded; a recorded
+  // reply sent again follow()s the events that preceded it the first time, so it never
+  // overtakes them).
   void restart(Connection& c);
 
  private:

@@ -187,6 +187,15 @@ pb::Welcome Engine::hello(const pb::Hello& hello, std::vector<pb::Outbound>& out
     k->set_kind(c.record.kind());
     k->set_domid(c.record.domid());
     k->set_applied_seq(c.record.applied_seq());
+    k->set_replied_seq(c.record.replied_seq());
+    k->set_acked_event_id(c.record.acked_event_id());
+    if (c.record.kind() == pb::SOCKET) {
+      for (const pb::ReplyRecord& r : c.record.replies()) {
+        pb::RecordedRequest* rec = k->add_recorded();
+        rec->set_seq(r.seq());
+        rec->set_digest(r.request_digest());
+      }
+    }
     if (c.record.has_ring()) *k->mutable_ring() = c.record.ring();
     if (c.record.kind() == pb::RING) {
       k->mutable_ring_end()->set_req_end(c.record.ring_req_end());
@@ -421,7 +430,9 @@ bool Engine::answer_resent(Connection& c, const pb::Request& req, bool unrecorde
     o.mutable_reply()->set_req_id(recorded.req_id());
     o.mutable_reply()->set_tx_id(recorded.tx_id());
     o.mutable_reply()->set_rsp_end(recorded.ring().rsp_end());
-    state_.delivery.send(std::move(o));
+    // Behind the events that preceded it the first time: after a frontend restart they
+    // are sent again, and may still be waiting for the event window.
+    state_.delivery.follow(c, std::move(o), recorded.events_before());
     return true;
   }
   log_.warn("connection {} re-sent request {} whose reply was already delivered; ignored",
@@ -473,18 +484,32 @@ void Engine::handle_request(const pb::Request& req, bool record) {
   }
   if (conn->record.kind() == pb::RING) {
     // Its place follows every event the request fired, and precedes those that follow
-    // it (deliver_results).
+    // it (events_preceding).
     reply.set_rsp_end(place_in_ring(*conn, reply.payload().size()));
     state_.connections.save(*conn);
   }
-  if (record) record_reply(*conn, req, reply, base);
-  deliver_results(*conn, r, std::move(reply));
+  const uint64_t preceding = events_preceding(*conn, r);
+  if (record) record_reply(*conn, req, reply, base, preceding);
+  pb::Outbound reply_item;
+  *reply_item.mutable_reply() = std::move(reply);
+  state_.delivery.follow(*conn, std::move(reply_item), preceding);
+  deliver_after_reply(r);
+}
+
+// The reply follows every event this connection got so far, except those meant to
+// follow the reply (a WATCH's first event).
+uint64_t Engine::events_preceding(const Connection& c, const Request& r) const {
+  uint64_t preceding = c.record.next_event_id();
+  for (const auto& o : r.after_reply) {
+    if (o.has_event() && o.event().conn() == c.record.id()) --preceding;
+  }
+  return preceding;
 }
 
 // The reply is recorded in the same batch as the request's effect, in the connection's
 // record, which the request rewrites anyway (applied_seq).
 void Engine::record_reply(Connection& c, const pb::Request& req, const pb::Reply& reply,
-                          uint64_t base) {
+                          uint64_t base, uint64_t events_before) {
   c.record.set_applied_seq(req.seq());
   pb::ReplyRecord* rec = c.record.add_replies();
   rec->set_seq(req.seq());
@@ -493,6 +518,8 @@ void Engine::record_reply(Connection& c, const pb::Request& req, const pb::Reply
   rec->set_tx_id(req.tx_id());
   rec->set_payload(reply.payload());
   rec->set_base(base);
+  rec->set_request_digest(req.digest());
+  rec->set_events_before(events_before);
   if (c.record.kind() == pb::RING) {
     // How far the ring was read and written, in the batch that applies the request: a
     // restarted frontend compares them with the ring's indices.
@@ -501,19 +528,6 @@ void Engine::record_reply(Connection& c, const pb::Request& req, const pb::Reply
     rec->mutable_ring()->set_rsp_end(reply.rsp_end());
   }
   state_.connections.save(c);
-}
-
-void Engine::deliver_results(Connection& c, Request& r, pb::Reply&& reply) {
-  // The reply follows every event this connection got so far, except those meant to
-  // follow the reply (a WATCH's first event).
-  uint64_t preceding = c.record.next_event_id();
-  for (const auto& o : r.after_reply) {
-    if (o.has_event() && o.event().conn() == c.record.id()) --preceding;
-  }
-  pb::Outbound reply_item;
-  *reply_item.mutable_reply() = std::move(reply);
-  state_.delivery.follow(c, std::move(reply_item), preceding);
-  deliver_after_reply(r);
 }
 
 void Engine::deliver_after_reply(Request& r) {

@@ -88,9 +88,11 @@ class Engine {
   pb::Reply run_request(Request& r, Handler handler = nullptr);
   void fail_request(Request& r, const Status& status);
   void take_effect(Request& r);
-  void record_reply(Connection& c, const pb::Request& req, const pb::Reply& reply, uint64_t base);
-  // The reply and what follows it, each in its turn.
-  void deliver_results(Connection& c, Request& r, pb::Reply&& reply);
+  // Records r's reply, to follow c's events up to `events_before` if it is sent again.
+  void record_reply(Connection& c, const pb::Request& req, const pb::Reply& reply, uint64_t base,
+                    uint64_t events_before);
+  // The id of the last of c's events that r's reply must follow.
+  uint64_t events_preceding(const Connection& c, const Request& r) const;
   // The events and commands that follow r's reply.
   void deliver_after_reply(Request& r);
 

@@ -216,7 +216,7 @@ class Pair:
     """dxs-store and dxs-frontend on a fresh temporary directory."""
 
     def __init__(self, store_args=(), frontend_args=(), config=None, state_dir=None,
-                 frontend_env=None):
+                 frontend_env=None, systemd=False):
         base = os.environ.get("DXS_TEST_TMP", "/tmp")
         self.dir = tempfile.mkdtemp(prefix="dxs.", dir=base)
         self.state_dir = state_dir or os.path.join(self.dir, "state")
@@ -232,6 +232,12 @@ class Pair:
         self.frontend_env = dict(frontend_env or {})
         self.store = None
         self.frontend = None
+        # systemd=True: the frontend runs as systemd would run it (tests/lib/fake_systemd.py):
+        # its listening socket from socket activation, its clients' sockets in the fd store.
+        self.systemd = None
+        if systemd:
+            import fake_systemd
+            self.systemd = fake_systemd.FakeSystemd(self.dir, listen_path=self.socket)
         self.store_log = os.path.join(self.dir, "store.log")
         self.frontend_log = os.path.join(self.dir, "frontend.log")
 
@@ -255,10 +261,13 @@ class Pair:
 
     def start_frontend(self):
         log = open(self.frontend_log, "a")
-        self.frontend = subprocess.Popen(
-            [binary("dxs-frontend"), "--store", "unix:" + self.store_sock, "--socket", self.socket,
-             "--config", self.config] + self.frontend_args,
-            stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ, **self.frontend_env))
+        argv = [binary("dxs-frontend"), "--store", "unix:" + self.store_sock, "--socket", self.socket,
+                "--config", self.config] + self.frontend_args
+        env = dict(os.environ, **self.frontend_env)
+        if self.systemd is not None:
+            self.frontend = self.systemd.popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT)
+        else:
+            self.frontend = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env)
         log.close()
         # Ready when a request on the client socket is answered.
         wait_until(lambda: self._answers() or self._died(self.frontend, "dxs-frontend"),
@@ -309,6 +318,8 @@ class Pair:
 
     def cleanup(self):
         self.stop()
+        if self.systemd is not None:
+            self.systemd.close()
         if os.environ.get("DXS_KEEP_TMP"):
             return
         shutil.rmtree(self.dir, ignore_errors=True)

@@ -3,7 +3,10 @@
 // recorded, is answered as it would have been when first sent.
 #include <doctest/doctest.h>
 
+#include <algorithm>
+
 #include "engine_fixture.h"
+#include "store/delivery.h"
 
 using dxs::testing::args;
 using dxs::testing::EngineFixture;
@@ -103,4 +106,55 @@ TEST_CASE("reads of a socket connection write nothing; a guest's are recorded") 
   const auto guest_before = f.db().raw()->GetLatestSequenceNumber();
   CHECK(f.read(guest, "/local/domain/5/k") == "v");
   CHECK(f.db().raw()->GetLatestSequenceNumber() > guest_before);
+}
+
+// A frontend that restarts gets the events not yet acknowledged after the Welcome, at
+// most the event window at a time; a recorded reply it has answered again must still
+// come after the events that preceded it the first time (ARCHITECTURE.md section 4).
+TEST_CASE("a recorded reply sent again after a frontend restart follows the events before it") {
+  EngineFixture f;
+  f.set_report_delivered(false);
+  const uint64_t c = f.open_socket();
+  const uint64_t other = f.open_socket();
+  f.set_auto_ack(c, false);
+  f.ok(c, MsgType::kWatch, args({"/w", "tok"}));  // event 1, its first
+  const uint64_t events = dxs::store::kEventWindow + 6;
+  for (uint64_t i = 0; i < events; ++i) f.write(other, "/w/k", std::to_string(i));
+  // The reply waits behind every event so far (the window is full): no answer yet.
+  CHECK_FALSE(
+      f.resend(c, f.last_seq(c) + 1, MsgType::kWrite, write_payload("/y", "v")).has_value());
+  const uint64_t write_seq = f.last_seq(c) + 1;
+  f.take_sent(c);
+
+  // A new frontend attaches: events 1..window go again, then the write is re-sent.
+  std::vector<dxs::pb::Outbound> out;
+  const dxs::pb::Welcome welcome = f.engine().hello(dxs::pb::Hello{}, out);
+  uint64_t resent_events = 0;
+  for (const auto& o : out) {
+    CHECK_FALSE(o.has_reply());
+    if (o.has_event() && o.event().conn() == c) ++resent_events;
+  }
+  CHECK(resent_events == dxs::store::kEventWindow);
+  const auto known = std::find_if(welcome.connections().begin(), welcome.connections().end(),
+                                  [&](const auto& k) { return k.conn() == c; });
+  REQUIRE(known != welcome.connections().end());
+  CHECK(known->applied_seq() == write_seq);
+  REQUIRE(known->recorded_size() >= 1);
+  CHECK(known->recorded(known->recorded_size() - 1).seq() == write_seq);
+
+  CHECK_FALSE(f.resend(c, write_seq, MsgType::kWrite, write_payload("/y", "v")).has_value());
+  // The client reads on: the rest of the events, then the reply.
+  dxs::pb::Inbound ack;
+  ack.mutable_event_ack()->set_conn(c);
+  ack.mutable_event_ack()->set_event_id(dxs::store::kEventWindow);
+  f.inbound(ack);
+  const std::vector<dxs::pb::Outbound> sent = f.take_sent(c);
+  REQUIRE(sent.size() == events + 1 - dxs::store::kEventWindow + 1);
+  for (size_t i = 0; i + 1 < sent.size(); ++i) {
+    REQUIRE(sent[i].has_event());
+    CHECK(sent[i].event().event_id() == dxs::store::kEventWindow + 1 + i);
+  }
+  REQUIRE(sent.back().has_reply());
+  CHECK(sent.back().reply().seq() == write_seq);
+  CHECK(f.read(other, "/y") == "v");
 }

@@ -6,12 +6,14 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "common/log.h"
 #include "common/wire.h"
 #include "frontend/dispatch.h"
+#include "frontend/request_identity.h"
 #include "frontend_fakes.h"
 
 using dxs::CapturingLogger;
@@ -369,4 +371,142 @@ TEST_CASE("on attach, rings the store knows are served again and domain states a
   CHECK(host.rings[77]->closed.size() == 1);
   CHECK(dispatch.connection_count() == 0);
   CHECK(again.size() == 1);  // the domain states
+}
+
+namespace {
+
+// A SocketHost holding the sockets of `held` connections, as the socket transport does
+// with those the fd store gave back.
+class RecordingSocketHost final : public dxs::frontend::SocketHost {
+ public:
+  RecordingSocketHost(Dispatch& dispatch, std::set<uint64_t> held)
+      : dispatch_(dispatch), held_(std::move(held)) {}
+  bool resume_socket(uint64_t conn) override {
+    if (held_.erase(conn) == 0) return false;
+    auto c = std::make_shared<RecordingConnection>();
+    sockets[conn] = c;
+    dispatch_.adopt(conn, c, ClientIdentity::socket_peer(1234, 0));
+    return true;
+  }
+  void release_unclaimed() override { released = held_; }
+
+  std::map<uint64_t, std::shared_ptr<RecordingConnection>> sockets;
+  std::set<uint64_t> released;
+
+ private:
+  Dispatch& dispatch_;
+  std::set<uint64_t> held_;
+};
+
+wire::Message write_msg(const std::string& path, const std::string& value, uint32_t req_id) {
+  wire::Message m;
+  m.payload = path + '\0' + value;
+  m.header = {wire::to_u32(wire::MsgType::kWrite), req_id, 0,
+              static_cast<uint32_t>(m.payload.size())};
+  return m;
+}
+
+uint64_t digest(const wire::Message& m) {
+  return dxs::frontend::request_digest(m.header, m.payload);
+}
+
+}  // namespace
+
+TEST_CASE("a restarted frontend resumes the sockets it got back and closes only the others") {
+  CapturingLogger log;
+  RecordingLink link;
+  Dispatch dispatch(link, log, DispatchOptions{});
+  RecordingSocketHost host(dispatch, {55, 77});
+  dispatch.set_socket_host(&host);
+
+  const wire::Message recorded_write = write_msg("/a", "1", 7);
+  pb::Welcome w = welcome(300);
+  pb::KnownConnection* kept = w.add_connections();
+  kept->set_conn(55);
+  kept->set_kind(pb::SOCKET);
+  kept->set_applied_seq(7);
+  kept->set_replied_seq(5);
+  kept->set_acked_event_id(9);
+  pb::RecordedRequest* r = kept->add_recorded();
+  r->set_seq(7);
+  r->set_digest(digest(recorded_write));
+  pb::KnownConnection* gone = w.add_connections();
+  gone->set_conn(56);
+  gone->set_kind(pb::SOCKET);
+
+  const std::vector<pb::Inbound> first = dispatch.on_attached(w);
+  // 56's client is gone: closed through the normal path. 55 is kept, not reopened.
+  REQUIRE(first.size() == 1);
+  REQUIRE(first[0].has_close());
+  CHECK(first[0].close().conn() == 56);
+  REQUIRE(host.sockets.count(55) == 1);
+  CHECK(host.released == std::set<uint64_t>{77});  // the store no longer knows 77
+  CHECK(dispatch.connection_count() == 1);
+
+  // The socket still holds the recorded write (not consumed before the kill), then a
+  // new request: the first is numbered as recorded, the next after it.
+  const wire::Message next = read_msg("/a", 8);
+  const std::vector<uint64_t> head{digest(recorded_write), digest(next)};
+  dispatch.resume_at(55, head);
+  CHECK(dispatch.on_message(55, wire::Message(recorded_write)));
+  CHECK(dispatch.on_message(55, wire::Message(next)));
+  const auto reqs = link.requests();
+  REQUIRE(reqs.size() == 2);
+  CHECK(reqs[0].seq() == 7);
+  CHECK(reqs[1].seq() == 8);
+  // The recorded reply must stay at the store until delivered.
+  CHECK(reqs[0].replied_seq() == 5);
+  CHECK(reqs[0].digest() == digest(recorded_write));
+
+  // Events the client had are not acknowledged again; a new one is.
+  dispatch.on_event_written(55, 9);
+  CHECK(link.count(pb::Inbound::kEventAck) == 0);
+  dispatch.on_event_written(55, 10);
+  CHECK(link.count(pb::Inbound::kEventAck) == 1);
+
+  // The reply consumes its request's bytes from the socket as it is written.
+  pb::SessionResponse resp;
+  *resp.add_items() = reply_to(55, 7, 7, "OK");
+  dispatch.on_response(resp);
+  const auto& sock = *host.sockets[55];
+  REQUIRE(sock.marks.size() == 1);
+  CHECK(sock.marks[0].consume == wire::kHeaderSize + recorded_write.payload.size());
+  CHECK(dispatch.on_message(55, read_msg("/b", 9)));
+  CHECK(link.requests().back().replied_seq() == 7);
+}
+
+TEST_CASE("a socket whose head holds no recorded request numbers on after applied_seq") {
+  CapturingLogger log;
+  RecordingLink link;
+  Dispatch dispatch(link, log, DispatchOptions{});
+  RecordingSocketHost host(dispatch, {55});
+  dispatch.set_socket_host(&host);
+  pb::Welcome w = welcome(300);
+  pb::KnownConnection* k = w.add_connections();
+  k->set_conn(55);
+  k->set_kind(pb::SOCKET);
+  k->set_applied_seq(7);
+  k->set_replied_seq(6);
+  pb::RecordedRequest* r = k->add_recorded();
+  r->set_seq(7);
+  r->set_digest(digest(write_msg("/a", "1", 7)));
+  dispatch.on_attached(w);
+  const wire::Message fresh = write_msg("/a", "2", 8);
+  const std::vector<uint64_t> head{digest(fresh)};
+  dispatch.resume_at(55, head);
+  CHECK(dispatch.on_message(55, wire::Message(fresh)));
+  REQUIRE(link.requests().size() == 1);
+  CHECK(link.requests()[0].seq() == 8);
+}
+
+TEST_CASE("without a socket host, the Welcome's sockets are closed as before") {
+  CapturingLogger log;
+  RecordingLink link;
+  Dispatch dispatch(link, log, DispatchOptions{});
+  pb::Welcome w = welcome(300);
+  w.add_connections()->set_conn(55);
+  w.mutable_connections(0)->set_kind(pb::SOCKET);
+  const std::vector<pb::Inbound> first = dispatch.on_attached(w);
+  REQUIRE(first.size() == 1);
+  CHECK(first[0].close().conn() == 55);
 }

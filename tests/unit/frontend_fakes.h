@@ -38,7 +38,7 @@ class RecordingConnection final : public frontend::ClientConnection {
  public:
   void send(frontend::Outgoing&& out) override {
     sent.emplace_back(std::move(out.bytes), out.event_id);
-    marks.push_back({out.rsp_end, out.req_end, out.is_reply});
+    marks.push_back({out.rsp_end, out.req_end, out.is_reply, out.consume});
   }
   void resume_reading() override { ++resumed; }
   void close(std::string_view reason) override { closed.emplace_back(reason); }
@@ -48,8 +48,9 @@ class RecordingConnection final : public frontend::ClientConnection {
   struct Marks {
     uint32_t rsp_end, req_end;
     bool is_reply;
+    uint32_t consume;
   };
-  std::vector<Marks> marks;  // ring marks of each send, in order
+  std::vector<Marks> marks;  // ring marks and consumption of each send, in order
   int resumed = 0;
   std::vector<std::string> closed;
 };

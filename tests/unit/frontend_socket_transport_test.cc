@@ -5,6 +5,8 @@
 // (a recording SessionLink, replies handed to the Dispatch).
 #include <doctest/doctest.h>
 
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -28,6 +30,7 @@ namespace wire = dxs::wire;
 using dxs::CapturingLogger;
 using dxs::frontend::Dispatch;
 using dxs::frontend::DispatchOptions;
+using dxs::frontend::FdStore;
 using dxs::frontend::Poller;
 using dxs::frontend::SocketTransport;
 using dxs::frontend::SocketTransportOptions;
@@ -68,7 +71,8 @@ struct Harness {
   explicit Harness(SocketTransportOptions options = {}, uint32_t max_in_flight = 64)
       : poller(log),
         dispatch(link, log, DispatchOptions{max_in_flight}),
-        transport(poller, dispatch, log, with_path(std::move(options))) {
+        fd_store(log),
+        transport(poller, dispatch, fd_store, log, with_path(std::move(options))) {
     REQUIRE(poller.open());
     pb::Welcome w;
     w.set_conn_id_base(100);
@@ -102,6 +106,13 @@ struct Harness {
     client = *fd;
     REQUIRE(until([&] { return link.count(pb::Inbound::kOpen) == 1; }));
     return link.items.back().open().conn();
+  }
+  // Kernel memory of the client's writes the transport has not consumed (it peeks
+  // before it consumes); 0 once all are.
+  size_t client_unconsumed() {
+    int n = -1;
+    REQUIRE(::ioctl(client, SIOCOUTQ, &n) == 0);
+    return static_cast<size_t>(n);
   }
   void client_write(const std::string& bytes) {
     REQUIRE(::write(client, bytes.data(), bytes.size()) == static_cast<ssize_t>(bytes.size()));
@@ -156,6 +167,7 @@ struct Harness {
   RecordingLink link;
   Poller poller;
   Dispatch dispatch;
+  FdStore fd_store;  // disabled: no NOTIFY_SOCKET
   SocketTransport transport;
   int client = -1;
 };
@@ -209,6 +221,34 @@ TEST_CASE("a batch's replies are held until flush_pending and leave with one sen
   wire::append_message(want, wire::to_u32(wire::MsgType::kRead), 1, 0, "one");
   wire::append_message(want, wire::to_u32(wire::MsgType::kRead), 2, 0, "two");
   CHECK(h.client_read_available() == want);
+}
+
+TEST_CASE("a request stays in the socket until its reply is written") {
+  Harness h;
+  const uint64_t conn = h.connect();
+  // Two writes, two buffers in the kernel: SIOCOUTQ counts the memory of those the
+  // receiver has not consumed.
+  h.client_write(read_request("/a", 1));
+  const size_t one = h.client_unconsumed();
+  REQUIRE(one > 0);
+  h.client_write(read_request("/b", 2));
+  REQUIRE(h.until([&] { return h.link.requests().size() == 2; }));
+  // Read (peeked) and sent to the store, but the client's bytes are all still queued.
+  const size_t both = h.client_unconsumed();
+  CHECK(both == 2 * one);
+  h.answer({reply_to(conn, 1, 1, "one")});
+  CHECK(h.client_unconsumed() == both);
+  h.transport.flush_pending();
+  CHECK(h.client_unconsumed() == one);
+  // A request arriving after peeked ones is read once, not the earlier ones again.
+  h.client_write(read_request("/c", 3));
+  REQUIRE(h.until([&] { return h.link.requests().size() == 3; }));
+  for (int i = 0; i < 3; ++i) h.round();
+  CHECK(h.link.requests().size() == 3);
+  CHECK(h.link.requests()[2].path().path() == "/c");
+  h.answer({reply_to(conn, 2, 2, "two"), reply_to(conn, 3, 3, "three")});
+  h.transport.flush_pending();
+  CHECK(h.client_unconsumed() == 0);
 }
 
 TEST_CASE("the in-flight limit stops reading a client until its replies come") {

@@ -1,0 +1,119 @@
+#include "frontend/fd_store.h"
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+
+#ifdef DXS_HAVE_SYSTEMD
+#include <systemd/sd-daemon.h>
+#endif
+
+namespace dxs::frontend {
+
+namespace {
+
+constexpr std::string_view kConnPrefix = "conn-";
+
+bool is_listening_socket(int fd) {
+  int accepting = 0;
+  socklen_t len = sizeof accepting;
+  return getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &accepting, &len) == 0 && accepting != 0;
+}
+
+}  // namespace
+
+std::string connection_fd_name(uint64_t conn) {
+  return fmt::format("{}{}", kConnPrefix, conn);
+}
+
+std::optional<uint64_t> parse_connection_fd_name(std::string_view name) {
+  if (name.substr(0, kConnPrefix.size()) != kConnPrefix) return std::nullopt;
+  const std::string_view digits = name.substr(kConnPrefix.size());
+  if (digits.empty() || digits.size() > 20 || (digits.size() > 1 && digits[0] == '0')) {
+    return std::nullopt;
+  }
+  uint64_t id = 0;
+  for (char ch : digits) {
+    if (ch < '0' || ch > '9') return std::nullopt;
+    const uint64_t d = static_cast<uint64_t>(ch - '0');
+    if (id > (UINT64_MAX - d) / 10) return std::nullopt;
+    id = id * 10 + d;
+  }
+  return id;
+}
+
+FdStore::FdStore(Logger& log) : log_(log) {
+  const char* notify = std::getenv("NOTIFY_SOCKET");
+  enabled_ = notify != nullptr && *notify != '\0';
+#ifndef DXS_HAVE_SYSTEMD
+  enabled_ = false;
+#endif
+}
+
+InheritedFds FdStore::inherit() {
+  InheritedFds fds;
+#ifdef DXS_HAVE_SYSTEMD
+  char** names = nullptr;
+  const int n = sd_listen_fds_with_names(1, &names);
+  if (n < 0) {
+    log_.warn("LISTEN_FDS: {}; starting without inherited sockets", std::strerror(-n));
+    return fds;
+  }
+  for (int i = 0; i < n; ++i) {
+    const int fd = SD_LISTEN_FDS_START + i;
+    const std::string_view name = names != nullptr && names[i] != nullptr ? names[i] : "";
+    if (std::optional<uint64_t> conn = parse_connection_fd_name(name)) {
+      if (fds.connections.emplace(*conn, fd).second) continue;
+      log_.warn("two sockets stored for connection {}; closing one", *conn);
+    } else if ((name == kListenFdName || is_listening_socket(fd)) && fds.listen_fd < 0) {
+      fds.listen_fd = fd;
+      continue;
+    } else {
+      log_.warn("inherited fd {} named '{}' is nothing dxs-frontend stores; closing it", fd, name);
+    }
+    ::close(fd);
+  }
+  if (names != nullptr) {
+    for (int i = 0; i < n; ++i) std::free(names[i]);
+    std::free(names);
+  }
+  if (n > 0) {
+    log_.info("inherited from systemd: {}, {} client connections",
+              fds.listen_fd >= 0 ? "the listening socket" : "no listening socket",
+              fds.connections.size());
+  }
+#endif
+  return fds;
+}
+
+void FdStore::store(std::string_view name, int fd) {
+  if (!enabled_) return;
+#ifdef DXS_HAVE_SYSTEMD
+  const std::string state = fmt::format("FDSTORE=1\nFDNAME={}", name);
+  const int r = sd_pid_notify_with_fds(0, 0, state.c_str(), &fd, 1);
+  if (r <= 0) {
+    log_.warn("handing {} to systemd's fd store: {}", name,
+              r < 0 ? std::strerror(-r) : "NOTIFY_SOCKET is gone");
+  }
+#else
+  (void)name;
+  (void)fd;
+#endif
+}
+
+void FdStore::remove(std::string_view name) {
+  if (!enabled_) return;
+#ifdef DXS_HAVE_SYSTEMD
+  const std::string state = fmt::format("FDSTOREREMOVE=1\nFDNAME={}", name);
+  const int r = sd_notify(0, state.c_str());
+  if (r < 0) log_.warn("removing {} from systemd's fd store: {}", name, std::strerror(-r));
+#else
+  (void)name;
+#endif
+}
+
+}  // namespace dxs::frontend

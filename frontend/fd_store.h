@@ -1,0 +1,60 @@
+// FdStore: the frontend's side of systemd's file-descriptor store and socket activation
+// (sd_listen_fds(3), sd_pid_notify_with_fds(3), "FDSTORE=1" in sd_notify(3)), so that
+// dom0's clients keep their connections when the frontend is killed and restarted.
+//
+// - Every accepted client socket is handed to systemd named after its connection
+//   ("conn-<id>") and taken back out ("FDSTOREREMOVE=1") when the client goes.
+// - At start, what systemd passes (LISTEN_FDS, LISTEN_FDNAMES, LISTEN_PID) comes back:
+//   the listening socket of a socket unit (named "xenstored", or any listening socket
+//   not named "conn-<id>"), and the client sockets a previous frontend stored.
+// - A listening socket the frontend creates itself is stored too (named "xenstored"),
+//   so a client that connects while no frontend runs waits in its backlog.
+//
+// Without NOTIFY_SOCKET (tests, deploy/up.sh) nothing is stored and no call costs
+// anything; without LISTEN_FDS nothing is inherited. Tests play systemd's part with the
+// same protocol (tests/lib/fake_systemd.py).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "common/log.h"
+
+namespace dxs::frontend {
+
+// The name a connection's socket is stored under, and back.
+std::string connection_fd_name(uint64_t conn);
+std::optional<uint64_t> parse_connection_fd_name(std::string_view name);
+inline constexpr std::string_view kListenFdName = "xenstored";
+
+// What systemd passed this process at start.
+struct InheritedFds {
+  int listen_fd = -1;
+  std::map<uint64_t, int> connections;  // connection id -> client socket
+};
+
+class FdStore {
+ public:
+  explicit FdStore(Logger& log);
+
+  // Takes what systemd passed (once: the environment is cleared), the fds close-on-exec.
+  // An fd of a name it does not know is closed, with a warning.
+  InheritedFds inherit();
+
+  // Whether anything handed over would be kept (NOTIFY_SOCKET is set).
+  bool enabled() const { return enabled_; }
+  // Hands fd to systemd under `name`; a failure is logged (the connection then does not
+  // outlive this frontend) and otherwise ignored.
+  void store(std::string_view name, int fd);
+  // Takes the fds stored under `name` out of systemd's store.
+  void remove(std::string_view name);
+
+ private:
+  Logger& log_;
+  bool enabled_ = false;
+};
+
+}  // namespace dxs::frontend
