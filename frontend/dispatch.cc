@@ -106,10 +106,7 @@ void Dispatch::on_closed(uint64_t conn, std::string_view reason) {
     std::lock_guard lock(mu_);
     if (conns_.erase(conn) == 0) return;
   }
-  pb::Inbound item;
-  item.mutable_close()->set_conn(conn);
-  item.mutable_close()->set_reason(std::string(reason));
-  session_.submit(std::move(item));
+  on_open_failed(conn, reason);
 }
 
 void Dispatch::on_open_failed(uint64_t conn, std::string_view reason) {
@@ -246,16 +243,11 @@ void Dispatch::run_command(const pb::ConnectionCommand& command) {
         ring_host_->open_ring(command.conn(), command.ring(), command.reset(), command.features());
         return;
       }
-      {
-        log_.warn(
-            "the store asks to serve the ring of domain {}, but this frontend serves no "
-            "rings (start it with --xen)",
-            command.ring().domid());
-        pb::Inbound item;
-        item.mutable_close()->set_conn(command.conn());
-        item.mutable_close()->set_reason("this frontend serves no rings");
-        session_.submit(std::move(item));
-      }
+      log_.warn(
+          "the store asks to serve the ring of domain {}, but this frontend serves no rings "
+          "(start it with --xen)",
+          command.ring().domid());
+      on_open_failed(command.conn(), "this frontend serves no rings");
       return;
     case pb::ConnectionCommand::CLOSE: {
       std::shared_ptr<ClientConnection> conn;

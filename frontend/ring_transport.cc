@@ -56,12 +56,10 @@ class RingTransport::Ring final : public ClientConnection,
   bool flushing_ = false;  // in the transport's flush list
   bool notify_ = false;    // an index moved since the last notification
   bool dispatch_paused_ = false;
-  // Requests: bytes read from the ring and not yet framed, and the stream offset of the
-  // next byte to frame.
+  // Requests: bytes read from the ring and not yet framed (from input_off_ on).
   wire::MessageAssembler assembler_;
   std::string input_;
   size_t input_off_ = 0;
-  uint32_t framed_upto_ = 0;
   // Responses waiting for room in the ring, the first one partly written.
   std::deque<Outgoing> out_;
   size_t front_written_ = 0;
@@ -128,7 +126,6 @@ void RingTransport::open_ring(uint64_t conn, const pb::RingAddress& address, boo
   } else {
     ring->page_.adopt_indices();
   }
-  ring->framed_upto_ = ring->page_.read_cursor();
   ring->rsp_base_ = ring->page_.produced();
   ring->features_ = features & (RingPage::kFeatureReconnection | RingPage::kFeatureError);
   ring->page_.advertise(ring->features_);
@@ -269,7 +266,6 @@ void RingTransport::read_requests(Ring& ring) {
     const auto* data = reinterpret_cast<const uint8_t*>(ring.input_.data()) + ring.input_off_;
     const size_t fed = ring.assembler_.feed(data, ring.input_.size() - ring.input_off_);
     ring.input_off_ += fed;
-    ring.framed_upto_ += static_cast<uint32_t>(fed);
     if (ring.assembler_.failed()) {
       fail(ring, RingPage::kErrorProto,
            fmt::format("a {}-byte payload (limit {})", ring.assembler_.bad_length(),
@@ -278,7 +274,10 @@ void RingTransport::read_requests(Ring& ring) {
     }
     if (ring.assembler_.has_message()) {
       ++taken;
-      if (!dispatch_.on_message(ring.id_, ring.assembler_.take(), ring.framed_upto_)) {
+      // It ends where the ring was read up to, less what of it is not framed yet.
+      const uint32_t req_end =
+          ring.page_.read_cursor() - static_cast<uint32_t>(ring.input_.size() - ring.input_off_);
+      if (!dispatch_.on_message(ring.id_, ring.assembler_.take(), req_end)) {
         ring.dispatch_paused_ = true;  // resume_reading() when answered
       }
     }
