@@ -58,17 +58,20 @@ void Dispatch::adopt(uint64_t id, std::shared_ptr<ClientConnection> conn,
   }
 }
 
-void Dispatch::resume_at(uint64_t conn, std::span<const uint64_t> head) {
+void Dispatch::resume_at(uint64_t conn, std::span<const uint64_t> head, size_t answered) {
   std::lock_guard lock(mu_);
   auto it = conns_.find(conn);
   if (it == conns_.end() || !it->second.resume) return;
   Entry& e = it->second;
   const pb::KnownConnection& k = *e.resume;
-  e.next_seq = resume_seq(head, k.replied_seq(), k.applied_seq(), k.recorded());
-  if (e.next_seq <= k.applied_seq()) {
+  const uint64_t first = resume_seq(head, k.replied_seq(), k.applied_seq(), k.recorded());
+  if (first + answered <= k.applied_seq()) {
     log_.info("{}: {} requests unconsumed, the first recorded as request {}", e.conn->describe(),
-              head.size(), e.next_seq);
+              head.size() - answered, first + answered);
   }
+  // The answered ones were consumed: their replies are on their way (the outbox).
+  e.next_seq = first + answered;
+  if (answered > 0) e.replied_seq = e.next_seq - 1;
   e.resume.reset();
 }
 

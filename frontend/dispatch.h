@@ -85,10 +85,12 @@ class Dispatch final : public SessionHandler {
   // that the Welcome listed (from RingHost::open_ring, SocketHost::resume_socket).
   void adopt(uint64_t id, std::shared_ptr<ClientConnection> conn, const ClientIdentity& who);
   // A socket adopted from the Welcome: `head` are the digests (request_identity.h) of
-  // the whole requests unconsumed in its socket, in order. Numbers them on from the
-  // store's markers, so that those it has recorded are answered from their records.
+  // the whole requests that were unconsumed in its socket, in order, of which the first
+  // `answered` have since been consumed, their replies found in the client's outbox
+  // (answered_at_head()). Numbers the rest on from the store's markers, so that those it
+  // has recorded are answered from their records.
   // REQUIRES: before on_message() of any of them.
-  void resume_at(uint64_t conn, std::span<const uint64_t> head);
+  void resume_at(uint64_t conn, std::span<const uint64_t> head, size_t answered);
   // A whole message from the client; for a ring, `ring_req_end` is the request stream
   // offset just past it. Returns false when the connection has reached its in-flight
   // limit: stop reading until resume_reading().

@@ -17,6 +17,23 @@ namespace dxs::frontend {
 namespace {
 
 constexpr std::string_view kConnPrefix = "conn-";
+constexpr std::string_view kOutboxPrefix = "out-";
+
+std::optional<uint64_t> parse_id_after(std::string_view prefix, std::string_view name) {
+  if (name.substr(0, prefix.size()) != prefix) return std::nullopt;
+  const std::string_view digits = name.substr(prefix.size());
+  if (digits.empty() || digits.size() > 20 || (digits.size() > 1 && digits[0] == '0')) {
+    return std::nullopt;
+  }
+  uint64_t id = 0;
+  for (char ch : digits) {
+    if (ch < '0' || ch > '9') return std::nullopt;
+    const uint64_t d = static_cast<uint64_t>(ch - '0');
+    if (id > (UINT64_MAX - d) / 10) return std::nullopt;
+    id = id * 10 + d;
+  }
+  return id;
+}
 
 bool is_listening_socket(int fd) {
   int accepting = 0;
@@ -31,19 +48,15 @@ std::string connection_fd_name(uint64_t conn) {
 }
 
 std::optional<uint64_t> parse_connection_fd_name(std::string_view name) {
-  if (name.substr(0, kConnPrefix.size()) != kConnPrefix) return std::nullopt;
-  const std::string_view digits = name.substr(kConnPrefix.size());
-  if (digits.empty() || digits.size() > 20 || (digits.size() > 1 && digits[0] == '0')) {
-    return std::nullopt;
-  }
-  uint64_t id = 0;
-  for (char ch : digits) {
-    if (ch < '0' || ch > '9') return std::nullopt;
-    const uint64_t d = static_cast<uint64_t>(ch - '0');
-    if (id > (UINT64_MAX - d) / 10) return std::nullopt;
-    id = id * 10 + d;
-  }
-  return id;
+  return parse_id_after(kConnPrefix, name);
+}
+
+std::string outbox_fd_name(uint64_t conn) {
+  return fmt::format("{}{}", kOutboxPrefix, conn);
+}
+
+std::optional<uint64_t> parse_outbox_fd_name(std::string_view name) {
+  return parse_id_after(kOutboxPrefix, name);
 }
 
 FdStore::FdStore(Logger& log) : log_(log) {
@@ -69,6 +82,9 @@ InheritedFds FdStore::inherit() {
     if (std::optional<uint64_t> conn = parse_connection_fd_name(name)) {
       if (fds.connections.emplace(*conn, fd).second) continue;
       log_.warn("two sockets stored for connection {}; closing one", *conn);
+    } else if (std::optional<uint64_t> out = parse_outbox_fd_name(name)) {
+      if (fds.outboxes.emplace(*out, fd).second) continue;
+      log_.warn("two outboxes stored for connection {}; closing one", *out);
     } else if ((name == kListenFdName || is_listening_socket(fd)) && fds.listen_fd < 0) {
       fds.listen_fd = fd;
       continue;

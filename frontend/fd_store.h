@@ -3,7 +3,8 @@
 // dom0's clients keep their connections when the frontend is killed and restarted.
 //
 // - Every accepted client socket is handed to systemd named after its connection
-//   ("conn-<id>") and taken back out ("FDSTOREREMOVE=1") when the client goes.
+//   ("conn-<id>"), with its outbox pipe ("out-<id>"), and both are taken back out
+//   ("FDSTOREREMOVE=1") when the client goes.
 // - At start, what systemd passes (LISTEN_FDS, LISTEN_FDNAMES, LISTEN_PID) comes back:
 //   the listening socket of a socket unit (named "xenstored", or any listening socket
 //   not named "conn-<id>"), and the client sockets a previous frontend stored.
@@ -25,15 +26,19 @@
 
 namespace dxs::frontend {
 
-// The name a connection's socket is stored under, and back.
+// The names a connection's socket and its outbox pipe (socket_outbox.h) are stored
+// under, and back.
 std::string connection_fd_name(uint64_t conn);
 std::optional<uint64_t> parse_connection_fd_name(std::string_view name);
+std::string outbox_fd_name(uint64_t conn);
+std::optional<uint64_t> parse_outbox_fd_name(std::string_view name);
 inline constexpr std::string_view kListenFdName = "xenstored";
 
 // What systemd passed this process at start.
 struct InheritedFds {
   int listen_fd = -1;
   std::map<uint64_t, int> connections;  // connection id -> client socket
+  std::map<uint64_t, int> outboxes;     // connection id -> its outbox pipe's read end
 };
 
 class FdStore {

@@ -70,4 +70,25 @@ uint64_t resume_seq(std::span<const uint64_t> head, uint64_t replied_seq, uint64
   return best;
 }
 
+size_t answered_at_head(std::string_view pending, std::span<const wire::Header> head) {
+  size_t replies = 0;
+  size_t at = 0;
+  while (at < pending.size()) {
+    if (pending.size() - at < wire::kHeaderSize) return 0;
+    const wire::Header h =
+        wire::decode_header(reinterpret_cast<const uint8_t*>(pending.data()) + at);
+    if (h.len > wire::kPayloadMax || pending.size() - at - wire::kHeaderSize < h.len) return 0;
+    at += wire::kHeaderSize + h.len;
+    if (h.type == wire::to_u32(wire::MsgType::kWatchEvent)) continue;
+    if (replies >= head.size()) return 0;
+    const wire::Header& req = head[replies];
+    if (h.req_id != req.req_id || h.tx_id != req.tx_id ||
+        (h.type != req.type && h.type != wire::to_u32(wire::MsgType::kError))) {
+      return 0;
+    }
+    ++replies;
+  }
+  return replies;
+}
+
 }  // namespace dxs::frontend

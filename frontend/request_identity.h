@@ -37,4 +37,17 @@ uint64_t request_digest(const wire::Header& header, std::string_view payload);
 uint64_t resume_seq(std::span<const uint64_t> head, uint64_t replied_seq, uint64_t applied_seq,
                     const google::protobuf::RepeatedPtrField<pb::RecordedRequest>& recorded);
 
+// How many of the requests at the head of a resumed client's socket (`head`, their
+// headers in order) the replies in `pending` answer, `pending` being what a killed
+// frontend left in the client's outbox pipe (socket_outbox.h). The pipe is written only
+// when empty, with whole messages, before the requests its replies answer are consumed:
+// if those requests are still in the socket, `pending` is that one write, and its
+// replies answer the first requests of the head, in order. Otherwise they were consumed
+// and the pipe was being emptied into the socket: 0. A reply answers a request when it
+// has the request's req_id and tx_id and its type, or ERROR. `pending` that is not a
+// sequence of whole messages (a write half spliced on) answers nothing; a client that
+// pipelines requests with the same ids could make a half-spliced write look whole only
+// if the cut fell on a message boundary (docs/design.md).
+size_t answered_at_head(std::string_view pending, std::span<const wire::Header> head);
+
 }  // namespace dxs::frontend

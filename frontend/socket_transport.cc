@@ -13,6 +13,7 @@
 
 #include "common/unix_socket.h"
 #include "frontend/request_identity.h"
+#include "frontend/socket_outbox.h"
 
 namespace dxs::frontend {
 
@@ -34,22 +35,20 @@ class SocketTransport::Conn final : public ClientConnection,
                                     public FdHandler,
                                     public std::enable_shared_from_this<Conn> {
  public:
-  Conn(SocketTransport& t, int fd, const ClientIdentity& who) : t_(t), fd_(fd), who_(who) {}
+  Conn(SocketTransport& t, int fd, const ClientIdentity& who)
+      : t_(t), fd_(fd), who_(who), outbox_(fd) {}
   ~Conn() override { ::close(fd_); }
 
   void on_fd_ready(uint32_t events) override { t_.handle(*this, events); }
 
-  // Queues bytes; the loop writes everything queued for a client with one send() once
-  // it has delivered the store's whole response (flush_pending()), so the replies and
-  // events of one batch reach a client together.
+  // Queues bytes; the loop writes everything queued for a client at once when it has
+  // delivered the store's whole response (flush_pending()), so the replies and events
+  // of one batch reach a client together.
   void send(Outgoing&& o) override {
     {
       std::lock_guard lock(mu_);
       if (closed_) return;
-      queued_total_ += o.bytes.size();
-      to_consume_ += o.consume;
-      if (o.event_id != 0) events_.emplace_back(queued_total_, o.event_id);
-      out_.append(o.bytes);
+      outbox_.queue(o.bytes, o.consume, o.event_id);
       if (flush_scheduled_) return;
       flush_scheduled_ = true;
     }
@@ -59,13 +58,17 @@ class SocketTransport::Conn final : public ClientConnection,
   void resume_reading() override { t_.request_resume(shared_from_this()); }
 
   void close(std::string_view reason) override {
-    std::lock_guard lock(mu_);
-    if (closed_) return;
-    close_reason_ = std::string(reason);
-    // What the store answered before closing goes out first, as far as the socket
-    // takes it now (replies wait for the loop's flush_pending()).
-    write_queued_locked();
-    ::shutdown(fd_, SHUT_RDWR);
+    uint64_t acked = 0;
+    {
+      std::lock_guard lock(mu_);
+      if (closed_) return;
+      close_reason_ = std::string(reason);
+      // What the store answered before closing goes out first, as far as the socket
+      // takes it now (replies wait for the loop's flush_pending()).
+      deliver_locked(acked);
+      ::shutdown(fd_, SHUT_RDWR);
+    }
+    if (acked != 0) t_.dispatch_.on_event_written(id_, acked);
   }
 
   std::string describe() const override {
@@ -78,19 +81,19 @@ class SocketTransport::Conn final : public ClientConnection,
     {
       std::lock_guard lock(mu_);
       flush_scheduled_ = false;
-      write_queued_locked();
-      acked = pop_written_events_locked();
-      if (out_.size() > t_.options_.max_queued_bytes && !broken_) {
-        t_.log_.warn("{} is not reading: {} bytes queued; dropping it", describe(), out_.size());
+      deliver_locked(acked);
+      const size_t backlog = outbox_.backlog();
+      if (backlog > t_.options_.max_queued_bytes && !broken_) {
+        t_.log_.warn("{} is not reading: {} bytes queued; dropping it", describe(), backlog);
         broken_ = true;
         ::shutdown(fd_, SHUT_RDWR);
       } else if (!broken_) {
         // A client that does not read its replies gets no more requests read until it
         // has read half of its backlog: the backlog stays near pause_bytes (events are
         // paced by the store).
-        const bool pause = output_paused_ ? out_.size() > t_.options_.pause_bytes / 2
-                                          : out_.size() > t_.options_.pause_bytes;
-        const bool want_out = !out_.empty();
+        const bool pause = output_paused_ ? backlog > t_.options_.pause_bytes / 2
+                                          : backlog > t_.options_.pause_bytes;
+        const bool want_out = backlog > 0;
         if (want_out != want_out_ || pause != output_paused_) {
           want_out_ = want_out;
           output_paused_ = pause;
@@ -99,6 +102,22 @@ class SocketTransport::Conn final : public ClientConnection,
       }
     }
     if (acked != 0) t_.dispatch_.on_event_written(id_, acked);
+  }
+
+  // The outbox's pipe, new (accepted) or left by a killed frontend (resumed), in the fd
+  // store under the connection's name.
+  void open_outbox() {
+    std::lock_guard lock(mu_);
+    open_outbox_locked();
+  }
+  // It goes on in the fd store under the same name.
+  void adopt_outbox(int fd) {
+    std::lock_guard lock(mu_);
+    if (Status s = outbox_.adopt_pipe(fd); !s) {
+      t_.log_.warn("{}: the outbox it had is unusable ({}); a new one", describe(), s.to_string());
+      t_.fd_store_.remove(outbox_fd_name(id_));
+      open_outbox_locked();
+    }
   }
 
   // The dispatch's in-flight limit (the output backlog pauses reading on its own).
@@ -135,43 +154,23 @@ class SocketTransport::Conn final : public ClientConnection,
   wire::MessageAssembler assembler;
   std::string input;  // bytes read and not yet framed
   size_t input_off = 0;
-  // Resumed from the fd store and not read yet: its first read is resume_head()'s.
-  bool resuming = false;
 
  private:
-  // REQUIRES: mu_. Consumes the requests answered (they were only peeked at), then
-  // writes as much of the queue as the socket takes without blocking. Consuming first:
-  // a request the socket still holds after a crash has not been answered.
-  void write_queued_locked() {
-    while (to_consume_ > 0 && !broken_) {
-      char sink[kReadChunk];
-      ssize_t n = ::recv(fd_, sink, std::min(to_consume_, sizeof sink), MSG_DONTWAIT);
-      if (n <= 0) {
-        if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;  // peeked: it is there
-        broken_ = true;
-        break;
-      }
-      to_consume_ -= static_cast<size_t>(n);
-    }
-    while (!out_.empty() && !broken_) {
-      ssize_t n = ::send(fd_, out_.data(), out_.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-      if (n < 0) {
-        if (errno != EAGAIN && errno != EWOULDBLOCK) broken_ = true;  // the loop drops it
-        break;
-      }
-      written_total_ += static_cast<size_t>(n);
-      out_.erase(0, static_cast<size_t>(n));
-    }
+  // REQUIRES: mu_.
+  void deliver_locked(uint64_t& acked) {
+    if (broken_) return;
+    if (outbox_.deliver(acked) == SocketOutbox::Progress::kBroken) broken_ = true;  // dropped
   }
 
-  // REQUIRES: mu_. The highest event id whose bytes have all been written, or 0.
-  uint64_t pop_written_events_locked() {
-    uint64_t acked = 0;
-    while (!events_.empty() && events_.front().first <= written_total_) {
-      acked = events_.front().second;
-      events_.pop_front();
+  // REQUIRES: mu_.
+  void open_outbox_locked() {
+    if (!t_.fd_store_.enabled()) return;  // the socket dies with this frontend anyway
+    if (Status s = outbox_.open_pipe(); !s) {
+      t_.log_.warn("{}: no outbox pipe ({}); a restart may lose or repeat a reply", describe(),
+                   s.to_string());
+      return;
     }
-    return acked;
+    t_.fd_store_.store(outbox_fd_name(id_), outbox_.pipe_fd());
   }
 
   bool reading_locked() const { return !dispatch_paused_ && !output_paused_; }
@@ -188,11 +187,7 @@ class SocketTransport::Conn final : public ClientConnection,
   uint64_t id_ = 0;
   const ClientIdentity who_;
   std::mutex mu_;
-  std::string out_;
-  std::deque<std::pair<uint64_t, uint64_t>> events_;  // (end offset, event id)
-  uint64_t queued_total_ = 0;
-  uint64_t written_total_ = 0;
-  size_t to_consume_ = 0;  // bytes of answered requests still in the socket
+  SocketOutbox outbox_;
   bool want_out_ = false;
   bool flush_scheduled_ = false;
   bool dispatch_paused_ = false;
@@ -269,8 +264,8 @@ bool SocketTransport::resume_socket(uint64_t conn) {
   peer_credentials(fd, peer);
   std::shared_ptr<Conn> c = add_client(fd, ClientIdentity::socket_peer(peer.pid, peer.uid));
   c->set_id(conn);
-  c->resuming = true;
   dispatch_.adopt(conn, c, c->identity());
+  resume_head(*c);
   log_.debug("{} resumed", c->describe());
   return true;
 }
@@ -282,6 +277,11 @@ void SocketTransport::release_unclaimed() {
     ::close(fd);
   }
   inherited_.connections.clear();
+  for (auto& [conn, fd] : inherited_.outboxes) {
+    fd_store_.remove(outbox_fd_name(conn));
+    ::close(fd);
+  }
+  inherited_.outboxes.clear();
 }
 
 void SocketTransport::on_fd_ready(uint32_t) {
@@ -310,6 +310,7 @@ void SocketTransport::accept_clients() {
     std::shared_ptr<Conn> c = add_client(fd, ClientIdentity::socket_peer(peer.pid, peer.uid));
     c->set_id(dispatch_.open(c, c->identity()));
     fd_store_.store(connection_fd_name(c->id()), fd);
+    c->open_outbox();
   }
 }
 
@@ -326,6 +327,7 @@ void SocketTransport::drop(Conn& c, std::string_view reason) {
   c.mark_closed();
   dispatch_.on_closed(c.id(), reason);
   fd_store_.remove(connection_fd_name(c.id()));
+  fd_store_.remove(outbox_fd_name(c.id()));
   log_.debug("{} gone: {}", c.describe(), reason);
   conns_.erase(&c);
 }
@@ -353,9 +355,8 @@ void SocketTransport::process_input(Conn& c) {
 // Edge-triggered: reads until a short read says the socket has nothing more for now
 // (a later arrival is a new edge), or until the client may not be read.
 void SocketTransport::read_from(Conn& c) {
-  if (c.resuming) {
-    resume_head(c);
-    process_input(c);
+  if (c.input_off < c.input.size()) {
+    process_input(c);  // a resumed client's head, peeked at adoption
     if (conns_.count(&c) == 0 || !c.reading()) return;
   }
   for (;;) {
@@ -378,8 +379,11 @@ void SocketTransport::read_from(Conn& c) {
   }
 }
 
+// At adoption: peeks at everything the socket holds unconsumed, and at what the killed
+// frontend left in the client's outbox; consumes the requests that left answered; tells
+// the dispatch where the rest stand. Their requests are handed on by run_pending() (not
+// now: the session is only being attached).
 void SocketTransport::resume_head(Conn& c) {
-  c.resuming = false;
   int unread = 0;
   if (ioctl(c.fd(), FIONREAD, &unread) < 0) unread = 0;
   while (c.input.size() < static_cast<size_t>(unread)) {
@@ -389,16 +393,54 @@ void SocketTransport::resume_head(Conn& c) {
     if (n <= 0) break;
     c.input.append(buf, static_cast<size_t>(n));
   }
+  std::vector<wire::Header> headers;
   std::vector<uint64_t> head;
+  std::vector<size_t> ends;
   for (size_t at = 0; c.input.size() - at >= wire::kHeaderSize;) {
     const wire::Header h =
         wire::decode_header(reinterpret_cast<const uint8_t*>(c.input.data()) + at);
     if (h.len > wire::kPayloadMax || c.input.size() - at - wire::kHeaderSize < h.len) break;
+    headers.push_back(h);
     head.push_back(
         request_digest(h, std::string_view(c.input).substr(at + wire::kHeaderSize, h.len)));
     at += wire::kHeaderSize + h.len;
+    ends.push_back(at);
   }
-  dispatch_.resume_at(c.id(), head);
+
+  size_t answered = 0;
+  auto out = inherited_.outboxes.find(c.id());
+  if (out != inherited_.outboxes.end()) {
+    const int pipe_fd = out->second;
+    inherited_.outboxes.erase(out);
+    Result<std::string> pending = SocketOutbox::peek_pipe(pipe_fd);
+    if (!pending) {
+      log_.warn("{}: its outbox cannot be read ({}); its last reply may be repeated", c.describe(),
+                pending.status().to_string());
+    } else {
+      answered = answered_at_head(*pending, headers);
+    }
+    if (answered > 0) {
+      // Answered, and the answers are in the outbox: consumed now, never sent again.
+      const size_t bytes = ends[answered - 1];
+      size_t done = 0;
+      while (done < bytes) {
+        char sink[kReadChunk];
+        const ssize_t n = ::recv(c.fd(), sink, std::min(bytes - done, sizeof sink), MSG_DONTWAIT);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        done += static_cast<size_t>(n);
+      }
+      c.input.erase(0, done);
+      log_.info("{}: {} requests answered in its outbox before the restart", c.describe(),
+                answered);
+    }
+    c.adopt_outbox(pipe_fd);
+    schedule_flush(conns_.at(&c));
+  } else {
+    c.open_outbox();
+  }
+  dispatch_.resume_at(c.id(), head, answered);
+  if (!c.input.empty()) request_resume(conns_.at(&c));
 }
 
 void SocketTransport::handle(Conn& c, uint32_t events) {

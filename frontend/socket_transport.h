@@ -3,21 +3,23 @@
 // Its listening socket and every client socket are registered with the Poller, whose
 // handlers accept clients, read their bytes, frame messages (closing a client whose
 // header announces a payload over 4096 bytes, as xenstored does) and hand them to the
-// Dispatch. Replies are queued and written by flush_pending(), a client's whole share of
-// a batch with one send(). A client whose queue passes `pause_bytes` is not read until it
-// drains (its requests wait in its own socket); one whose queue still reaches
-// `max_queued_bytes` is dropped.
+// Dispatch. Replies are queued in the client's SocketOutbox and written by
+// flush_pending(), a client's whole share of a batch at once. A client whose backlog
+// passes `pause_bytes` is not read until it drains (its requests wait in its own
+// socket); one whose backlog still reaches `max_queued_bytes` is dropped.
 //
 // Crash-only: a client's requests are read with MSG_PEEK (SO_PEEK_OFF moves on past
-// what was read) and consumed from the socket only when their replies are written, so
-// a frontend killed before the store recorded a request leaves it for the next one.
-// Client sockets are edge-triggered: unconsumed bytes keep a socket readable. Every
-// client socket is handed to systemd's fd store (fd_store.h) and, after a restart, the
-// sockets that come back are resumed as the connections the store's Welcome lists
-// (SocketHost); the listening socket comes back the same way or from socket activation.
-// Client sockets are consumed only in flush_pending(), which the loop runs before it
-// reads any client after the store answers: a request reports a reply delivered only
-// once its request is consumed.
+// what was read) and consumed from the socket only as their replies go out (the
+// outbox), so a frontend killed before the store recorded a request leaves it for the
+// next one. Client sockets are edge-triggered: unconsumed bytes keep a socket readable.
+// Every client socket and its outbox pipe are handed to systemd's fd store
+// (fd_store.h) and, after a restart, the sockets that come back are resumed as the
+// connections the store's Welcome lists (SocketHost): what the killed frontend left in
+// the outbox goes out first, and the requests it answers are consumed (resume_head()).
+// The listening socket comes back the same way or from socket activation. Client
+// sockets are consumed only in flush_pending(), which the loop runs before it reads any
+// client after the store answers: a request reports a reply delivered only once its
+// request is consumed.
 #pragma once
 
 #include <sys/types.h>
@@ -67,7 +69,7 @@ class SocketTransport final : public Transport, public SocketHost, private FdHan
 
   // Transport: resumes reading the clients the Dispatch has room for again.
   int run_pending() override;
-  // Transport: writes what was queued for clients, a client's share with one send().
+  // Transport: writes what was queued for clients, a client's share at once.
   void flush_pending() override;
 
  private:
@@ -77,7 +79,7 @@ class SocketTransport final : public Transport, public SocketHost, private FdHan
   void accept_clients();
   void handle(Conn& c, uint32_t events);
   void read_from(Conn& c);
-  // A resumed client's first read: peeks at everything unconsumed, for resume_at().
+  // A resumed client, at adoption: its socket's head and its outbox, for resume_at().
   void resume_head(Conn& c);
   std::shared_ptr<Conn> add_client(int fd, const ClientIdentity& who);
   void process_input(Conn& c);

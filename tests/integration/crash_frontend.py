@@ -5,6 +5,7 @@ served once one does; every request is answered once and applied once."""
 
 import os
 import queue
+import struct
 import subprocess
 import threading
 
@@ -19,6 +20,15 @@ class CrashFrontend(dxstest.PairTestCase):
     def stored_connections(self):
         self.pair.systemd.drain()
         return self.pair.systemd.count_prefix("conn-")
+
+    def the_clients_outbox(self):
+        """The pipe the fixture's client's replies pass through, as the fd store keeps it,
+        opened for writing: the test plays a frontend killed with bytes in it."""
+        dxstest.wait_until(lambda: self.stored_connections() == 1 and
+                           self.pair.systemd.count_prefix("out-") == 1, what="one client stored")
+        name = [n for n in self.pair.systemd.names() if n.startswith("out-")][0]
+        fd = self.pair.systemd.fds_named(name)[0]
+        return os.open("/proc/self/fd/%d" % fd, os.O_WRONLY | os.O_NONBLOCK)
 
     def restart_frontend(self):
         self.pair.kill_frontend()
@@ -127,6 +137,42 @@ class CrashFrontend(dxstest.PairTestCase):
         self.assertEqual(errors, [])
         self.assertEqual(self.c.read("/count/value"), str(progress[0]).encode())
         self.assertEqual(self.c.directory("/count"), [b"value"])
+
+    def test_a_reply_left_in_the_outbox_answers_its_request_once(self):
+        """Killed after writing a reply into the client's outbox, before consuming its
+        request: the next frontend finds the request answered there, consumes it without
+        handing it to the store again, and delivers that reply, once."""
+        self.c.write("/o/a", "1")
+        self.pair.kill_frontend()
+        req_id = self.c.send(dxstest.WRITE, b"/o/b\0two")
+        outbox = self.the_clients_outbox()
+        os.write(outbox, struct.pack("<IIII", dxstest.WRITE, req_id, 0, 3) + b"OK\0")
+        os.close(outbox)
+        self.pair.start_frontend()
+        reply = self.c.reply()
+        self.assertEqual((reply.type, reply.req_id, reply.payload), (dxstest.WRITE, req_id, b"OK\0"))
+        # Not applied by the new frontend (the killed one would have had it applied), and
+        # no second reply: the next request gets its own.
+        with self.assertRaises(dxstest.XsError):
+            self.c.read("/o/b")
+        self.assertEqual(self.c.read("/o/a"), b"1")
+        self.assertIn("1 requests answered in its outbox", open(self.pair.frontend_log).read())
+
+    def test_what_the_outbox_held_goes_out_before_anything_new(self):
+        """Killed while its outbox still held an event for the client: the event reaches
+        the client before the reply to the request it sent while no frontend ran."""
+        self.c.write("/o/a", "1")
+        self.pair.kill_frontend()
+        self.c.send(dxstest.READ, b"/o/a\0")
+        outbox = self.the_clients_outbox()
+        event = b"/o/a\0tok\0"
+        os.write(outbox, struct.pack("<IIII", dxstest.WATCH_EVENT, 0, 0, len(event)) + event)
+        os.close(outbox)
+        self.pair.start_frontend()
+        first = self.c.read_message()
+        self.assertEqual((first.type, first.payload), (dxstest.WATCH_EVENT, event))
+        second = self.c.read_message()
+        self.assertEqual((second.type, second.payload), (dxstest.READ, b"1"))
 
     def test_store_restarts_still_work_under_a_systemd_frontend(self):
         self.c.write("/s/a", "1")

@@ -4,7 +4,9 @@
   "READY=1", "FDSTORE=1" with "FDNAME=" and the descriptors as SCM_RIGHTS, and
   "FDSTOREREMOVE=1" with "FDNAME=";
 - the file-descriptor store (FileDescriptorStoreMax=): what was stored is kept across the
-  process's death and passed to the next one;
+  process's death and passed to the next one, except a descriptor that polls POLLHUP or
+  POLLERR, which systemd closes and forgets (a socket whose peer is gone, a pipe's read
+  end with no writer left);
 - socket activation (sd_listen_fds(3)): the listening socket, created here, and the stored
   descriptors passed from fd 3 on, with LISTEN_FDS, LISTEN_FDNAMES and LISTEN_PID.
 
@@ -68,7 +70,27 @@ class FakeSystemd:
     def drain(self):
         """Handles every notification queued now; returns how many."""
         with self.lock:
-            return self._drain_locked()
+            n = self._drain_locked()
+            self._drop_hung_up_locked()
+            return n
+
+    def _drop_hung_up_locked(self):
+        poller = select.poll()
+        for fds in self.store.values():
+            for fd in fds:
+                poller.register(fd, select.POLLIN)
+        gone = {fd for fd, events in poller.poll(0) if events & (select.POLLHUP | select.POLLERR)}
+        if self.listen is not None:
+            gone.discard(self.listen.fileno())
+        for name in list(self.store):
+            kept = [fd for fd in self.store[name] if fd not in gone]
+            for fd in self.store[name]:
+                if fd in gone:
+                    os.close(fd)
+            if kept:
+                self.store[name] = kept
+            else:
+                del self.store[name]
 
     def _drain_locked(self):
         n = 0
@@ -110,6 +132,12 @@ class FakeSystemd:
         with self.lock:
             return sorted(self.store)
 
+    def fds_named(self, name):
+        """The descriptors stored under name, oldest first."""
+        self.drain()
+        with self.lock:
+            return list(self.store.get(name, []))
+
     def count_prefix(self, prefix):
         self.drain()
         with self.lock:
@@ -135,6 +163,7 @@ class FakeSystemd:
         own pid, known only after fork: a shell sets it and execs the service."""
         with self.lock:
             self._drain_locked()
+            self._drop_hung_up_locked()
             passed = self.passed()
         env = dict(os.environ if env is None else env)
         env["NOTIFY_SOCKET"] = self.notify_path

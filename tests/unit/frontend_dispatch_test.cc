@@ -447,7 +447,7 @@ TEST_CASE("a restarted frontend resumes the sockets it got back and closes only 
   // new request: the first is numbered as recorded, the next after it.
   const wire::Message next = read_msg("/a", 8);
   const std::vector<uint64_t> head{digest(recorded_write), digest(next)};
-  dispatch.resume_at(55, head);
+  dispatch.resume_at(55, head, 0);
   CHECK(dispatch.on_message(55, wire::Message(recorded_write)));
   CHECK(dispatch.on_message(55, wire::Message(next)));
   const auto reqs = link.requests();
@@ -493,7 +493,7 @@ TEST_CASE("a socket whose head holds no recorded request numbers on after applie
   dispatch.on_attached(w);
   const wire::Message fresh = write_msg("/a", "2", 8);
   const std::vector<uint64_t> head{digest(fresh)};
-  dispatch.resume_at(55, head);
+  dispatch.resume_at(55, head, 0);
   CHECK(dispatch.on_message(55, wire::Message(fresh)));
   REQUIRE(link.requests().size() == 1);
   CHECK(link.requests()[0].seq() == 8);

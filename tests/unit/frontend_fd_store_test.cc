@@ -1,5 +1,5 @@
-// frontend/fd_store: the names client sockets are stored under in systemd's fd store,
-// and that without NOTIFY_SOCKET nothing is handed over.
+// frontend/fd_store: the names client sockets and their outboxes are stored under in systemd's fd
+// store, and that without NOTIFY_SOCKET nothing is handed over.
 #include <doctest/doctest.h>
 
 #include <cstdlib>
@@ -9,7 +9,9 @@
 
 using dxs::frontend::connection_fd_name;
 using dxs::frontend::FdStore;
+using dxs::frontend::outbox_fd_name;
 using dxs::frontend::parse_connection_fd_name;
+using dxs::frontend::parse_outbox_fd_name;
 
 TEST_CASE("a connection's socket is stored as conn-<id> and found again by that name") {
   CHECK(connection_fd_name(4294967297ULL) == "conn-4294967297");
@@ -17,6 +19,15 @@ TEST_CASE("a connection's socket is stored as conn-<id> and found again by that 
        {uint64_t{0}, uint64_t{1}, uint64_t{1} << 32, uint64_t{18446744073709551615ULL}}) {
     CHECK(parse_connection_fd_name(connection_fd_name(id)) == id);
   }
+}
+
+TEST_CASE("a connection's outbox pipe is stored as out-<id>, apart from its socket") {
+  CHECK(outbox_fd_name(4294967297ULL) == "out-4294967297");
+  CHECK(parse_outbox_fd_name(outbox_fd_name(7)) == 7);
+  CHECK_FALSE(parse_outbox_fd_name(connection_fd_name(7)).has_value());
+  CHECK_FALSE(parse_connection_fd_name(outbox_fd_name(7)).has_value());
+  CHECK_FALSE(parse_outbox_fd_name("out-").has_value());
+  CHECK_FALSE(parse_outbox_fd_name("out-07").has_value());
 }
 
 TEST_CASE("names that are not a connection's are not taken for one") {

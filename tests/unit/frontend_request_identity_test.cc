@@ -89,3 +89,51 @@ TEST_CASE("a start that would leave a recorded request out is not taken") {
   // Nor one at or before replied_seq: those requests were consumed.
   CHECK(resume_seq(std::vector<uint64_t>{kA}, 5, 6, recorded({{5, kA}})) == 7);
 }
+
+namespace {
+
+using dxs::frontend::answered_at_head;
+
+wire::Header request(wire::MsgType type, uint32_t req_id, uint32_t tx_id = 0) {
+  return {wire::to_u32(type), req_id, tx_id, 0};
+}
+
+std::string message(wire::MsgType type, uint32_t req_id, uint32_t tx_id,
+                    const std::string& payload) {
+  std::string out;
+  wire::append_message(out, wire::to_u32(type), req_id, tx_id, payload);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("replies left in an outbox answer the requests at the head of the socket, in order") {
+  const std::vector<wire::Header> head{request(wire::MsgType::kWrite, 4),
+                                       request(wire::MsgType::kRead, 5, 9),
+                                       request(wire::MsgType::kRm, 6)};
+  const std::string ok("OK\0", 3);
+  const std::string event = message(wire::MsgType::kWatchEvent, 0, 0, std::string("/a\0t\0", 5));
+  // One write of the killed frontend: an event, two replies (one of them an error).
+  const std::string pending = event + message(wire::MsgType::kWrite, 4, 0, ok) +
+                              message(wire::MsgType::kError, 5, 9, std::string("ENOENT\0", 7));
+  CHECK(answered_at_head(pending, head) == 2);
+  // Events alone answer nothing.
+  CHECK(answered_at_head(event + event, head) == 0);
+  CHECK(answered_at_head("", head) == 0);
+}
+
+TEST_CASE("an outbox that does not answer the head answers nothing") {
+  const std::vector<wire::Header> head{request(wire::MsgType::kWrite, 4)};
+  const std::string ok("OK\0", 3);
+  const std::string reply = message(wire::MsgType::kWrite, 4, 0, ok);
+  // Another request's reply (its requests were consumed; the pipe was being emptied).
+  CHECK(answered_at_head(message(wire::MsgType::kWrite, 3, 0, ok), head) == 0);
+  CHECK(answered_at_head(message(wire::MsgType::kWrite, 4, 1, ok), head) == 0);
+  CHECK(answered_at_head(message(wire::MsgType::kMkdir, 4, 0, ok), head) == 0);
+  // Cut: part of the write already spliced into the socket.
+  CHECK(answered_at_head(reply.substr(1), head) == 0);
+  CHECK(answered_at_head(reply.substr(0, reply.size() - 1), head) == 0);
+  // More replies than requests unconsumed.
+  CHECK(answered_at_head(reply + reply, head) == 0);
+  CHECK(answered_at_head(reply, {}) == 0);
+}
