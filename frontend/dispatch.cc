@@ -53,6 +53,8 @@ void Dispatch::adopt(uint64_t id, std::shared_ptr<ClientConnection> conn,
       e.resume = k;
     } else {
       e.replied_seq = k.applied_seq();
+      for (const pb::RecordedRequest& r : k.recorded())
+        e.ring_recorded.emplace_back(r.req_end(), r.seq());
     }
     adoptable_.erase(it);
   }
@@ -75,7 +77,7 @@ void Dispatch::resume_at(uint64_t conn, std::span<const uint64_t> head, size_t a
   e.resume.reset();
 }
 
-bool Dispatch::on_message(uint64_t conn, wire::Message&& msg, uint32_t ring_req_end) {
+bool Dispatch::on_message(uint64_t conn, wire::Message&& msg, const pb::RingMark* ring) {
   pb::Inbound item;
   bool keep_reading = true;
   {
@@ -86,11 +88,23 @@ bool Dispatch::on_message(uint64_t conn, wire::Message&& msg, uint32_t ring_req_
     pb::Request* req = item.mutable_request();
     codec::decode_request(msg, *req);
     req->set_conn(conn);
-    req->set_seq(e.next_seq++);
+    req->set_seq(e.next_seq);
+    if (e.who.kind == pb::RING && ring != nullptr) {
+      *req->mutable_ring() = *ring;
+      // Applied before the frontend was killed, its reply maybe already in the ring:
+      // its own number, so that the store answers from the record.
+      while (!e.ring_recorded.empty() &&
+             static_cast<int32_t>(e.ring_recorded.front().first - ring->req_end()) < 0) {
+        e.ring_recorded.pop_front();
+      }
+      if (!e.ring_recorded.empty() && e.ring_recorded.front().first == ring->req_end()) {
+        req->set_seq(e.ring_recorded.front().second);
+        e.ring_recorded.pop_front();
+      }
+    }
+    if (req->seq() == e.next_seq) ++e.next_seq;
     req->set_replied_seq(e.replied_seq);
-    if (e.who.kind == pb::RING) {
-      req->mutable_ring()->set_req_end(ring_req_end);
-    } else {
+    if (e.who.kind != pb::RING) {
       req->set_digest(request_digest(msg.header, msg.payload));
     }
     e.unanswered.push_back(
@@ -210,7 +224,7 @@ std::vector<pb::Inbound> Dispatch::on_attached(const pb::Welcome& welcome) {
   }
   for (auto& conn : forgotten) conn->close("unknown to the store");
   for (const pb::KnownConnection* k : rings)
-    ring_host_->open_ring(k->conn(), k->ring(), false, k->features());
+    ring_host_->open_ring(k->conn(), k->ring(), false, k->features(), &k->ring_end());
   size_t resumed = 0;
   for (const pb::KnownConnection* k : sockets) {
     if (socket_host_->resume_socket(k->conn())) {
@@ -243,7 +257,8 @@ void Dispatch::run_command(const pb::ConnectionCommand& command) {
   switch (command.action()) {
     case pb::ConnectionCommand::OPEN_RING:
       if (ring_host_ != nullptr) {
-        ring_host_->open_ring(command.conn(), command.ring(), command.reset(), command.features());
+        ring_host_->open_ring(command.conn(), command.ring(), command.reset(), command.features(),
+                              nullptr);
         return;
       }
       log_.warn(

@@ -45,9 +45,11 @@ class RingHost {
   virtual ~RingHost() = default;
   // Serve the guest's ring at `ring` as connection `conn`, in place of whatever this
   // host serves for that domain. `reset`: zero the ring's indices first. `features`:
-  // the server_features bits to advertise and honour.
-  virtual void open_ring(uint64_t conn, const pb::RingAddress& ring, bool reset,
-                         uint32_t features) = 0;
+  // the server_features bits to advertise and honour. `resumed`: a ring served before
+  // this frontend, the store's markers of it (KnownConnection.ring_end); nullptr for a
+  // ring the store opens now.
+  virtual void open_ring(uint64_t conn, const pb::RingAddress& ring, bool reset, uint32_t features,
+                         const pb::RingMark* resumed) = 0;
   // What the hypervisor says of every domain now; nullopt if it cannot say.
   virtual std::optional<pb::DomainStates> domain_states() = 0;
 };
@@ -91,10 +93,11 @@ class Dispatch final : public SessionHandler {
   // has recorded are answered from their records.
   // REQUIRES: before on_message() of any of them.
   void resume_at(uint64_t conn, std::span<const uint64_t> head, size_t answered);
-  // A whole message from the client; for a ring, `ring_req_end` is the request stream
-  // offset just past it. Returns false when the connection has reached its in-flight
-  // limit: stop reading until resume_reading().
-  bool on_message(uint64_t conn, wire::Message&& msg, uint32_t ring_req_end = 0);
+  // A whole message from the client; for a ring, `ring` is where it ended in the
+  // request stream, how far the ring is consumed and where its response stream began
+  // (RingMark). Returns false when the connection has reached its in-flight limit: the
+  // transport stops reading it until ClientConnection::resume_reading().
+  bool on_message(uint64_t conn, wire::Message&& msg, const pb::RingMark* ring = nullptr);
   void on_closed(uint64_t conn, std::string_view reason);
   // The store's OPEN_RING could not be carried out (the ring cannot be mapped, the port
   // cannot be bound): the store drops the connection.
@@ -128,6 +131,9 @@ class Dispatch final : public SessionHandler {
     bool reading_paused = false;
     // An adopted socket, until resume_at(): the store's markers.
     std::optional<pb::KnownConnection> resume;
+    // An adopted ring: the recorded requests still in it (their req_end, seq), oldest
+    // first. Read again, each gets its sequence number back and so its recorded reply.
+    std::deque<std::pair<uint32_t, uint64_t>> ring_recorded;
   };
   pb::Inbound open_item(uint64_t id, const Entry& e) const;
   void run_command(const pb::ConnectionCommand& command);

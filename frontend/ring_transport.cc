@@ -66,6 +66,10 @@ class RingTransport::Ring final : public ClientConnection,
   // Where the store's response offsets start in the ring's (the ring's rsp_prod when
   // this connection began).
   uint32_t rsp_base_ = 0;
+  // Adopted from a killed frontend: the response stream offset the ring had reached,
+  // until the first response beyond it.
+  uint32_t resumed_at_ = 0;
+  bool resuming_ = false;
   bool offsets_disagree_logged_ = false;
 };
 
@@ -100,7 +104,7 @@ bool RingTransport::may_log() {
 }
 
 void RingTransport::open_ring(uint64_t conn, const pb::RingAddress& address, bool reset,
-                              uint32_t features) {
+                              uint32_t features, const pb::RingMark* resumed) {
   const uint32_t domid = address.domid();
   if (auto it = by_domid_.find(domid); it != by_domid_.end()) {
     // The store has dropped the connection this replaces.
@@ -127,6 +131,13 @@ void RingTransport::open_ring(uint64_t conn, const pb::RingAddress& address, boo
     ring->page_.adopt_indices();
   }
   ring->rsp_base_ = ring->page_.produced();
+  if (resumed != nullptr && resumed->rsp_end() != 0) {
+    // The store's offsets count from where the stream began; what is in the ring
+    // already of what it sends again is not written twice (write_responses()).
+    ring->rsp_base_ = resumed->rsp_base();
+    ring->resumed_at_ = ring->page_.produced() - ring->rsp_base_;
+    ring->resuming_ = true;
+  }
   ring->features_ = features & (RingPage::kFeatureReconnection | RingPage::kFeatureError);
   ring->page_.advertise(ring->features_);
   by_domid_[domid] = ring;
@@ -275,9 +286,12 @@ void RingTransport::read_requests(Ring& ring) {
     if (ring.assembler_.has_message()) {
       ++taken;
       // It ends where the ring was read up to, less what of it is not framed yet.
-      const uint32_t req_end =
-          ring.page_.read_cursor() - static_cast<uint32_t>(ring.input_.size() - ring.input_off_);
-      if (!dispatch_.on_message(ring.id_, ring.assembler_.take(), req_end)) {
+      pb::RingMark mark;
+      mark.set_req_end(ring.page_.read_cursor() -
+                       static_cast<uint32_t>(ring.input_.size() - ring.input_off_));
+      mark.set_consumed(ring.page_.consumed());
+      mark.set_rsp_base(ring.rsp_base_);
+      if (!dispatch_.on_message(ring.id_, ring.assembler_.take(), &mark)) {
         ring.dispatch_paused_ = true;  // resume_reading() when answered
       }
     }
@@ -297,6 +311,21 @@ void RingTransport::write_responses(Ring& ring) {
   uint64_t written_event = 0;
   while (!ring.out_.empty()) {
     Outgoing& o = ring.out_.front();
+    if (ring.resuming_ && o.rsp_end != 0 && ring.front_written_ == 0) {
+      // Sent again after a restart: the part the killed frontend wrote is not repeated.
+      const uint32_t start = o.rsp_end - static_cast<uint32_t>(o.bytes.size());
+      if (static_cast<int32_t>(o.rsp_end - ring.resumed_at_) <= 0) {
+        if (o.event_id != 0) written_event = o.event_id;
+        if (o.is_reply) ring.page_.consume(o.req_end);
+        ring.notify_ = true;
+        ring.out_.pop_front();
+        continue;
+      }
+      if (static_cast<int32_t>(start - ring.resumed_at_) < 0) {
+        ring.front_written_ = ring.resumed_at_ - start;
+      }
+      ring.resuming_ = false;
+    }
     RingPage::Fault fault;
     const size_t n = ring.page_.write(o.bytes.data() + ring.front_written_,
                                       o.bytes.size() - ring.front_written_, fault);

@@ -64,8 +64,8 @@ class RingTransport final : public Transport, public RingHost, private FdHandler
   void flush_pending() override;
 
   // RingHost.
-  void open_ring(uint64_t conn, const pb::RingAddress& ring, bool reset,
-                 uint32_t features) override;
+  void open_ring(uint64_t conn, const pb::RingAddress& ring, bool reset, uint32_t features,
+                 const pb::RingMark* resumed) override;
   std::optional<pb::DomainStates> domain_states() override;
 
   size_t ring_count() const { return by_domid_.size(); }

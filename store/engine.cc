@@ -189,17 +189,17 @@ pb::Welcome Engine::hello(const pb::Hello& hello, std::vector<pb::Outbound>& out
     k->set_applied_seq(c.record.applied_seq());
     k->set_replied_seq(c.record.replied_seq());
     k->set_acked_event_id(c.record.acked_event_id());
-    if (c.record.kind() == pb::SOCKET) {
-      for (const pb::ReplyRecord& r : c.record.replies()) {
-        pb::RecordedRequest* rec = k->add_recorded();
-        rec->set_seq(r.seq());
-        rec->set_digest(r.request_digest());
-      }
+    for (const pb::ReplyRecord& r : c.record.replies()) {
+      pb::RecordedRequest* rec = k->add_recorded();
+      rec->set_seq(r.seq());
+      if (c.record.kind() == pb::SOCKET) rec->set_digest(r.request_digest());
+      if (c.record.kind() == pb::RING) rec->set_req_end(r.ring().req_end());
     }
     if (c.record.has_ring()) *k->mutable_ring() = c.record.ring();
     if (c.record.kind() == pb::RING) {
       k->mutable_ring_end()->set_req_end(c.record.ring_req_end());
       k->mutable_ring_end()->set_rsp_end(c.record.ring_rsp_end());
+      k->mutable_ring_end()->set_rsp_base(c.record.ring_rsp_base());
       k->set_features(ring_features(s, c.record.domid()));
     }
   });
@@ -459,9 +459,12 @@ void Engine::handle_request(const pb::Request& req, bool record) {
   // A read changes nothing, so it need not be recorded (reads are most requests, and
   // recording one costs a RocksDB write). If it is re-sent, it is answered again.
   record = record && !unrecorded_read;
-  if (record && req.replied_seq() > conn->record.replied_seq()) {
-    // The frontend has delivered these replies: forget them.
-    const uint64_t upto = std::min(req.replied_seq(), conn->record.applied_seq());
+  // The frontend has delivered these replies: forget them. A ring's are delivered once
+  // their requests are consumed (a reply is in the ring before req_cons passes it).
+  const uint64_t delivered =
+      conn->record.kind() == pb::RING ? ring_delivered(*conn, req) : req.replied_seq();
+  if (record && delivered > conn->record.replied_seq()) {
+    const uint64_t upto = std::min(delivered, conn->record.applied_seq());
     auto* replies = conn->record.mutable_replies();
     int keep = 0;
     while (keep < replies->size() && replies->Get(keep).seq() <= upto) ++keep;
@@ -524,6 +527,7 @@ void Engine::record_reply(Connection& c, const pb::Request& req, const pb::Reply
     // How far the ring was read and written, in the batch that applies the request: a
     // restarted frontend compares them with the ring's indices.
     c.record.set_ring_req_end(req.ring().req_end());
+    c.record.set_ring_rsp_base(req.ring().rsp_base());
     rec->mutable_ring()->set_req_end(req.ring().req_end());
     rec->mutable_ring()->set_rsp_end(reply.rsp_end());
   }

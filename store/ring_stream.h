@@ -21,4 +21,9 @@ namespace dxs::store {
 // indices). 0 and no change for other connections.
 uint32_t place_in_ring(Connection& c, size_t payload_size);
 
+// For a ring connection: the sequence number of the last recorded request the ring has
+// consumed when `req` was read (its RingMark.consumed), whose replies are therefore in
+// the ring; c's replied_seq if none is newer.
+uint64_t ring_delivered(const Connection& c, const pb::Request& req);
+
 }  // namespace dxs::store

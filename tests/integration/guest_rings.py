@@ -6,6 +6,7 @@ and oxenstored run in guest_peers.py; the cases below it are dxs's own.
 
 import mmap
 import os
+import threading
 import struct
 import tempfile
 import unittest
@@ -302,6 +303,41 @@ class RingLifecycle(unittest.TestCase):
         # The watch was never registered again, and still fires.
         self.dom0.write("/local/domain/5/w", "x")
         self.assertEqual(g.event(), ("w", "tok"))
+
+    def test_requests_across_many_frontend_kills_are_answered_and_applied_once(self):
+        """A guest watches, unwatches and counts while the frontend is killed again and
+        again: a watch applied twice would answer EEXIST, an unwatch ENOENT, a reply lost
+        or doubled in the ring would hang or mismatch, a write lost would show in the
+        count."""
+        g = self.guest(5)
+        progress = [0]
+        errors = []
+        stop = threading.Event()
+
+        def work():
+            try:
+                i = 0
+                while not stop.is_set():
+                    g.churn(i, 20, "count")
+                    i += 20
+                    progress[0] = i
+            except Exception as e:  # noqa: BLE001 - reported below
+                errors.append(e)
+
+        t = threading.Thread(target=work)
+        t.start()
+        try:
+            for _ in range(int(os.environ.get("DXS_FRONTEND_KILLS", "25"))):
+                mark = progress[0]
+                dxstest.wait_until(lambda: progress[0] > mark or errors, what="progress")
+                self.assertEqual(errors, [])
+                self.restart_frontend()
+        finally:
+            stop.set()
+            t.join(timeout=dxstest.DEFAULT_TIMEOUT * 2)
+        self.assertFalse(t.is_alive(), "the guest hung")
+        self.assertEqual(errors, [])
+        self.assertEqual(self.dom0.read("/local/domain/5/count/value"), str(progress[0]).encode())
 
     def test_release_and_death_unmap_the_ring(self):
         g5 = self.guest(5)

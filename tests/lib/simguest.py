@@ -244,6 +244,11 @@ class SimGuest:
     def notify(self):
         self._ok("notify")
 
+    def churn(self, first, count, directory):
+        """Watches and unwatches directory/n<i> and counts in directory/value, for i in
+        first..first+count-1, as fast as the ring goes (dxs-simguest's churn)."""
+        self._ok("churn %d %d %s" % (first, count, directory))
+
     def bench_write(self, count, path):
         """Elapsed microseconds; a # in path becomes the request's number."""
         return int(self._ok("bench-write %d %s" % (count, path)))

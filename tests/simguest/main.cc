@@ -43,6 +43,8 @@ Requests:   read P | mkdir P | rm P | getperms P | dir P (children, space separa
             tx ID COMMAND...       COMMAND with transaction id ID
             domain-path [D]        GET_DOMAIN_PATH of D (default N)
             raw TYPE PAYLOAD       TYPE is a name (READ) or number; OK <escaped reply payload>
+            churn FROM N DIR       for i in FROM..FROM+N-1: watch DIR/n<i> t<i>, unwatch
+                                   it, write DIR/value i+1
             dom0 TYPE PAYLOAD      the same, over the Unix socket as dom0
 Events:     event [SECONDS]        EVENT <path> <token> | TIMEOUT (default 5 s)
 Ring:       reset                  reconnect (when the server advertises it)
@@ -239,6 +241,24 @@ class Cli {
     }
     if (cmd == "notify") {
       guest_.notify();
+      return ok();
+    }
+    if (cmd == "churn") {
+      // Not idempotent: a WATCH applied twice answers EEXIST, an UNWATCH ENOENT; the
+      // count shows a write lost.
+      need(3);
+      const long from = std::atol(a[0].c_str());
+      const long n = std::atol(a[1].c_str());
+      for (long i = from; i < from + n; ++i) {
+        const std::string watch =
+            a[2] + "/n" + std::to_string(i) + '\0' + "t" + std::to_string(i) + '\0';
+        for (const auto& [type, payload] : {std::pair<uint32_t, std::string>{4, watch},
+                                            {5, watch},
+                                            {11, a[2] + "/value" + '\0' + std::to_string(i + 1)}}) {
+          Message m = guest_.request(type, payload, tx);
+          if (m.is_error()) return err(m.error_name() + " at " + std::to_string(i));
+        }
+      }
       return ok();
     }
     if (cmd == "bench-write" || cmd == "bench-read") {

@@ -48,12 +48,22 @@ pb::Welcome welcome(uint64_t base, std::initializer_list<uint64_t> known = {}) {
 
 // A RingHost that records what the store asked of it and adopts each ring as a
 // recording connection, as the ring transport does.
+// Where a ring request ended (RingMark), as the ring transport passes it.
+const pb::RingMark& ring_at(uint32_t req_end) {
+  static pb::RingMark mark;
+  mark.Clear();
+  mark.set_req_end(req_end);
+  return mark;
+}
+
 class RecordingRingHost final : public dxs::frontend::RingHost {
  public:
   explicit RecordingRingHost(Dispatch& dispatch) : dispatch_(dispatch) {}
-  void open_ring(uint64_t conn, const pb::RingAddress& ring, bool reset,
-                 uint32_t features) override {
+  void open_ring(uint64_t conn, const pb::RingAddress& ring, bool reset, uint32_t features,
+                 const pb::RingMark* resumed) override {
     opened.push_back({conn, ring.domid(), ring.remote_port(), reset, features});
+    resumed_marks.push_back(resumed != nullptr ? std::optional<pb::RingMark>(*resumed)
+                                               : std::nullopt);
     auto c = std::make_shared<RecordingConnection>();
     rings[conn] = c;
     dispatch_.adopt(conn, c, ClientIdentity::ring(ring.domid()));
@@ -72,6 +82,7 @@ class RecordingRingHost final : public dxs::frontend::RingHost {
     uint32_t features;
   };
   std::vector<Opened> opened;
+  std::vector<std::optional<pb::RingMark>> resumed_marks;
   std::map<uint64_t, std::shared_ptr<RecordingConnection>> rings;
 
  private:
@@ -309,7 +320,7 @@ TEST_CASE("OPEN_RING goes to the ring host, which adopts the store's connection 
 
   // The ring's requests carry where they end in the ring; the reply says where it ends
   // and which request it consumes.
-  CHECK(f.dispatch.on_message(id, read_msg("/a"), 35));
+  CHECK(f.dispatch.on_message(id, read_msg("/a"), &ring_at(35)));
   REQUIRE(f.link.requests().size() == 1);
   CHECK(f.link.requests()[0].ring().req_end() == 35);
   pb::Outbound reply = reply_to(id, 1, 1, "v");
@@ -348,11 +359,21 @@ TEST_CASE("on attach, rings the store knows are served again and domain states a
   ring->mutable_ring()->set_domid(9);
   ring->mutable_ring()->set_remote_port(4);
   ring->set_applied_seq(12);
+  ring->mutable_ring_end()->set_req_end(20);
+  ring->mutable_ring_end()->set_rsp_base(4000);
+  // Its last two requests were applied; the first of them is in the ring still.
+  for (auto [seq, end] : {std::pair<uint64_t, uint32_t>{11, 10}, {12, 20}}) {
+    pb::RecordedRequest* rec = ring->add_recorded();
+    rec->set_seq(seq);
+    rec->set_req_end(end);
+  }
   const std::vector<pb::Inbound> items = dispatch.on_attached(w);
   REQUIRE(host.opened.size() == 1);
   CHECK(host.opened[0].conn == 77);
   CHECK(host.opened[0].domid == 9);
   CHECK_FALSE(host.opened[0].reset);
+  REQUIRE(host.resumed_marks[0].has_value());
+  CHECK(host.resumed_marks[0]->rsp_base() == 4000);
   // Connection 55 (a socket this frontend does not hold) is closed; the domain states
   // follow.
   REQUIRE(items.size() == 2);
@@ -360,11 +381,14 @@ TEST_CASE("on attach, rings the store knows are served again and domain states a
   REQUIRE(items[1].has_domain_states());
   CHECK(items[1].domain_states().domains(0).domid() == 7);
   CHECK(dispatch.connection_count() == 1);
-  // The ring's requests go on from the store's sequence number, not from 1.
-  dispatch.on_message(77, read_msg("/x"), 20);
-  REQUIRE(link.requests().size() == 1);
-  CHECK(link.requests()[0].seq() == 13);
-  CHECK(link.requests()[0].replied_seq() == 12);
+  // A request the store applied, read again from the ring, gets its number back (the
+  // store answers it from its record); the next goes on from the store's, not from 1.
+  dispatch.on_message(77, read_msg("/x"), &ring_at(20));
+  dispatch.on_message(77, read_msg("/y"), &ring_at(30));
+  REQUIRE(link.requests().size() == 2);
+  CHECK(link.requests()[0].seq() == 12);
+  CHECK(link.requests()[1].seq() == 13);
+  CHECK(link.requests()[1].ring().req_end() == 30);
 
   // The store restarts and no longer knows the ring: the host's connection is closed.
   const std::vector<pb::Inbound> again = dispatch.on_attached(welcome(200));
