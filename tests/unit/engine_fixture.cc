@@ -212,6 +212,9 @@ std::optional<Answer> EngineFixture::send(uint64_t conn, uint64_t seq, wire::Msg
       ends[seq] = last + static_cast<uint32_t>(wire::kHeaderSize + payload.size());
     }
     req->mutable_ring()->set_req_end(ends[seq]);
+    // As the frontend reports it: every earlier request consumed, its reply in the ring.
+    if (report_delivered_ && ends.contains(seq - 1))
+      req->mutable_ring()->set_consumed(ends[seq - 1]);
   }
   if (report_delivered_ && seq > 1) req->set_replied_seq(seq - 1);
   std::vector<pb::Outbound> out;

@@ -474,6 +474,46 @@ TEST_CASE("ring offsets: a read is recorded with how far the ring was read") {
   CHECK(rec.applied_seq() == 2);
 }
 
+TEST_CASE("a ring's recorded replies are forgotten once their requests are consumed") {
+  EngineFixture f;
+  f.set_report_delivered(false);
+  const uint64_t g7 = f.open_domain(7);
+  f.ok(g7, MsgType::kGetDomainPath, args({"7"}));
+  f.ok(g7, MsgType::kGetDomainPath, args({"7"}));
+  // Received by the frontend is not delivered: nothing consumed, both kept.
+  CHECK(record_of(f, g7).replies_size() == 2);
+  f.set_report_delivered(true);
+  f.ok(g7, MsgType::kGetDomainPath, args({"7"}));
+  // The third was read with the second consumed: only the third's record is kept.
+  const pb::ConnectionRecord rec = record_of(f, g7);
+  REQUIRE(rec.replies_size() == 1);
+  CHECK(rec.replies(0).seq() == 3);
+  CHECK(rec.replied_seq() == 2);
+}
+
+TEST_CASE("a ring's replies count as delivered up to the request req_cons has passed, wrapping") {
+  dxs::store::Connection c;
+  c.record.set_kind(pb::RING);
+  c.record.set_replied_seq(4);
+  const uint32_t ends[] = {0xfffffff0u, 0x10u, 0x30u};
+  for (uint64_t i = 0; i < 3; ++i) {
+    pb::ReplyRecord* r = c.record.add_replies();
+    r->set_seq(5 + i);
+    r->mutable_ring()->set_req_end(ends[i]);
+  }
+  pb::Request req;
+  // The frontend has received every reply (replied_seq) but consumed only up to 0x10.
+  req.set_replied_seq(7);
+  req.mutable_ring()->set_consumed(0x10);
+  CHECK(dxs::store::ring_delivered(c, req) == 6);
+  req.mutable_ring()->set_consumed(0xfffffff0u);
+  CHECK(dxs::store::ring_delivered(c, req) == 5);
+  req.mutable_ring()->set_consumed(0xffffff00u);
+  CHECK(dxs::store::ring_delivered(c, req) == 4);
+  req.mutable_ring()->set_consumed(0x40);
+  CHECK(dxs::store::ring_delivered(c, req) == 7);
+}
+
 TEST_CASE("ring offsets: events held by the event window keep the places given at once") {
   EngineFixture f;
   const uint64_t dom0 = f.admin();
