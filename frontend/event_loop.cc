@@ -29,7 +29,7 @@ void EventLoop::run() {
   session_.start();
   bool announced = false;
   auto last_work = Clock::now();
-  while (!stopping_) {
+  while (!stopping_ && !session_.superseded()) {
     watchdog.ping_if_due();
     int handled = session_.poll(microseconds(0));
     // What the store answered goes out before any client is read again: a socket's

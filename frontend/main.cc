@@ -144,6 +144,12 @@ int main(int argc, char** argv) {
 
   log.info("connecting to the store at {}", session_options.store_path);
   loop.run();
+  if (session.superseded()) {
+    // Another frontend serves the clients now. Exit without touching their sockets,
+    // which systemd's fd store (if it holds them) keeps for whoever serves next.
+    log.error("stopped: superseded by a newer frontend");
+    return 1;
+  }
   log.info("stopped");
   return 0;
 }

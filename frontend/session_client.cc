@@ -82,6 +82,7 @@ void SessionClient::handle(Tag tag, bool ok) {
       in_flight_.Clear();
       in_flight_.mutable_hello()->set_frontend(options_.name);
       in_flight_.mutable_hello()->set_dom0_ring_port(options_.dom0_ring_port);
+      in_flight_.mutable_hello()->set_generation(generation_);
       writing_ = true;
       ++outstanding_;
       stream_->Write(in_flight_, &wrote_op_);
@@ -108,6 +109,7 @@ void SessionClient::handle(Tag tag, bool ok) {
         break;
       }
       if (response_.has_welcome()) {
+        generation_ = response_.welcome().generation();
         std::vector<pb::Inbound> first = handler_->on_attached(response_.welcome());
         pending_.Clear();
         for (auto& item : first) *pending_.add_items() = std::move(item);
@@ -123,8 +125,15 @@ void SessionClient::handle(Tag tag, bool ok) {
     case Tag::kFinished:
       --outstanding_;
       finished_ = true;
-      if (!finish_status_.ok() && !stopping_)
+      if (finish_status_.error_code() == grpc::StatusCode::FAILED_PRECONDITION) {
+        // Only the hello is answered so (session_service.h): another frontend holds
+        // the store, and every connection with it.
+        log_.error("the store refused this frontend: {}", finish_status_.error_message());
+        superseded_ = true;
+        stopping_ = true;
+      } else if (!finish_status_.ok() && !stopping_) {
         log_.warn("store session ended: {}", finish_status_.error_message());
+      }
       break;
     case Tag::kRetry:
       retry_scheduled_ = false;

@@ -8,7 +8,9 @@
 //
 // If the store goes away the client attaches again (gRPC waits for the socket with
 // wait-for-ready, so a restarting store costs clients a delay, never an error); the
-// handler then says what must be sent again before anything new.
+// handler then says what must be sent again before anything new. It attaches with the
+// generation the store gave it first: should the store have taken a newer frontend
+// since, it refuses this one, which is then superseded() and attaches no more.
 #pragma once
 
 #include <grpcpp/alarm.h>
@@ -54,6 +56,8 @@ class SessionClient final : public SessionLink {
   int poll(std::chrono::microseconds timeout);
 
   bool attached() const { return attached_; }
+  // The store refused this frontend: a newer one attached since. Nothing more is sent.
+  bool superseded() const { return superseded_; }
   // A batch has been written that the store has not answered yet.
   bool awaiting() const { return attached_ && (writing_ || acked_batch_ < sent_batch_); }
 
@@ -97,7 +101,9 @@ class SessionClient final : public SessionLink {
   bool retry_scheduled_ = false;
   bool ever_attached_ = false;
   bool stopping_ = false;
-  int outstanding_ = 0;  // operations on the current stream not yet completed
+  bool superseded_ = false;
+  uint64_t generation_ = 0;  // from the first Welcome; 0 until then
+  int outstanding_ = 0;      // operations on the current stream not yet completed
   int retry_ms_ = 50;
 };
 

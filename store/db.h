@@ -256,6 +256,8 @@ void for_each_record(StateReader& reader, Cf c, std::string_view prefix, Fn&& fn
 namespace meta {
 inline constexpr std::string_view kSchemaVersion = "schema_version";
 inline constexpr std::string_view kConnIdBase = "conn_id_base";
+// The generation of the frontend attached last (BE64): Engine::hello.
+inline constexpr std::string_view kFrontendGeneration = "frontend_generation";
 // The next id of a ring connection (BE64): the store allocates those itself.
 inline constexpr std::string_view kNextRingConn = "next_ring_conn";
 inline constexpr std::string_view kSpecialPermsPrefix = "special_perms:";

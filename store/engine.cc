@@ -158,9 +158,27 @@ void Engine::commit_batch() {
   state_.ws.commit();
 }
 
-pb::Welcome Engine::hello(const pb::Hello& hello, std::vector<pb::Outbound>& out) {
+Result<pb::Welcome> Engine::hello(const pb::Hello& hello, std::vector<pb::Outbound>& out) {
   StoreState& s = state_;
   std::string value;
+  // The generation fences a frontend out once another attached after it: one stopped
+  // (SIGSTOP, a hung host thread) or started by hand beside systemd's must not take the
+  // connections back, or two frontends would serve one client in turn.
+  uint64_t generation = 0;
+  if (s.db.get(Cf::kMeta, meta::kFrontendGeneration, &value) && value.size() == 8)
+    generation = keys::load_be64(value);
+  if (hello.generation() != 0 && hello.generation() != generation) {
+    log_.warn("frontend ({}) of generation {} refused: generation {} attached since",
+              hello.frontend(), hello.generation(), generation);
+    return Status::error(ESTALE, fmt::format("frontend generation {} was replaced by generation {}",
+                                             hello.generation(), generation));
+  }
+  if (hello.generation() == 0) {
+    ++generation;
+    std::string encoded;
+    keys::append_be64(encoded, generation);
+    s.ws.put(Cf::kMeta, meta::kFrontendGeneration, encoded);
+  }
   uint64_t base = kConnIdStride;
   if (s.db.get(Cf::kMeta, meta::kConnIdBase, &value) && value.size() == 8)
     base = keys::load_be64(value);
@@ -172,6 +190,7 @@ pb::Welcome Engine::hello(const pb::Hello& hello, std::vector<pb::Outbound>& out
   commit_batch();
 
   pb::Welcome welcome;
+  welcome.set_generation(generation);
   welcome.set_conn_id_base(base);
   s.connections.for_each([&](Connection& c) {
     if (c.record.id() == kOpsConnection) return;
@@ -208,8 +227,8 @@ pb::Welcome Engine::hello(const pb::Hello& hello, std::vector<pb::Outbound>& out
   s.connections.for_each([&](Connection& c) { s.delivery.restart(c); });
   for (pb::Outbound& o : commands) s.delivery.send(std::move(o));
   s.delivery.end();
-  log_.info("frontend attached ({}): connection ids from {}, {} known connections",
-            hello.frontend(), base, welcome.connections_size());
+  log_.info("frontend attached ({}, generation {}): connection ids from {}, {} known connections",
+            hello.frontend(), generation, base, welcome.connections_size());
   return welcome;
 }
 

@@ -38,11 +38,12 @@ class Engine {
   // schema.
   static Result<std::unique_ptr<Engine>> open(Db& db, const EngineOptions& options, Logger& log);
 
-  // A frontend attached: advances the connection-id base, keeps dom0's ring connection
-  // if the frontend found one, and lists known connections. `out` receives the watch
-  // events not yet acknowledged and commands (OPEN_RING of dom0's ring), to be sent
-  // after the Welcome.
-  pb::Welcome hello(const pb::Hello& hello, std::vector<pb::Outbound>& out);
+  // A frontend attached: gives it its generation, advances the connection-id base, keeps
+  // dom0's ring connection if the frontend found one, and lists known connections. `out`
+  // receives the watch events not yet acknowledged and commands (OPEN_RING of dom0's
+  // ring), to be sent after the Welcome. ESTALE, and nothing changed, for a frontend
+  // that a newer one replaced (Hello.generation).
+  Result<pb::Welcome> hello(const pb::Hello& hello, std::vector<pb::Outbound>& out);
 
   // Applies `items` as one group commit. `out` receives, in delivery order, everything
   // the clients must now see.

@@ -2,7 +2,6 @@
 
 #include <rocksdb/perf_level.h>
 #include <sched.h>
-#include <sys/stat.h>
 
 #include <chrono>
 #include <deque>
@@ -50,7 +49,7 @@ class SessionServer::Stream {
       case Kind::kRead:
         if (ok) {
           on_message();
-          start_read();
+          if (!refused_) start_read();
         } else {
           reading_done_ = true;
         }
@@ -75,7 +74,7 @@ class SessionServer::Stream {
       if (reading_done_ && !writing_ && !finishing_) {
         finishing_ = true;
         ++pending_;
-        rw_.Finish(grpc::Status::OK, &finish_op_);
+        rw_.Finish(finish_status_, &finish_op_);
       }
     }
     if (finished_ && pending_ == 0) {
@@ -106,19 +105,33 @@ class SessionServer::Stream {
 
   void on_message() {
     std::vector<pb::Outbound> out;
-    if (request_.has_hello()) {
-      pb::Welcome welcome = [&] {
-        std::lock_guard lock(server_.engine_mu_);
-        return server_.engine_.hello(request_.hello(), out);
-      }();
+    if (request_.has_hello() && !hello_seen_) {
+      hello_seen_ = true;
+      // Adopted under the engine's lock, with the hello: no batch of the stream this one
+      // supersedes is applied after the engine handed this one the connections.
+      std::lock_guard lock(server_.engine_mu_);
+      Result<pb::Welcome> welcome = server_.engine_.hello(request_.hello(), out);
+      if (!welcome) {
+        // A frontend that a newer one replaced: it is told so and served no more
+        // (it stops: frontend/session_client.h).
+        refused_ = true;
+        reading_done_ = true;
+        finish_status_ =
+            grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, welcome.status().to_string());
+        return;
+      }
       server_.adopt(this);
-      std::lock_guard lock(mu_);
+      std::lock_guard stream_lock(mu_);
       queue_.emplace_back();
-      *queue_.back().mutable_welcome() = std::move(welcome);
+      *queue_.back().mutable_welcome() = std::move(*welcome);
       start_write_locked();
     }
     if (request_.items_size() > 0) {
       std::lock_guard lock(server_.engine_mu_);
+      // Only the frontend the store attached last may change anything: a batch of a
+      // superseded stream (read before its cancellation took effect) is dropped, as is
+      // anything sent before a hello.
+      if (!server_.is_current(this)) return;
       server_.engine_.apply(request_.items(), out);
     }
     send(std::move(out), request_.batch());
@@ -153,28 +166,37 @@ class SessionServer::Stream {
   bool reading_done_ = false;
   bool finishing_ = false;
   bool finished_ = false;
+  bool hello_seen_ = false;
+  bool refused_ = false;
+  grpc::Status finish_status_ = grpc::Status::OK;
 };
 
 SessionServer::SessionServer(Engine& engine, std::mutex& engine_mu, Logger& log,
                              SessionServerOptions options)
-    : engine_(engine), engine_mu_(engine_mu), log_(log), options_(std::move(options)) {}
+    : engine_(engine),
+      engine_mu_(engine_mu),
+      log_(log),
+      options_(std::move(options)),
+      acceptor_("frontend session", is_frontend_user, log) {}
 
 SessionServer::~SessionServer() {
+  acceptor_.stop();
   if (server_ && !stopping_) server_->Shutdown();
   if (cq_ && !queue_closed_) cq_->Shutdown();
 }
 
 Status SessionServer::start() {
+  // No listening port of gRPC's: the acceptor listens, checks who connected, and hands
+  // gRPC the connections of the frontend's user only.
   grpc::ServerBuilder builder;
-  builder.AddListeningPort("unix:" + options_.socket_path, grpc::InsecureServerCredentials());
   builder.RegisterService(&service_);
   builder.SetMaxReceiveMessageSize(256 << 20);
   builder.SetMaxSendMessageSize(256 << 20);
   cq_ = builder.AddCompletionQueue();
   server_ = builder.BuildAndStart();
-  if (!server_) return Status::error(EADDRINUSE, "cannot listen on " + options_.socket_path);
-  chmod(options_.socket_path.c_str(), 0600);
+  if (!server_) return Status::error(EIO, "cannot start the session server");
   listen_for_next_stream();
+  DXS_RETURN_IF_ERROR(acceptor_.start(options_.socket_path, 0600, server_.get()));
   log_.info("serving the frontend session on {}", options_.socket_path);
   return Status::ok();
 }
@@ -187,6 +209,11 @@ void SessionServer::adopt(Stream* s) {
   std::lock_guard lock(current_mu_);
   if (current_ != nullptr && current_ != s) current_->take_over();
   current_ = s;
+}
+
+bool SessionServer::is_current(const Stream* s) {
+  std::lock_guard lock(current_mu_);
+  return current_ == s;
 }
 
 void SessionServer::forget(Stream* s) {
@@ -248,6 +275,7 @@ void SessionServer::close_queue() {
 
 void SessionServer::shutdown() {
   if (stopping_.exchange(true)) return;
+  acceptor_.stop();
   // Cancels every call; their operations come back failed through the queue, which
   // run() keeps draining meanwhile.
   server_->Shutdown(std::chrono::system_clock::now());

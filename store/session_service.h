@@ -7,7 +7,10 @@
 // poll always finds work. Outbound items produced while a write is in flight are merged
 // into the next write, so replies are batched as requests are.
 //
-// One frontend is served at a time: a new Attach takes over from the previous stream.
+// One frontend is served at a time, and only a user allowed to be it (peer_acceptor.h)
+// may connect. A new frontend's Attach takes over from the previous stream, whose
+// batches are dropped from then on; a frontend replaced so is refused should it attach
+// again (Engine::hello's generations), and stops.
 #pragma once
 
 #include <grpcpp/alarm.h>
@@ -22,6 +25,7 @@
 #include "common/log.h"
 #include "proto/session.grpc.pb.h"
 #include "store/engine.h"
+#include "store/peer_acceptor.h"
 
 namespace dxs::store {
 
@@ -50,6 +54,7 @@ class SessionServer {
   void close_queue();
   void adopt(Stream* s);   // s becomes the stream outbound items go to
   void forget(Stream* s);  // s is about to be deleted
+  bool is_current(const Stream* s);
 
   Engine& engine_;
   std::mutex& engine_mu_;
@@ -58,6 +63,7 @@ class SessionServer {
   pb::Session::AsyncService service_;
   std::unique_ptr<grpc::ServerCompletionQueue> cq_;
   std::unique_ptr<grpc::Server> server_;
+  PeerAcceptor acceptor_;
   std::mutex current_mu_;
   Stream* current_ = nullptr;  // the stream outbound items go to
   // Shutting down: shutdown() was called (no new streams), the server is shut down

@@ -88,7 +88,11 @@ class XsClient:
     def __init__(self, path, timeout=DEFAULT_TIMEOUT):
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.sock.settimeout(timeout)
-        self.sock.connect(path)
+        try:
+            self.sock.connect(path)
+        except OSError:
+            self.sock.close()
+            raise
         self.events = []
         self.next_req_id = 1
         self.buf = b""

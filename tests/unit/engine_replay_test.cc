@@ -128,7 +128,7 @@ TEST_CASE("a recorded reply sent again after a frontend restart follows the even
 
   // A new frontend attaches: events 1..window go again, then the write is re-sent.
   std::vector<dxs::pb::Outbound> out;
-  const dxs::pb::Welcome welcome = f.engine().hello(dxs::pb::Hello{}, out);
+  const dxs::pb::Welcome welcome = f.engine().hello(dxs::pb::Hello{}, out).value();
   uint64_t resent_events = 0;
   for (const auto& o : out) {
     CHECK_FALSE(o.has_reply());
@@ -157,4 +157,43 @@ TEST_CASE("a recorded reply sent again after a frontend restart follows the even
   REQUIRE(sent.back().has_reply());
   CHECK(sent.back().reply().seq() == write_seq);
   CHECK(f.read(other, "/y") == "v");
+}
+
+TEST_CASE("frontend generations: a new frontend supersedes the last, which cannot attach again") {
+  EngineFixture f;
+  auto attach = [&](uint64_t generation) {
+    dxs::pb::Hello hello;
+    hello.set_generation(generation);
+    std::vector<dxs::pb::Outbound> out;
+    return f.engine().hello(hello, out);
+  };
+  auto first = attach(0);
+  REQUIRE(first.is_ok());
+  const uint64_t a = first->generation();
+  CHECK(a >= 1);
+  // The same frontend attaching again (its stream broke) keeps its generation...
+  auto again = attach(a);
+  REQUIRE(again.is_ok());
+  CHECK(again->generation() == a);
+  // ...and so does it across a restart of the store: the generation is durable.
+  f.restart();
+  auto after_restart = attach(a);
+  REQUIRE(after_restart.is_ok());
+  CHECK(after_restart->generation() == a);
+
+  // A new frontend process is the next generation; the one before is refused from then
+  // on, and being refused hands out no connection ids.
+  auto second = attach(0);
+  REQUIRE(second.is_ok());
+  const uint64_t b = second->generation();
+  CHECK(b == a + 1);
+  auto stale = attach(a);
+  CHECK(stale.err() == ESTALE);
+  f.restart();
+  CHECK(attach(a).err() == ESTALE);
+  auto b_again = attach(b);
+  REQUIRE(b_again.is_ok());
+  CHECK(b_again->conn_id_base() > second->conn_id_base());
+  // A generation the store never gave (its state was replaced) is refused as well.
+  CHECK(attach(b + 5).err() == ESTALE);
 }

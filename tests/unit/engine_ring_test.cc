@@ -572,7 +572,7 @@ TEST_CASE("ring offsets survive a store restart: events re-sent and replies re-s
   // A new frontend attaches: it learns how far the ring was read and written, and gets
   // every unacknowledged event again, in its place.
   std::vector<pb::Outbound> out;
-  const pb::Welcome welcome = f.engine().hello(pb::Hello{}, out);
+  const pb::Welcome welcome = f.engine().hello(pb::Hello{}, out).value();
   bool listed = false;
   for (const pb::KnownConnection& k : welcome.connections()) {
     if (k.conn() != g7) continue;
@@ -628,7 +628,7 @@ TEST_CASE("dom0's own ring: one connection, kept while the port is the same, pri
   auto attach = [&](uint32_t port, std::vector<pb::Outbound>& out) {
     pb::Hello hello;
     hello.set_dom0_ring_port(port);
-    return f.engine().hello(hello, out);
+    return f.engine().hello(hello, out).value();
   };
   auto listed = [](const pb::Welcome& w, uint64_t conn) {
     return std::any_of(w.connections().begin(), w.connections().end(),
