@@ -19,6 +19,10 @@ struct Outgoing {
   // is consumed from the ring once its reply is in it).
   uint32_t rsp_end = 0;
   uint32_t req_end = 0;
+  // Ring connections: how many of its bytes are in the ring already, written by the
+  // frontend before this one (the transport writes the rest, then does what follows a
+  // write: consume the request, report the event written).
+  uint32_t in_ring = 0;
   // Socket connections, a reply: the wire size of its request, which the transport
   // consumes from the socket (it only peeked at it) before it writes the reply.
   uint32_t consume = 0;

@@ -27,8 +27,7 @@ class RingTransport::Ring final : public ClientConnection,
 
   void send(Outgoing&& out) override {
     if (state_ != State::kServing) return;
-    out_.push_back(std::move(out));
-    t_.mark_flush(shared_from_this());
+    t_.queue_response(*this, std::move(out));
   }
 
   void resume_reading() override {
@@ -62,14 +61,15 @@ class RingTransport::Ring final : public ClientConnection,
   size_t input_off_ = 0;
   // Responses waiting for room in the ring, the first one partly written.
   std::deque<Outgoing> out_;
+  // Responses that came before one the store placed ahead of them (queue_response()).
+  std::vector<Outgoing> held_;
   size_t front_written_ = 0;
   // Where the store's response offsets start in the ring's (the ring's rsp_prod when
   // this connection began).
   uint32_t rsp_base_ = 0;
-  // Adopted from a killed frontend: the response stream offset the ring had reached,
-  // until the first response beyond it.
-  uint32_t resumed_at_ = 0;
-  bool resuming_ = false;
+  // The response stream offset that what is in the ring or in out_ ends at: a response
+  // the store places at or before it was sent again (queue_response()).
+  uint32_t accepted_end_ = 0;
   bool offsets_disagree_logged_ = false;
 };
 
@@ -133,11 +133,10 @@ void RingTransport::open_ring(uint64_t conn, const pb::RingAddress& address, boo
   ring->rsp_base_ = ring->page_.produced();
   if (resumed != nullptr && resumed->rsp_end() != 0) {
     // The store's offsets count from where the stream began; what is in the ring
-    // already of what it sends again is not written twice (write_responses()).
+    // already of what it sends again is not written twice (queue_response()).
     ring->rsp_base_ = resumed->rsp_base();
-    ring->resumed_at_ = ring->page_.produced() - ring->rsp_base_;
-    ring->resuming_ = true;
   }
+  ring->accepted_end_ = ring->page_.produced() - ring->rsp_base_;
   ring->features_ = features & (RingPage::kFeatureReconnection | RingPage::kFeatureError);
   ring->page_.advertise(ring->features_);
   by_domid_[domid] = ring;
@@ -307,24 +306,58 @@ void RingTransport::read_requests(Ring& ring) {
   }
 }
 
+// The store numbers each response by the offset it ends at in the connection's response
+// stream, and sends some again, out of that order: after it restarted, every event not
+// acknowledged (the frontend may hold it still, or have written it without the
+// acknowledgement reaching the store); after this frontend adopted a ring, the events
+// at once and a recorded reply only once its request is read again. So responses go
+// into the ring in the store's order, not the order they come in: one that would leave
+// a gap waits for what fills it; what is queued or in the ring is not queued twice; and
+// what a killed frontend wrote, wholly or in part, is not written twice.
+void RingTransport::queue_response(Ring& ring, Outgoing&& o) {
+  if (o.rsp_end != 0) {
+    const uint32_t size = static_cast<uint32_t>(o.bytes.size());
+    const uint32_t start = o.rsp_end - size;
+    if (static_cast<int32_t>(start - ring.accepted_end_) > 0) {
+      ring.held_.push_back(std::move(o));
+      return;
+    }
+    if (static_cast<int32_t>(o.rsp_end - ring.accepted_end_) <= 0) {
+      const uint32_t in_ring = ring.page_.produced() - ring.rsp_base_;
+      // Only queued: the first copy does everything. In the ring: what follows the write
+      // is left to do, in its turn.
+      if (static_cast<int32_t>(o.rsp_end - in_ring) > 0) return;
+      o.in_ring = size;
+    } else {
+      if (static_cast<int32_t>(start - ring.accepted_end_) < 0)
+        o.in_ring = ring.accepted_end_ - start;
+      ring.accepted_end_ = o.rsp_end;
+    }
+  }
+  ring.out_.push_back(std::move(o));
+  mark_flush(ring.shared_from_this());
+  // What waited for this one may follow it now.
+  for (size_t i = 0; i < ring.held_.size();) {
+    Outgoing& h = ring.held_[i];
+    const uint32_t start = h.rsp_end - static_cast<uint32_t>(h.bytes.size());
+    if (static_cast<int32_t>(start - ring.accepted_end_) > 0) {
+      ++i;
+      continue;
+    }
+    Outgoing next = std::move(h);
+    ring.held_.erase(ring.held_.begin() + static_cast<std::ptrdiff_t>(i));
+    queue_response(ring, std::move(next));
+    i = 0;
+  }
+}
+
 void RingTransport::write_responses(Ring& ring) {
   uint64_t written_event = 0;
   while (!ring.out_.empty()) {
     Outgoing& o = ring.out_.front();
-    if (ring.resuming_ && o.rsp_end != 0 && ring.front_written_ == 0) {
-      // Sent again after a restart: the part the killed frontend wrote is not repeated.
-      const uint32_t start = o.rsp_end - static_cast<uint32_t>(o.bytes.size());
-      if (static_cast<int32_t>(o.rsp_end - ring.resumed_at_) <= 0) {
-        if (o.event_id != 0) written_event = o.event_id;
-        if (o.is_reply) ring.page_.consume(o.req_end);
-        ring.notify_ = true;
-        ring.out_.pop_front();
-        continue;
-      }
-      if (static_cast<int32_t>(start - ring.resumed_at_) < 0) {
-        ring.front_written_ = ring.resumed_at_ - start;
-      }
-      ring.resuming_ = false;
+    if (ring.front_written_ < o.in_ring) {
+      ring.front_written_ = o.in_ring;
+      ring.notify_ = true;
     }
     RingPage::Fault fault;
     const size_t n = ring.page_.write(o.bytes.data() + ring.front_written_,
@@ -337,7 +370,8 @@ void RingTransport::write_responses(Ring& ring) {
     ring.front_written_ += n;
     if (ring.front_written_ < o.bytes.size()) break;  // the guest has to read first
     const uint32_t at = ring.page_.produced() - ring.rsp_base_;
-    if (o.rsp_end != 0 && at != o.rsp_end && !ring.offsets_disagree_logged_) {
+    if (o.rsp_end != 0 && o.in_ring < o.bytes.size() && at != o.rsp_end &&
+        !ring.offsets_disagree_logged_) {
       ring.offsets_disagree_logged_ = true;
       log_.error("{}: the store placed a response to end at {}, the ring has it at {}",
                  ring.describe(), o.rsp_end, at);

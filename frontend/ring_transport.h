@@ -76,6 +76,7 @@ class RingTransport final : public Transport, public RingHost, private FdHandler
   void on_fd_ready(uint32_t events) override;  // the event channel
   void serve(Ring& ring);
   void read_requests(Ring& ring);
+  void queue_response(Ring& ring, Outgoing&& o);
   void write_responses(Ring& ring);
   void fail(Ring& ring, uint32_t error, std::string_view reason);
   // Unbinds and unmaps the ring, and drops it from the Dispatch.
