@@ -18,19 +18,22 @@ pb::Inbound Dispatch::open_item(uint64_t id, const Entry& e) const {
   return item;
 }
 
-uint64_t Dispatch::open(std::shared_ptr<ClientConnection> conn, const ClientIdentity& who) {
+uint64_t Dispatch::new_connection_id() {
+  std::lock_guard lock(mu_);
+  return conn_id_base_ + next_conn_++;
+}
+
+void Dispatch::open(uint64_t id, std::shared_ptr<ClientConnection> conn,
+                    const ClientIdentity& who) {
   pb::Inbound item;
-  uint64_t id;
   {
     std::lock_guard lock(mu_);
-    id = conn_id_base_ + next_conn_++;
     Entry& e = conns_[id];
     e.conn = std::move(conn);
     e.who = who;
     item = open_item(id, e);
   }
   session_.submit(std::move(item));
-  return id;
 }
 
 void Dispatch::adopt(uint64_t id, std::shared_ptr<ClientConnection> conn,
@@ -218,8 +221,10 @@ std::vector<pb::Inbound> Dispatch::on_attached(const pb::Welcome& welcome) {
       }
     }
     if (!first) {
+      const size_t closed = static_cast<size_t>(std::count_if(
+          items.begin(), items.end(), [](const pb::Inbound& i) { return i.has_close(); }));
       log_.info("session attached again: {} connections kept, {} closed, requests re-sent",
-                conns_.size(), welcome.connections_size() > 0 ? items.size() : 0);
+                conns_.size(), closed);
     }
   }
   for (auto& conn : forgotten) conn->close("unknown to the store");
@@ -237,7 +242,14 @@ std::vector<pb::Inbound> Dispatch::on_attached(const pb::Welcome& welcome) {
     }
     items.push_back(close_item(k->conn(), "client gone while no frontend ran"));
   }
-  if (first && socket_host_ != nullptr) socket_host_->release_unclaimed();
+  if (first && socket_host_ != nullptr) {
+    const std::vector<uint64_t> unopened =
+        socket_host_->release_unclaimed(welcome.last_socket_conn());
+    std::lock_guard lock(mu_);
+    for (uint64_t id : unopened) {
+      if (auto it = conns_.find(id); it != conns_.end()) items.push_back(open_item(id, it->second));
+    }
+  }
   if (!sockets.empty()) {
     log_.info("{} socket connections of the previous frontend resumed, {} gone", resumed,
               sockets.size() - resumed);

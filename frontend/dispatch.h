@@ -61,9 +61,11 @@ class SocketHost {
   // Serve again connection `conn`, from before this frontend, if this host got its
   // socket back; it adopt()s it. False: the client is gone.
   virtual bool resume_socket(uint64_t conn) = 0;
-  // The store has listed every connection it knows: sockets got back for others are
-  // closed.
-  virtual void release_unclaimed() = 0;
+  // The store has listed every connection it knows. A socket got back for another is
+  // one the store closed if its id is at most `last_opened` (Welcome.last_socket_conn),
+  // and is closed; one of a higher id the store never opened: the host adopt()s it and
+  // returns its id, and the Dispatch opens it at the store.
+  virtual std::vector<uint64_t> release_unclaimed(uint64_t last_opened) = 0;
 };
 
 struct DispatchOptions {
@@ -81,8 +83,10 @@ class Dispatch final : public SessionHandler {
   // REQUIRES: before the session attaches. Without one, the Welcome's sockets are closed.
   void set_socket_host(SocketHost* host) { socket_host_ = host; }
 
-  // Transport side. open() returns the new connection's id.
-  uint64_t open(std::shared_ptr<ClientConnection> conn, const ClientIdentity& who);
+  // Transport side. A new connection gets an id first, under which the transport keeps
+  // it (the fd store), then is opened at the store.
+  uint64_t new_connection_id();
+  void open(uint64_t id, std::shared_ptr<ClientConnection> conn, const ClientIdentity& who);
   // A connection whose id the store gave (a guest's ring, from RingHost::open_ring) or
   // that the Welcome listed (from RingHost::open_ring, SocketHost::resume_socket).
   void adopt(uint64_t id, std::shared_ptr<ClientConnection> conn, const ClientIdentity& who);

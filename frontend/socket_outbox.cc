@@ -120,12 +120,11 @@ void SocketOutbox::queue(std::string_view bytes, uint32_t consume, uint64_t even
   queued_.push_back(Message{bytes.size(), consume, event_id});
 }
 
-bool SocketOutbox::consume(size_t bytes) {
+bool SocketOutbox::consume(int sock, size_t bytes) {
   while (bytes > 0) {
     char sink[kChunk];
-    const ssize_t n = ::recv(sock_, sink, std::min(bytes, sizeof sink), MSG_DONTWAIT);
+    const ssize_t n = ::recv(sock, sink, std::min(bytes, sizeof sink), MSG_DONTWAIT);
     if (n < 0 && errno == EINTR) continue;
-    // Less than was peeked: somebody else reads this socket; its stream is lost.
     if (n <= 0) return false;
     bytes -= static_cast<size_t>(n);
   }
@@ -169,7 +168,7 @@ void SocketOutbox::deliver_through_pipe(uint64_t& acked_event) {
   do {
     n = ::write(pipe_, out_.data(), total);
   } while (n < 0 && errno == EINTR);
-  if (n != static_cast<ssize_t>(total) || !consume(answered)) return;  // in_pipe_ stays 0
+  if (n != static_cast<ssize_t>(total) || !consume(sock_, answered)) return;  // in_pipe_ stays 0
   acked_event = std::max(acked_event, event);
   out_.erase(0, total);
   queued_.erase(queued_.begin(), queued_.begin() + static_cast<std::ptrdiff_t>(count));
@@ -184,7 +183,7 @@ SocketOutbox::Progress SocketOutbox::deliver_direct(uint64_t& acked_event) {
     answered += m.consume;
     m.consume = 0;
   }
-  if (!consume(answered)) return Progress::kBroken;
+  if (!consume(sock_, answered)) return Progress::kBroken;
   while (sent_ < out_.size()) {
     const ssize_t n =
         ::send(sock_, out_.data() + sent_, out_.size() - sent_, MSG_NOSIGNAL | MSG_DONTWAIT);

@@ -61,6 +61,9 @@ class SocketOutbox {
 
   // What is in a pipe, without taking it out (tee(2) into a scratch pipe).
   static Result<std::string> peek_pipe(int fd);
+  // Reads away the first `bytes` of socket `sock`, which a peek found there. False if it
+  // held fewer (somebody else reads it: its stream is lost).
+  static bool consume(int sock, size_t bytes);
 
   // Queues one whole message; `consume` is the wire size of the request a reply
   // answers (0 for an event), `event_id` a watch event's id (0 for a reply).
@@ -85,7 +88,6 @@ class SocketOutbox {
     uint32_t consume;
     uint64_t event_id;
   };
-  bool consume(size_t bytes);
   Progress deliver_direct(uint64_t& acked_event);
   void deliver_through_pipe(uint64_t& acked_event);
   void close_pipe();

@@ -270,11 +270,34 @@ bool SocketTransport::resume_socket(uint64_t conn) {
   return true;
 }
 
-void SocketTransport::release_unclaimed() {
+std::vector<uint64_t> SocketTransport::release_unclaimed(uint64_t last_opened) {
+  std::vector<uint64_t> unopened;
   for (auto& [conn, fd] : inherited_.connections) {
-    log_.info("socket of connection {}, which the store no longer knows, closed", conn);
-    fd_store_.remove(connection_fd_name(conn));
-    ::close(fd);
+    if (conn <= last_opened) {
+      log_.info("socket of connection {}, which the store no longer knows, closed", conn);
+      fd_store_.remove(connection_fd_name(conn));
+      ::close(fd);
+      continue;
+    }
+    // Accepted and stored, and the frontend killed before the store opened it: nothing
+    // of it was read (a request is consumed only once answered), so it starts afresh,
+    // under its id and in the fd store as it was.
+    const int flags = fcntl(fd, F_GETFL);
+    if (flags >= 0) fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+    PeerCredentials peer;
+    peer_credentials(fd, peer);
+    std::shared_ptr<Conn> c = add_client(fd, ClientIdentity::socket_peer(peer.pid, peer.uid));
+    c->set_id(conn);
+    dispatch_.adopt(conn, c, c->identity());
+    if (auto out = inherited_.outboxes.find(conn); out != inherited_.outboxes.end()) {
+      c->adopt_outbox(out->second);  // empty: nothing was answered
+      inherited_.outboxes.erase(out);
+    } else {
+      c->open_outbox();
+    }
+    log_.info("{}: accepted by the previous frontend, never opened at the store: opened now",
+              c->describe());
+    unopened.push_back(conn);  // read when epoll says so, after the Welcome's items
   }
   inherited_.connections.clear();
   for (auto& [conn, fd] : inherited_.outboxes) {
@@ -282,6 +305,7 @@ void SocketTransport::release_unclaimed() {
     ::close(fd);
   }
   inherited_.outboxes.clear();
+  return unopened;
 }
 
 void SocketTransport::on_fd_ready(uint32_t) {
@@ -305,12 +329,18 @@ void SocketTransport::accept_clients() {
       }
       return;
     }
+    // In the fd store before anything else, and before the store hears of it: killed
+    // after this, the next frontend gets the socket back and, if the store never opened
+    // it, opens it (release_unclaimed()). Killed before, the client's connect succeeded
+    // and its socket is closed: the window is these two system calls.
+    const uint64_t id = dispatch_.new_connection_id();
+    fd_store_.store(connection_fd_name(id), fd);
     PeerCredentials peer;
     peer_credentials(fd, peer);
     std::shared_ptr<Conn> c = add_client(fd, ClientIdentity::socket_peer(peer.pid, peer.uid));
-    c->set_id(dispatch_.open(c, c->identity()));
-    fd_store_.store(connection_fd_name(c->id()), fd);
+    c->set_id(id);
     c->open_outbox();
+    dispatch_.open(id, c, c->identity());
   }
 }
 
@@ -422,15 +452,10 @@ void SocketTransport::resume_head(Conn& c) {
     if (answered > 0) {
       // Answered, and the answers are in the outbox: consumed now, never sent again.
       const size_t bytes = ends[answered - 1];
-      size_t done = 0;
-      while (done < bytes) {
-        char sink[kReadChunk];
-        const ssize_t n = ::recv(c.fd(), sink, std::min(bytes - done, sizeof sink), MSG_DONTWAIT);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) break;
-        done += static_cast<size_t>(n);
+      if (!SocketOutbox::consume(c.fd(), bytes)) {
+        log_.warn("{}: fewer bytes than peeked; its stream is lost", c.describe());
       }
-      c.input.erase(0, done);
+      c.input.erase(0, bytes);
       log_.info("{}: {} requests answered in its outbox before the restart", c.describe(),
                 answered);
     }

@@ -65,7 +65,7 @@ class SocketTransport final : public Transport, public SocketHost, private FdHan
 
   // SocketHost.
   bool resume_socket(uint64_t conn) override;
-  void release_unclaimed() override;
+  std::vector<uint64_t> release_unclaimed(uint64_t last_opened) override;
 
   // Transport: resumes reading the clients the Dispatch has room for again.
   int run_pending() override;

@@ -258,6 +258,8 @@ inline constexpr std::string_view kSchemaVersion = "schema_version";
 inline constexpr std::string_view kConnIdBase = "conn_id_base";
 // The generation of the frontend attached last (BE64): Engine::hello.
 inline constexpr std::string_view kFrontendGeneration = "frontend_generation";
+// The highest socket connection id opened (BE64): Welcome.last_socket_conn.
+inline constexpr std::string_view kLastSocketConn = "last_socket_conn";
 // The next id of a ring connection (BE64): the store allocates those itself.
 inline constexpr std::string_view kNextRingConn = "next_ring_conn";
 inline constexpr std::string_view kSpecialPermsPrefix = "special_perms:";

@@ -191,6 +191,8 @@ Result<pb::Welcome> Engine::hello(const pb::Hello& hello, std::vector<pb::Outbou
 
   pb::Welcome welcome;
   welcome.set_generation(generation);
+  if (s.ws.get(Cf::kMeta, meta::kLastSocketConn, &value) && value.size() == 8)
+    welcome.set_last_socket_conn(keys::load_be64(value));
   welcome.set_conn_id_base(base);
   s.connections.for_each([&](Connection& c) {
     if (c.record.id() == kOpsConnection) return;
@@ -330,6 +332,11 @@ void Engine::open_connection(const pb::OpenConnection& open) {
   r.set_peer_uid(open.peer_uid());
   r.set_opened_ns(now_ns());
   state_.connections.add(r);
+  std::string value;
+  if (!state_.ws.get(Cf::kMeta, meta::kLastSocketConn, &value) || value.size() != 8 ||
+      keys::load_be64(value) < open.conn()) {
+    state_.ws.put(Cf::kMeta, meta::kLastSocketConn, keys::be64(open.conn()));
+  }
   log_.debug("connection {} opened (socket, pid {})", open.conn(), open.peer_pid());
 }
 

@@ -109,7 +109,9 @@ struct Fixture {
   uint64_t open(std::shared_ptr<RecordingConnection>& conn,
                 ClientIdentity who = ClientIdentity::socket_peer(42, 1000)) {
     conn = std::make_shared<RecordingConnection>();
-    return dispatch.open(conn, who);
+    const uint64_t id = dispatch.new_connection_id();
+    dispatch.open(id, conn, who);
+    return id;
   }
   void answer(std::initializer_list<pb::Outbound> items) {
     pb::SessionResponse r;
@@ -412,7 +414,22 @@ class RecordingSocketHost final : public dxs::frontend::SocketHost {
     dispatch_.adopt(conn, c, ClientIdentity::socket_peer(1234, 0));
     return true;
   }
-  void release_unclaimed() override { released = held_; }
+  // Those above last_opened are adopted as new connections, as the transport does.
+  std::vector<uint64_t> release_unclaimed(uint64_t last_opened) override {
+    std::vector<uint64_t> unopened;
+    for (uint64_t conn : held_) {
+      if (conn <= last_opened) {
+        released.insert(conn);
+        continue;
+      }
+      auto c = std::make_shared<RecordingConnection>();
+      sockets[conn] = c;
+      dispatch_.adopt(conn, c, ClientIdentity::socket_peer(4321, 0));
+      unopened.push_back(conn);
+    }
+    held_.clear();
+    return unopened;
+  }
 
   std::map<uint64_t, std::shared_ptr<RecordingConnection>> sockets;
   std::set<uint64_t> released;
@@ -457,6 +474,7 @@ TEST_CASE("a restarted frontend resumes the sockets it got back and closes only 
   pb::KnownConnection* gone = w.add_connections();
   gone->set_conn(56);
   gone->set_kind(pb::SOCKET);
+  w.set_last_socket_conn(80);
 
   const std::vector<pb::Inbound> first = dispatch.on_attached(w);
   // 56's client is gone: closed through the normal path. 55 is kept, not reopened.
@@ -497,6 +515,30 @@ TEST_CASE("a restarted frontend resumes the sockets it got back and closes only 
   CHECK(sock.marks[0].consume == wire::kHeaderSize + recorded_write.payload.size());
   CHECK(dispatch.on_message(55, read_msg("/b", 9)));
   CHECK(link.requests().back().replied_seq() == 7);
+}
+
+TEST_CASE("a socket stored before the store opened it is opened by the next frontend") {
+  CapturingLogger log;
+  RecordingLink link;
+  Dispatch dispatch(link, log, DispatchOptions{});
+  // 90 was accepted and stored, its frontend killed before the store heard of it; 70 was
+  // opened and closed at the store, its fd never removed from the fd store.
+  RecordingSocketHost host(dispatch, {70, 90});
+  dispatch.set_socket_host(&host);
+  pb::Welcome w = welcome(300);
+  w.set_last_socket_conn(80);
+  const std::vector<pb::Inbound> first = dispatch.on_attached(w);
+  REQUIRE(first.size() == 1);
+  REQUIRE(first[0].has_open());
+  CHECK(first[0].open().conn() == 90);
+  CHECK(first[0].open().peer_pid() == 4321);
+  CHECK(host.released == std::set<uint64_t>{70});
+  CHECK(dispatch.connection_count() == 1);
+  // It starts afresh: its first request is its first.
+  CHECK(dispatch.on_message(90, read_msg("/a", 1)));
+  REQUIRE(link.requests().size() == 1);
+  CHECK(link.requests()[0].conn() == 90);
+  CHECK(link.requests()[0].seq() == 1);
 }
 
 TEST_CASE("a socket whose head holds no recorded request numbers on after applied_seq") {
