@@ -251,7 +251,8 @@ class Pair:
         self.start_frontend()
         return self
 
-    def start_store(self):
+    def start_store(self, wait=True):
+        """wait: until it listens (else the caller synchronises itself)."""
         if os.path.exists(self.ops_sock):
             os.unlink(self.ops_sock)
         log = open(self.store_log, "a")
@@ -260,10 +261,12 @@ class Pair:
              "--ops-listen", "unix:" + self.ops_sock, "--config", self.config] + self.store_args,
             stdout=log, stderr=subprocess.STDOUT)
         log.close()
-        wait_until(lambda: self._accepting(self.ops_sock) or self._died(self.store, "dxs-store"),
-                   what="dxs-store to listen")
+        if wait:
+            wait_until(lambda: self._accepting(self.ops_sock) or self._died(self.store, "dxs-store"),
+                       what="dxs-store to listen")
 
-    def start_frontend(self):
+    def start_frontend(self, wait=True):
+        """wait: until it answers a request (which needs the store)."""
         log = open(self.frontend_log, "a")
         argv = [binary("dxs-frontend"), "--store", "unix:" + self.store_sock, "--socket", self.socket,
                 "--config", self.config] + self.frontend_args
@@ -274,8 +277,9 @@ class Pair:
             self.frontend = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env)
         log.close()
         # Ready when a request on the client socket is answered.
-        wait_until(lambda: self._answers() or self._died(self.frontend, "dxs-frontend"),
-                   what="dxs-frontend to answer")
+        if wait:
+            wait_until(lambda: self._answers() or self._died(self.frontend, "dxs-frontend"),
+                       what="dxs-frontend to answer")
 
     def _died(self, proc, name):
         if proc.poll() is not None:
