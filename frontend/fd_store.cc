@@ -1,10 +1,12 @@
 #include "frontend/fd_store.h"
 
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
 #include <cerrno>
+#include <cstddef>
 #include <cstdlib>
 #include <cstring>
 
@@ -65,6 +67,67 @@ FdStore::FdStore(Logger& log) : log_(log) {
 #ifndef DXS_HAVE_SYSTEMD
   enabled_ = false;
 #endif
+  if (enabled_) connect_notify_socket();
+}
+
+FdStore::~FdStore() {
+  if (notify_fd_ >= 0) ::close(notify_fd_);
+}
+
+// NOTIFY_SOCKET is a path or, with a leading '@', an abstract name (sd_notify(3)).
+bool FdStore::connect_notify_socket() {
+  if (notify_fd_ >= 0) ::close(notify_fd_);
+  notify_fd_ = -1;
+  const char* path = std::getenv("NOTIFY_SOCKET");
+  if (path == nullptr) return false;
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  const size_t len = std::strlen(path);
+  if (len == 0 || len >= sizeof addr.sun_path || (path[0] != '/' && path[0] != '@')) return false;
+  std::memcpy(addr.sun_path, path, len);
+  if (path[0] == '@') addr.sun_path[0] = '\0';
+  const int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  const auto size = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + len);
+  if (connect(fd, reinterpret_cast<const sockaddr*>(&addr), size) != 0) {
+    ::close(fd);
+    return false;
+  }
+  notify_fd_ = fd;
+  return true;
+}
+
+bool FdStore::send(const std::string& state, int fd) {
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    if (notify_fd_ < 0 && !connect_notify_socket()) break;
+    iovec iov{const_cast<char*>(state.data()), state.size()};
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))];
+    if (fd >= 0) {
+      msg.msg_control = control;
+      msg.msg_controllen = sizeof control;
+      cmsghdr* c = CMSG_FIRSTHDR(&msg);
+      c->cmsg_level = SOL_SOCKET;
+      c->cmsg_type = SCM_RIGHTS;
+      c->cmsg_len = CMSG_LEN(sizeof(int));
+      std::memcpy(CMSG_DATA(c), &fd, sizeof(int));
+    }
+    ssize_t n;
+    do {
+      n = sendmsg(notify_fd_, &msg, MSG_NOSIGNAL);
+    } while (n < 0 && errno == EINTR);
+    if (n == static_cast<ssize_t>(state.size())) return true;
+    ::close(notify_fd_);
+    notify_fd_ = -1;
+  }
+#ifdef DXS_HAVE_SYSTEMD
+  return fd >= 0 ? sd_pid_notify_with_fds(0, 0, state.c_str(), &fd, 1) > 0
+                 : sd_notify(0, state.c_str()) > 0;
+#else
+  return false;
+#endif
 }
 
 InheritedFds FdStore::inherit() {
@@ -109,11 +172,11 @@ InheritedFds FdStore::inherit() {
 void FdStore::store(std::string_view name, int fd) {
   if (!enabled_) return;
 #ifdef DXS_HAVE_SYSTEMD
-  const std::string state = fmt::format("FDSTORE=1\nFDNAME={}", name);
-  const int r = sd_pid_notify_with_fds(0, 0, state.c_str(), &fd, 1);
-  if (r <= 0) {
-    log_.warn("handing {} to systemd's fd store: {}", name,
-              r < 0 ? std::strerror(-r) : "NOTIFY_SOCKET is gone");
+  if (!send(fmt::format("FDSTORE=1\nFDNAME={}", name), fd)) {
+    log_.warn(
+        "handing {} to systemd's fd store failed: the connection will not outlive this "
+        "frontend",
+        name);
   }
 #else
   (void)name;
@@ -124,9 +187,9 @@ void FdStore::store(std::string_view name, int fd) {
 void FdStore::remove(std::string_view name) {
   if (!enabled_) return;
 #ifdef DXS_HAVE_SYSTEMD
-  const std::string state = fmt::format("FDSTOREREMOVE=1\nFDNAME={}", name);
-  const int r = sd_notify(0, state.c_str());
-  if (r < 0) log_.warn("removing {} from systemd's fd store: {}", name, std::strerror(-r));
+  if (!send(fmt::format("FDSTOREREMOVE=1\nFDNAME={}", name), -1)) {
+    log_.warn("removing {} from systemd's fd store failed", name);
+  }
 #else
   (void)name;
 #endif

@@ -44,6 +44,9 @@ struct InheritedFds {
 class FdStore {
  public:
   explicit FdStore(Logger& log);
+  ~FdStore();
+  FdStore(const FdStore&) = delete;
+  FdStore& operator=(const FdStore&) = delete;
 
   // Takes what systemd passed (once: the environment is cleared), the fds close-on-exec.
   // An fd of a name it does not know is closed, with a warning.
@@ -52,14 +55,22 @@ class FdStore {
   // Whether anything handed over would be kept (NOTIFY_SOCKET is set).
   bool enabled() const { return enabled_; }
   // Hands fd to systemd under `name`; a failure is logged (the connection then does not
-  // outlive this frontend) and otherwise ignored.
+  // outlive this frontend) and otherwise ignored. One sendmsg(2) on a socket connected
+  // once: a client accepted and not yet stored dies with this frontend, and the fewer
+  // system calls between accept(2) and this one the narrower that window.
   void store(std::string_view name, int fd);
   // Takes the fds stored under `name` out of systemd's store.
   void remove(std::string_view name);
 
  private:
+  // Sends `state` (with `fd` if >= 0) on notify_fd_, connecting it again once should it
+  // fail (systemd re-created its socket); libsystemd's sd_notify as the last resort.
+  bool send(const std::string& state, int fd);
+  bool connect_notify_socket();
+
   Logger& log_;
   bool enabled_ = false;
+  int notify_fd_ = -1;
 };
 
 }  // namespace dxs::frontend
