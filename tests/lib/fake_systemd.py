@@ -20,6 +20,7 @@ import fcntl
 import os
 import socket
 import select
+import struct
 import subprocess
 import threading
 
@@ -35,6 +36,8 @@ class FakeSystemd:
         self.notify.setblocking(False)
         # name -> list of fds, in the order stored (systemd keeps duplicates of a name).
         self.store = {}
+        # The pids at the other end of every socket ever stored (SO_PEERCRED).
+        self.peer_pids = set()
         self.ready = 0
         self.lock = threading.Lock()
         self.stopping = False
@@ -122,6 +125,17 @@ class FakeSystemd:
         for fd in fds:
             os.set_inheritable(fd, False)
         if fields.get("FDSTORE") == "1":
+            for fd in fds:
+                try:
+                    cred = socket.socket(fileno=os.dup(fd))
+                    try:
+                        pid, _, _ = struct.unpack("3i", cred.getsockopt(
+                            socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i")))
+                        self.peer_pids.add(pid)
+                    finally:
+                        cred.close()
+                except OSError:
+                    pass  # not a connected socket (an outbox pipe)
             self.store.setdefault(name, []).extend(fds)
             fds = []
         for fd in fds:  # descriptors sent without FDSTORE=1 are not kept
@@ -137,6 +151,12 @@ class FakeSystemd:
         self.drain()
         with self.lock:
             return list(self.store.get(name, []))
+
+    def stored_peer_pids(self):
+        """The pids of the clients whose sockets were ever stored."""
+        self.drain()
+        with self.lock:
+            return set(self.peer_pids)
 
     def count_prefix(self, prefix):
         self.drain()
