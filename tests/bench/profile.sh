@@ -15,6 +15,9 @@
 #                 removed at exit)
 #   --config FILE run dxs with this configuration file instead of the defaults (for
 #                 experiments such as store.spin-us = 0; the benchmark uses the defaults)
+#   --fd-store    run dxs-frontend as systemd runs it: NOTIFY_SOCKET set (a receiver here
+#                 keeps what it stores), so each client's replies pass through its outbox
+#                 pipe (docs/design.md, "The outbox"), as in production
 #   --daemon D    profile C xenstored (c) or oxenstored (ocaml) instead, for comparison
 #                 (started with tests/simxen/start-peer.sh on a simxen machine of its
 #                 own, or DXS_PEERS/start-peer.sh, as run.sh does)
@@ -30,6 +33,7 @@ ops=""
 call_graph=0
 out=""
 config=""
+fd_store=0
 daemon=dxs
 workload=""
 while [ $# -gt 0 ]; do
@@ -38,6 +42,7 @@ while [ $# -gt 0 ]; do
     --call-graph) call_graph=1 ;;
     --out) [ $# -ge 2 ] || usage; out=$2; shift ;;
     --config) [ $# -ge 2 ] || usage; config=$2; shift ;;
+    --fd-store) fd_store=1 ;;
     --daemon) [ $# -ge 2 ] || usage; daemon=$2; shift ;;
     -h|--help) usage ;;
     -*) echo "profile.sh: unknown option $1" >&2; usage ;;
@@ -106,10 +111,25 @@ case "$daemon" in
     "$store_bin" --state-dir "$tmp/state" --listen "unix:$tmp/store.sock" --ops-listen "unix:$tmp/ops.sock" \
       --config "$tmp/dxs.conf" >"$tmp/store.log" 2>&1 &
     store_pid=$!
-    "$frontend_bin" --store "unix:$tmp/store.sock" --socket "$tmp/xs.sock" --config "$tmp/dxs.conf" \
-      >"$tmp/frontend.log" 2>&1 &
+    notify=()
+    if [ "$fd_store" = 1 ]; then
+      # systemd's side of sd_notify: take every datagram, keep the descriptors it carries.
+      /usr/bin/python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+kept = []
+while True:
+    kept.append(s.recvmsg(4096, socket.CMSG_SPACE(253 * 4)))
+' "$tmp/notify.sock" &
+      pids_notify=$!
+      while [ ! -S "$tmp/notify.sock" ]; do sleep 0.01; done
+      notify=(env NOTIFY_SOCKET="$tmp/notify.sock")
+    fi
+    "${notify[@]}" "$frontend_bin" --store "unix:$tmp/store.sock" --socket "$tmp/xs.sock" \
+      --config "$tmp/dxs.conf" >"$tmp/frontend.log" 2>&1 &
     frontend_pid=$!
-    pids="$frontend_pid $store_pid"
+    pids="$frontend_pid $store_pid ${pids_notify:-}"
     names=(dxs-store dxs-frontend)
     procs=("$store_pid" "$frontend_pid")
     ;;
