@@ -57,7 +57,7 @@ STORE_TARGET_MS = 1000.0
 SIZES = {
     # guests, sockets, nodes, restarts, writes before each kill of the store
     "smoke": (20, 20, 10000, 2, 1000),
-    "full": (1000, 1000, 1000000, 5, 100000),
+    "full": (1000, 1000, 1000000, 5, 30000),
 }
 
 
@@ -330,6 +330,7 @@ def store_restart(bench, nodes, restarts, writes, keep):
     """The store part; returns its rows and the rounds."""
     inst = Instance(bench).start()
     rounds = []
+    rewrite_rates = []
     client = None
     try:
         log("store: filling the tree with %d nodes (set-up)" % nodes)
@@ -340,7 +341,8 @@ def store_restart(bench, nodes, restarts, writes, keep):
         client.request(dxstest.GET_DOMAIN_PATH, b"0\0")
         for r in range(1, restarts + 1):
             if writes > 0:
-                populate(bench, inst, nodes, "--writes", str(writes), "--tag", "r%d" % r)
+                busy = populate(bench, inst, nodes, "--writes", str(writes), "--tag", "r%d" % r)
+                rewrite_rates.append(busy["writes"] / busy["seconds"])
             inst.pair.kill_store(signal.SIGKILL)
             setup["disk_bytes"] = du(inst.pair.state_dir)
             wal = du(inst.pair.state_dir, suffix=".log")
@@ -385,6 +387,8 @@ def store_restart(bench, nodes, restarts, writes, keep):
          med("wal_mib")),
         ("(set-up) store: filling the tree, 4 connections pipelined", "writes/s", "info",
          setup["writes"] / setup["seconds"]),
+        ("(set-up) store: overwriting nodes of the tree before each kill", "writes/s", "info",
+         median_or_none(rewrite_rates)),
         ("(set-up) store: state on disk", "MiB", "info", setup["disk_bytes"] / 1048576.0),
     ]
     return [r for r in rows if r[3] is not None], rounds
@@ -422,7 +426,7 @@ def main():
     parser.add_argument("--restarts", type=int, help="restarts of each daemon (full: 5); "
                         "the median is reported")
     parser.add_argument("--writes", type=int, help="nodes overwritten before each kill of the "
-                        "store (full: 100000)")
+                        "store (full: 30000)")
     parser.add_argument("--only", choices=["frontend", "store"], help="run one part only")
     parser.add_argument("--wait-idle", type=float, default=0, metavar="S",
                         help="before each part, wait up to S seconds for the machine to be "
