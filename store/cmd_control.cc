@@ -3,11 +3,13 @@
 
 #include <cerrno>
 #include <map>
+#include <optional>
 #include <vector>
 
 #include "common/config.h"
 #include "common/path.h"
 #include "store/commands.h"
+#include "store/history.h"
 
 namespace dxs::store {
 namespace {
@@ -63,8 +65,9 @@ Result<std::string> memreport(StoreState& s, const Args& args) {
 }
 
 // quota set <name> <value> [<domid>]: the global limit, or one domain's override. Both
-// are durable and win over the configuration file.
-Result<std::string> set_quota(StoreState& s, const Args& args) {
+// are durable and win over the configuration file, and both are commits: a limit
+// changed is often why a guest began to fail.
+Result<std::string> set_quota(StoreState& s, Request& r, const Args& args) {
   if (args.size() != 3 && args.size() != 4) return Status::error(EINVAL);
   QuotaKind kind;
   int64_t value = 0;
@@ -74,15 +77,26 @@ Result<std::string> set_quota(StoreState& s, const Args& args) {
   if (args.size() == 4) {
     int64_t domid = 0;
     if (!parse_int(args[3], 0, kMaxDomid, domid)) return Status::error(EINVAL);
+    const pb::DomainRecord* existing = s.domains.find(static_cast<uint32_t>(domid));
+    const std::optional<pb::DomainRecord> before =
+        existing ? std::optional<pb::DomainRecord>(*existing) : std::nullopt;
     pb::DomainRecord& d = s.domains.get_or_create(static_cast<uint32_t>(domid));
     (*d.mutable_quota())[args[1]] = value;
     s.domains.save(s.ws, static_cast<uint32_t>(domid));
+    add_domain_changes(r.state_changes, static_cast<uint32_t>(domid), before ? &*before : nullptr,
+                       &d);
+    r.summary = fmt::format("{}: set quota {} of domain {} = {}", author(r), args[1], domid, value);
     s.log.info("control: quota {} of dom{} set to {}", args[1], domid, value);
   } else {
+    add_state_change(r.state_changes, "quota/" + args[1], std::to_string(s.options.quota.get(kind)),
+                     std::to_string(value));
     s.options.quota.set(kind, value);
     s.ws.put(Cf::kMeta, std::string(meta::kQuotaPrefix) + args[1], std::to_string(value));
+    r.summary = fmt::format("{}: set quota {} = {}", author(r), args[1], value);
     s.log.info("control: quota {} set to {}", args[1], value);
   }
+  // Set to what it was, it changes nothing, but the operator's act is still history.
+  r.force_commit = true;
   return kOkReply;
 }
 
@@ -111,7 +125,7 @@ Result<std::string> domain_usage(StoreState& s, const std::string& arg) {
   return text_reply(std::move(out));
 }
 
-Result<std::string> quota(StoreState& s, const Args& args) {
+Result<std::string> quota(StoreState& s, Request& r, const Args& args) {
   if (args.empty()) {
     std::string out = "Quota settings:\n";
     for (QuotaKind kind : kQuotaOrder) {
@@ -120,7 +134,7 @@ Result<std::string> quota(StoreState& s, const Args& args) {
     }
     return text_reply(std::move(out));
   }
-  if (args[0] == "set") return set_quota(s, args);
+  if (args[0] == "set") return set_quota(s, r, args);
   if (args.size() != 1) return Status::error(EINVAL);
   return domain_usage(s, args[0]);
 }
@@ -184,7 +198,7 @@ Result<std::string> cmd_control(StoreState& s, Request& r) {
     return text_reply("Quota settings:\n");
   }
   if (cmd == "memreport") return memreport(s, args);
-  if (cmd == "quota") return quota(s, args);
+  if (cmd == "quota") return quota(s, r, args);
   if (cmd == "check") return check(s, args);
   return Status::error(EINVAL, fmt::format("unknown control command '{}'", cmd));
 }

@@ -9,6 +9,7 @@
 #include "common/path.h"
 #include "common/wire.h"
 #include "store/commands.h"
+#include "store/history.h"
 #include "store/node_view.h"
 #include "store/ring_connection.h"
 #include "store/special_nodes.h"
@@ -29,6 +30,20 @@ Result<uint32_t> parse_domid(const std::string& s) {
 
 Result<uint32_t> first_domid(const Request& r) {
   return parse_domid(r.req.strings().strings(0));
+}
+
+// A domain's record as it is before a change, to compare with after it (nullopt: the
+// store has none).
+std::optional<pb::DomainRecord> record_before(StoreState& s, uint32_t domid) {
+  const pb::DomainRecord* d = s.domains.find(domid);
+  if (d == nullptr) return std::nullopt;
+  return *d;
+}
+
+// The commit's change set gets what changed of domid's record since `before`.
+void note_domain_change(StoreState& s, Request& r, uint32_t domid,
+                        const std::optional<pb::DomainRecord>& before) {
+  add_domain_changes(r.state_changes, domid, before ? &*before : nullptr, s.domains.find(domid));
 }
 
 // `perms` without the ACL entries naming domid; whether there were any.
@@ -110,24 +125,28 @@ size_t remove_owned(StoreState& s, Request& r, uint32_t domid,
 }
 
 // The special nodes' permissions forget the dead domain too.
-void scrub_special_nodes(StoreState& s, uint32_t domid) {
+void scrub_special_nodes(StoreState& s, Request& r, uint32_t domid) {
   for (std::string_view special : {kIntroduceDomain, kReleaseDomain}) {
     Perms perms = special_perms(s.ws, special);
+    const Perms before = perms;
     const bool in_acl = drop_acl_entries(perms, domid);
     if (!in_acl && perms[0].domid != domid) continue;
     if (perms[0].domid == domid) perms[0].domid = 0;
     set_special_perms(s.ws, special, perms);
+    r.changes.push_back(special_perms_change(special, before, perms));
   }
 }
 
 // A device model acting for the dead domain must not act for a new domain that reuses
 // the domid (C keeps the target connection; dxs drops the target).
-void drop_targets_of(StoreState& s, uint32_t domid) {
+void drop_targets_of(StoreState& s, Request& r, uint32_t domid) {
   s.domains.for_each([&](pb::DomainRecord& d) {
     if (d.has_target() && d.target() == domid) {
+      const pb::DomainRecord before = d;
       d.clear_has_target();
       d.clear_target();
       s.domains.save(s.ws, d.domid());
+      add_domain_changes(r.state_changes, d.domid(), &before, &d);
     }
   });
 }
@@ -143,10 +162,12 @@ void release_domain(StoreState& s, Request& r, uint32_t domid) {
   size_t scrubbed = 0;
   const std::vector<std::string> owned = owned_and_scrubbed(s, r, domid, view, scrubbed);
   const size_t removed = remove_owned(s, r, domid, owned, tree, view, acct);
-  scrub_special_nodes(s, domid);
-  drop_targets_of(s, domid);
+  scrub_special_nodes(s, r, domid);
+  drop_targets_of(s, r, domid);
   r.node_delta.erase(domid);
+  const std::optional<pb::DomainRecord> before = record_before(s, domid);
   s.domains.erase(s.ws, domid);
+  note_domain_change(s, r, domid, before);
   r.note = fmt::format(
       "released domain {}: {} connections closed, {} subtrees {}, {} permission lists scrubbed",
       domid, closed, s.options.keep_orphans ? owned.size() : removed,
@@ -199,9 +220,11 @@ Result<std::string> cmd_set_feature(StoreState& s, Request& r) {
     return Status::error(EINVAL, fmt::format("feature bits {:#x} not supported", features));
   if (s.domains.is_introduced(*domid))
     return Status::error(EBUSY, fmt::format("domain {} is introduced already", *domid));
+  const std::optional<pb::DomainRecord> before = record_before(s, *domid);
   pb::DomainRecord& d = s.domains.get_or_create(*domid);
   d.set_features(static_cast<uint32_t>(features));
   s.domains.save(s.ws, *domid);
+  note_domain_change(s, r, *domid, before);
   r.summary =
       fmt::format("{}: set the ring features of domain {} to {}", author(r), *domid, features);
   r.force_commit = true;
@@ -221,6 +244,7 @@ Result<std::string> cmd_introduce(StoreState& s, Request& r) {
   if (!parse_int(args[2], 1, UINT32_MAX, port))
     return Status::error(EINVAL, "bad event-channel port");
 
+  const std::optional<pb::DomainRecord> before = record_before(s, *domid);
   pb::DomainRecord& d = s.domains.get_or_create(*domid);
   const bool first = !d.introduced() && *domid != 0;
   d.set_introduced(true);
@@ -232,6 +256,7 @@ Result<std::string> cmd_introduce(StoreState& s, Request& r) {
   if (first) d.set_introduced_commit(s.history.next());
   s.domains.save(s.ws, *domid);
   const pb::RingAddress address = *ring;
+  note_domain_change(s, r, *domid, before);
 
   if (first) {
     r.summary = fmt::format("{}: introduce domain {}", author(r), *domid);
@@ -284,8 +309,10 @@ Result<std::string> cmd_domain_shut_down(StoreState& s, Request& r) {
   pb::DomainRecord* d = s.domains.find(*domid);
   if (*domid == 0 || d == nullptr || !d->introduced())
     return Status::error(ENOENT, fmt::format("domain {} is not introduced", *domid));
+  const pb::DomainRecord before = *d;
   d->set_shutdown_reported(true);
   s.domains.save(s.ws, *domid);
+  add_domain_changes(r.state_changes, *domid, &before, d);
   r.summary = fmt::format("{}: domain {} shut down", author(r), *domid);
   r.specials.push_back(kReleaseDomain);
   r.force_commit = true;
@@ -298,8 +325,14 @@ Result<std::string> cmd_resume(StoreState& s, Request& r) {
   if (*domid == 0) return Status::error(EINVAL, "dom0 cannot be resumed");
   if (!s.domains.is_introduced(*domid))
     return Status::error(ENOENT, fmt::format("domain {} is not introduced", *domid));
+  const std::optional<pb::DomainRecord> before = record_before(s, *domid);
   s.domains.find(*domid)->set_shutdown_reported(false);
   s.domains.save(s.ws, *domid);
+  note_domain_change(s, r, *domid, before);
+  // A commit even when no shutdown was reported: the resume is an event of the domain's
+  // life (suspend, migration) an operator looks for.
+  r.summary = fmt::format("{}: resume domain {}", author(r), *domid);
+  r.force_commit = true;
   return kOkReply;
 }
 
@@ -311,10 +344,14 @@ Result<std::string> cmd_set_target(StoreState& s, Request& r) {
   if (!s.domains.is_introduced(*domid) || !s.domains.is_introduced(*target)) {
     return Status::error(ENOENT, "SET_TARGET needs two introduced domains");
   }
+  const std::optional<pb::DomainRecord> before = record_before(s, *domid);
   pb::DomainRecord& d = s.domains.get_or_create(*domid);
   d.set_has_target(true);
   d.set_target(*target);
   s.domains.save(s.ws, *domid);
+  note_domain_change(s, r, *domid, before);
+  r.summary = fmt::format("{}: set the target of domain {} to {}", author(r), *domid, *target);
+  r.force_commit = true;
   return kOkReply;
 }
 

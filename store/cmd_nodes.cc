@@ -10,6 +10,7 @@
 #include "common/wire.h"
 #include "store/commands.h"
 #include "store/directory_listing.h"
+#include "store/history.h"
 #include "store/node_view.h"
 #include "store/special_nodes.h"
 #include "store/tree.h"
@@ -128,10 +129,11 @@ Result<std::string> path_change(StoreState& s, Request& r, std::string_view verb
 Result<std::string> set_special_node_perms(StoreState& s, Request& r, const std::string& name,
                                            const Perms& perms) {
   if (!is_special_node(name)) return Status::error(EINVAL, fmt::format("no special node {}", name));
-  if (!has_rights(r.caller, special_perms(s.ws, name), kRightWrite | kRightOwner)) {
-    return Status::error(EACCES);
-  }
+  const Perms before = special_perms(s.ws, name);
+  if (!has_rights(r.caller, before, kRightWrite | kRightOwner)) return Status::error(EACCES);
   set_special_perms(s.ws, name, perms);
+  r.changes.push_back(special_perms_change(name, before, perms));
+  r.summary = fmt::format("{}: setperms {} = {}", author(r), name, format_perms(perms));
   return kOkReply;
 }
 

@@ -148,6 +148,7 @@ void Engine::init_tree() {
   s.connections.add(ops);
 
   CommitInfo info;
+  info.author.set_kind(pb::CommitAuthor::STORE);
   info.summary = "dxs: initial tree";
   s.history.commit_main(s.ws, info, changes, now_ns());
 }
@@ -330,6 +331,7 @@ void Engine::open_connection(const pb::OpenConnection& open) {
   r.set_next_tx_id(1);
   r.set_peer_pid(open.peer_pid());
   r.set_peer_uid(open.peer_uid());
+  r.set_peer_comm(open.peer_comm());
   r.set_opened_ns(now_ns());
   state_.connections.add(r);
   std::string value;
@@ -626,14 +628,16 @@ void Engine::take_effect(Request& r) {
     d.set_node_count(d.node_count() + delta);
     s.domains.save(s.ws, domid);
   }
-  if (r.changes.empty() && !r.force_commit) return;
+  if (r.changes.empty() && r.state_changes.empty() && !r.force_commit) return;
   CommitInfo info;
-  info.author_domid = r.caller.domid;
+  // Not r.conn: the request may have closed its own connection (commit_author).
+  info.author = commit_author(r, s.connections.find(r.req.conn()));
   info.conn = r.req.conn();
   info.req_id = r.req.req_id();
   info.tx_id = r.req.tx_id();
   info.summary = std::move(r.summary);
   info.note = std::move(r.note);
+  info.state = std::move(r.state_changes);
   s.history.commit_main(s.ws, info, r.changes, now_ns(), r.merged_branch);
   ++s.stats.commits;
   fire_watches(s, r);

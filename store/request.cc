@@ -31,4 +31,23 @@ std::string author(const Request& r) {
   return fmt::format("dom{}", r.caller.domid);
 }
 
+pb::CommitAuthor commit_author(const Request& r, const Connection* conn) {
+  pb::CommitAuthor a;
+  a.set_domid(r.caller.domid);
+  const uint64_t id = r.req.conn();
+  if (id == kOpsConnection) {
+    a.set_kind(pb::CommitAuthor::OPS);
+  } else if (id == kStoreConnection) {
+    a.set_kind(pb::CommitAuthor::STORE);
+  } else if (conn == nullptr || conn->record.kind() == pb::RING) {
+    a.set_kind(pb::CommitAuthor::RING);
+  } else {
+    a.set_kind(pb::CommitAuthor::SOCKET);
+    a.set_pid(conn->record.peer_pid());
+    a.set_uid(conn->record.peer_uid());
+    a.set_command(conn->record.peer_comm());
+  }
+  return a;
+}
+
 }  // namespace dxs::store

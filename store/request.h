@@ -41,7 +41,11 @@ struct Request {
   NodeDeltas node_delta;
   std::string summary;  // commit summary when `changes` is not empty
   std::string note;
-  // A commit even without node changes (introduce, release).
+  // Changes outside the tree (domains, quotas), for the commit's change set; a request
+  // that makes one is a commit.
+  std::vector<pb::StateChange> state_changes;
+  // A commit even without any change (a re-introduction, a RESUME of a domain whose
+  // shutdown was not reported): the request is an event in the domain's life.
   bool force_commit = false;
   // The branch commit a transaction's merge joins to main.
   uint64_t merged_branch = 0;
@@ -75,5 +79,11 @@ Result<std::string> canonical_path(StoreState& s, Request& r, std::string_view r
 // Who made a change, for commit summaries: "dom7", "ops" for the Ops API, "dxs" for the
 // store itself.
 std::string author(const Request& r);
+// Who made a change, for the commit's own record: the connection's kind and domain and,
+// for a socket, its peer's pid, uid and command as the frontend reported them. `conn` is
+// the request's connection if it still exists: a request may close its own (a
+// privileged guest that released or reintroduced itself), and r.conn is then gone; only
+// a ring connection can be so closed.
+pb::CommitAuthor commit_author(const Request& r, const Connection* conn);
 
 }  // namespace dxs::store

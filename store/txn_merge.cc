@@ -162,7 +162,7 @@ Result<std::string> merge_transaction(StoreState& s, Request& r, Transaction& t)
   if (r.changes.empty()) return kOkReply;  // nothing to merge
 
   CommitInfo info;
-  info.author_domid = r.caller.domid;
+  info.author = commit_author(r, &r.conn);
   info.conn = t.conn;
   info.req_id = r.req.req_id();
   info.tx_id = t.record.id();

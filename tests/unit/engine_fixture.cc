@@ -122,12 +122,15 @@ void EngineFixture::ack_all(uint64_t conn) {
   route(out, 0, nullptr, false);
 }
 
-uint64_t EngineFixture::open_socket() {
+uint64_t EngineFixture::open_socket(int32_t pid, uint32_t uid, std::string_view comm) {
   const uint64_t id = next_conn_++;
   google::protobuf::RepeatedPtrField<pb::Inbound> items;
   pb::OpenConnection* open = items.Add()->mutable_open();
   open->set_conn(id);
   open->set_kind(pb::SOCKET);
+  open->set_peer_pid(pid);
+  open->set_peer_uid(uid);
+  open->set_peer_comm(std::string(comm));
   std::vector<pb::Outbound> out;
   engine_->apply(items, out);
   return id;

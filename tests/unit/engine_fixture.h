@@ -38,8 +38,9 @@ class EngineFixture {
   explicit EngineFixture(store::EngineOptions options = {});
   ~EngineFixture();
 
-  // A dom0 socket connection.
-  uint64_t open_socket();
+  // A dom0 socket connection; the peer's credentials and command name as the frontend
+  // reports them.
+  uint64_t open_socket(int32_t pid = -1, uint32_t uid = 0, std::string_view comm = {});
   // The ring connection of a guest: the one the fixture last saw the store open for
   // domid (OPEN_RING), or, if none is open, the one the store opens when the fixture's
   // dom0 connection introduces the domain (INTRODUCE domid 1 1, which must succeed).

@@ -223,6 +223,12 @@ TEST_CASE("a privileged guest releasing itself gets its reply before its CLOSE")
   CHECK(f.last_outbound() ==
         Strings{"reply " + std::to_string(g3) + " OK", "command " + std::to_string(g3) + " CLOSE"});
   CHECK_FALSE(known(f, g3));
+  // Its commit names it, though its connection went in the request.
+  const pb::CommitRecord c = f.commits()[f.engine().head()];
+  CHECK(c.summary() == "dom3: release domain 3");
+  CHECK(c.author().kind() == pb::CommitAuthor::RING);
+  CHECK(c.author().domid() == 3);
+  CHECK(c.conn() == g3);
 }
 
 TEST_CASE("DomainStates: a dying or vanished domain is gone, once, as after RELEASE") {

@@ -1,12 +1,15 @@
 // CommitLog (the commit DAG, versions of changed nodes) and abbreviate_value, on a real
-// RocksDB.
+// RocksDB; and the commits the engine makes, read back: summaries, authors, change sets.
 #include "store/history.h"
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
+#include "common/wire.h"
+#include "engine_fixture.h"
 #include "proto/records.pb.h"
 #include "store_helpers.h"
 #include "temp_db.h"
@@ -68,7 +71,8 @@ TEST_CASE("commit_main advances head, records parent, info and changes, and surv
     CommitLog log;
     log.load(t.db());
     CommitInfo i;
-    i.author_domid = 7;
+    i.author.set_kind(pb::CommitAuthor::RING);
+    i.author.set_domid(7);
     i.conn = 42;
     i.req_id = 9;
     i.tx_id = 3;
@@ -85,7 +89,8 @@ TEST_CASE("commit_main advances head, records parent, info and changes, and surv
   const pb::CommitRecord c1 = read_commit(t.db(), 1);
   CHECK(c1.parents().empty());
   CHECK(c1.on_main());
-  CHECK(c1.author_domid() == 7);
+  CHECK(c1.author().kind() == pb::CommitAuthor::RING);
+  CHECK(c1.author().domid() == 7);
   CHECK(c1.conn() == 42);
   CHECK(c1.req_id() == 9);
   CHECK(c1.tx_id() == 3);
@@ -217,4 +222,271 @@ TEST_CASE("abbreviate_value: short printable values as they are, long ones cut, 
     for (int i = 0; i < 48; ++i) e += "\\x0a";
     return e + "... (49 bytes)";
   }());
+}
+
+// The commits the engine makes, read back from cf commits: their summaries, authors and
+// change sets (docs/design.md, "History").
+namespace {
+
+using dxs::testing::args;
+using dxs::testing::EngineFixture;
+using dxs::wire::MsgType;
+using Strings = std::vector<std::string>;
+
+pb::CommitRecord head_commit(EngineFixture& f) {
+  return read_commit(f.db(), f.engine().head());
+}
+
+// "KIND path" per change, sorted.
+Strings changes_of(const pb::CommitRecord& c) {
+  Strings out;
+  for (const pb::Change& ch : c.changes())
+    out.push_back(pb::Change::Kind_Name(ch.kind()) + " " + ch.path());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// "key: before -> after" per state change, "-" where unset, in the commit's order.
+Strings state_of(const pb::CommitRecord& c) {
+  Strings out;
+  for (const pb::StateChange& sc : c.state()) {
+    out.push_back(sc.key() + ": " + (sc.has_before() ? sc.before() : "-") + " -> " +
+                  (sc.has_after() ? sc.after() : "-"));
+  }
+  return out;
+}
+
+std::string perms_of(const pb::NodeRecord& r) {
+  return format_perms(perms_from_packed(r.perms()));
+}
+
+}  // namespace
+
+TEST_CASE("a request's commit names its author in its own record and references versions") {
+  EngineFixture f;
+  const uint64_t xl = f.open_socket(4242, 0, "xl");
+  const std::string name = "/local/domain/7/name";
+  f.write(xl, name, "vm7");
+  const uint64_t first = f.engine().head();
+  pb::CommitRecord c = head_commit(f);
+  CHECK(c.on_main());
+  CHECK(c.summary() == "dom0: write /local/domain/7/name = vm7");
+  CHECK(c.author().kind() == pb::CommitAuthor::SOCKET);
+  CHECK(c.author().domid() == 0);
+  CHECK(c.author().pid() == 4242);
+  CHECK(c.author().uid() == 0);
+  CHECK(c.author().command() == "xl");
+  CHECK(c.conn() == xl);
+  CHECK(c.tx_id() == 0);
+  CHECK(c.time_ns() > 0);
+  // The missing ancestors were created too; none existed before.
+  CHECK(changes_of(c) == Strings{"CREATED /local", "CREATED /local/domain",
+                                 "CREATED /local/domain/7", "CREATED /local/domain/7/name"});
+  for (const pb::Change& ch : c.changes()) {
+    CHECK(ch.before_version() == 0);
+    CHECK_FALSE(ch.has_after());  // in cf versions
+  }
+  REQUIRE(version_at(f.db(), name, first));
+  CHECK(version_at(f.db(), name, first)->value() == "vm7");
+
+  // A long value: cut in the summary, whole in the version; the change starts from the
+  // version of the commit before.
+  const std::string long_value(300, 'x');
+  f.write(xl, name, long_value);
+  c = head_commit(f);
+  CHECK(c.summary() == "dom0: write /local/domain/7/name = " + abbreviate_value(long_value));
+  CHECK(c.summary().size() < 100);
+  REQUIRE(c.changes_size() == 1);
+  CHECK(c.changes(0).path() == name);
+  CHECK(c.changes(0).kind() == pb::Change::MODIFIED);
+  CHECK(c.changes(0).before_version() == first);
+  REQUIRE(version_at(f.db(), name, c.changes(0).before_version()));
+  CHECK(version_at(f.db(), name, c.changes(0).before_version())->value() == "vm7");
+  CHECK(version_at(f.db(), name, f.engine().head())->value() == long_value);
+
+  // Permissions: before and after from the versions.
+  const uint64_t admin = f.admin();
+  f.set_perms(admin, "/local/domain/7", {"n0", "r7"});
+  c = head_commit(f);
+  CHECK(c.summary() == "dom0: setperms /local/domain/7 = n0 r7");
+  CHECK(changes_of(c) == Strings{"PERMS /local/domain/7"});
+  CHECK(c.changes(0).before_version() == first);
+  CHECK(perms_of(*version_at(f.db(), "/local/domain/7", first)) == "n0");
+  CHECK(perms_of(*version_at(f.db(), "/local/domain/7", f.engine().head())) == "n0 r7");
+  CHECK(c.author().pid() == -1);  // the fixture's admin: credentials unknown
+
+  // A guest's rm, on its ring.
+  const std::string vif = "/local/domain/7/device/vif/0";
+  f.ok(admin, MsgType::kMkdir, args({vif}));
+  for (const char* p : {"/local/domain/7/device", "/local/domain/7/device/vif", vif.c_str()})
+    f.set_perms(admin, p, {"n7"});
+  const uint64_t vif_version = f.engine().head();
+  const uint64_t g7 = f.open_domain(7);
+  f.ok(g7, MsgType::kRm, args({vif}));
+  c = head_commit(f);
+  CHECK(c.summary() == "dom7: rm /local/domain/7/device/vif/0");
+  CHECK(c.author().kind() == pb::CommitAuthor::RING);
+  CHECK(c.author().domid() == 7);
+  CHECK(c.author().pid() == 0);
+  CHECK(c.author().command().empty());
+  CHECK(changes_of(c) == Strings{"DELETED /local/domain/7/device/vif/0"});
+  CHECK(c.changes(0).before_version() == vif_version);
+  CHECK(version_at(f.db(), vif, f.engine().head())->deleted());
+
+  // The author is the commit's own: it outlives the connection's record.
+  f.close(xl);
+  f.restart();
+  const pb::CommitRecord again = read_commit(f.db(), first);
+  CHECK(again.author().pid() == 4242);
+  CHECK(again.author().command() == "xl");
+}
+
+TEST_CASE("a merge commit lists each node once, from its state on main before the merge") {
+  EngineFixture f;
+  const uint64_t a = f.open_socket(77, 0, "xl");
+  f.write(a, "/h", "0");
+  const uint64_t h_version = f.engine().head();
+  const uint32_t t = f.start(a);
+  f.write(a, "/h", "1", t);
+  f.write(a, "/h", "2", t);
+  f.write(a, "/h/tmp", "x", t);
+  f.ok(a, MsgType::kRm, args({"/h/tmp"}), t);
+  CHECK(f.commit(a, t) == "");
+  const pb::CommitRecord m = head_commit(f);
+  CHECK(m.summary() == "dom0: merge transaction " + std::to_string(t) + " (4 writes)");
+  CHECK(m.tx_id() == t);
+  CHECK(m.author().kind() == pb::CommitAuthor::SOCKET);
+  CHECK(m.author().pid() == 77);
+  CHECK(m.author().command() == "xl");
+  // /h/tmp was in no state of main.
+  CHECK(changes_of(m) == Strings{"MODIFIED /h"});
+  CHECK(m.changes(0).before_version() == h_version);
+  CHECK(version_at(f.db(), "/h", f.engine().head())->value() == "2");
+  CHECK_FALSE(version_at(f.db(), "/h/tmp", f.engine().head()));
+}
+
+TEST_CASE("SET_PERMS of a special node is a commit holding both states") {
+  EngineFixture f;
+  const uint64_t admin = f.admin();
+  const uint64_t head = f.engine().head();
+  f.set_perms(admin, "@releaseDomain", {"n0", "r7"});
+  CHECK(f.engine().head() == head + 1);
+  const pb::CommitRecord c = head_commit(f);
+  CHECK(c.summary() == "dom0: setperms @releaseDomain = n0 r7");
+  CHECK(c.author().kind() == pb::CommitAuthor::SOCKET);
+  REQUIRE(c.changes_size() == 1);
+  CHECK(c.changes(0).path() == "@releaseDomain");
+  CHECK(c.changes(0).kind() == pb::Change::PERMS);
+  CHECK(perms_of(c.changes(0).before()) == "n0");
+  CHECK(perms_of(c.changes(0).after()) == "n0 r7");
+
+  // Refused, it changes nothing and is no commit.
+  const uint64_t g7 = f.open_domain(7);
+  const uint64_t introduced = f.engine().head();
+  CHECK(f.err(g7, MsgType::kSetPerms, args({"@introduceDomain", "n7"})) == "EACCES");
+  CHECK(f.engine().head() == introduced);
+}
+
+TEST_CASE("control quota set is a commit with the limit before and after") {
+  EngineFixture f;
+  CHECK(f.control({"quota", "set", "nodes", "2000"}) == "OK");
+  pb::CommitRecord c = head_commit(f);
+  CHECK(c.summary() == "dom0: set quota nodes = 2000");
+  CHECK(c.author().kind() == pb::CommitAuthor::SOCKET);
+  REQUIRE(c.state_size() == 1);
+  CHECK(c.state(0).key() == "quota/nodes");
+  CHECK(c.state(0).has_before());
+  CHECK(c.state(0).after() == "2000");
+  CHECK(c.changes_size() == 0);
+
+  CHECK(f.control({"quota", "set", "nodes", "3000"}) == "OK");
+  CHECK(state_of(head_commit(f)) == Strings{"quota/nodes: 2000 -> 3000"});
+
+  CHECK(f.control({"quota", "set", "watches", "5", "7"}) == "OK");
+  c = head_commit(f);
+  CHECK(c.summary() == "dom0: set quota watches of domain 7 = 5");
+  CHECK(state_of(c) == Strings{"domain/7/quota/watches: - -> 5"});
+
+  // Reading quotas is no commit.
+  const uint64_t head = f.engine().head();
+  CHECK(f.control({"quota"}).find("Quota settings") == 0);
+  CHECK(f.engine().head() == head);
+}
+
+TEST_CASE("a domain's life is commits: introduce, set target, resume, shut down, release, gone") {
+  EngineFixture f;
+  const uint64_t admin = f.admin();
+  REQUIRE(f.introduce(7) == "");
+  pb::CommitRecord c = head_commit(f);
+  CHECK(c.summary() == "dom0: introduce domain 7");
+  CHECK(c.author().kind() == pb::CommitAuthor::SOCKET);
+  CHECK(state_of(c) ==
+        Strings{"domain/7/introduced: - -> yes", "domain/7/ring: - -> gfn 1 port 1"});
+  REQUIRE(f.introduce(9) == "");
+
+  f.ok(admin, MsgType::kSetTarget, args({"9", "7"}));
+  c = head_commit(f);
+  CHECK(c.summary() == "dom0: set the target of domain 9 to 7");
+  CHECK(state_of(c) == Strings{"domain/9/target: - -> 7"});
+
+  // RESUME of a domain whose shutdown was not reported changes nothing, and is an event
+  // of its life all the same.
+  uint64_t head = f.engine().head();
+  f.ok(admin, MsgType::kResume, args({"7"}));
+  CHECK(f.engine().head() == head + 1);
+  c = head_commit(f);
+  CHECK(c.summary() == "dom0: resume domain 7");
+  CHECK(state_of(c).empty());
+
+  f.domain_states({{7, dxs::pb::DomainState::SHUTDOWN}, {9, dxs::pb::DomainState::RUNNING}});
+  c = head_commit(f);
+  CHECK(c.summary() == "dxs: domain 7 shut down");
+  CHECK(c.author().kind() == pb::CommitAuthor::STORE);
+  CHECK(state_of(c) == Strings{"domain/7/shutdown-reported: - -> yes"});
+  f.ok(admin, MsgType::kResume, args({"7"}));
+  CHECK(state_of(head_commit(f)) == Strings{"domain/7/shutdown-reported: yes -> -"});
+
+  // RELEASE: the domain's settings go, and so does every trace of it in others'.
+  f.set_perms(admin, "@releaseDomain", {"n0", "r7"});
+  f.ok(admin, MsgType::kRelease, args({"7"}));
+  c = head_commit(f);
+  CHECK(c.summary() == "dom0: release domain 7");
+  CHECK(state_of(c) == Strings{"domain/9/target: 7 -> -", "domain/7/introduced: yes -> -",
+                               "domain/7/ring: gfn 1 port 1 -> -"});
+  REQUIRE(changes_of(c) == Strings{"PERMS @releaseDomain"});
+  CHECK(perms_of(c.changes(0).before()) == "n0 r7");
+  CHECK(perms_of(c.changes(0).after()) == "n0");
+
+  // A domain found gone: the store's own commit.
+  f.domain_states({});
+  c = head_commit(f);
+  CHECK(c.summary() == "dxs: domain 9 is gone (no longer exists)");
+  CHECK(c.author().kind() == pb::CommitAuthor::STORE);
+  CHECK(c.author().domid() == 0);
+  CHECK(state_of(c) ==
+        Strings{"domain/9/introduced: yes -> -", "domain/9/ring: gfn 1 port 1 -> -"});
+}
+
+TEST_CASE("SET_FEATURE's commit holds the features chosen") {
+  EngineFixture f;
+  f.ok(f.admin(), MsgType::kSetFeature, args({"7", "1"}));
+  const pb::CommitRecord c = head_commit(f);
+  CHECK(c.summary() == "dom0: set the ring features of domain 7 to 1");
+  CHECK(state_of(c) == Strings{"domain/7/features: - -> 1"});
+}
+
+TEST_CASE("a request through the Ops API names the Ops API as its author") {
+  EngineFixture f;
+  pb::Request req;
+  req.set_type(dxs::wire::to_u32(MsgType::kWrite));
+  req.mutable_write()->set_path("/ops");
+  req.mutable_write()->set_value("1");
+  pb::Reply reply;
+  std::vector<pb::Outbound> out;
+  f.engine().ops_request(req, reply, out);
+  const pb::CommitRecord c = head_commit(f);
+  CHECK(c.summary() == "ops: write /ops = 1");
+  CHECK(c.author().kind() == pb::CommitAuthor::OPS);
+  CHECK(c.author().domid() == 0);
+  CHECK(c.author().pid() == 0);
 }
