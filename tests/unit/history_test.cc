@@ -490,3 +490,22 @@ TEST_CASE("a request through the Ops API names the Ops API as its author") {
   CHECK(c.author().domid() == 0);
   CHECK(c.author().pid() == 0);
 }
+
+TEST_CASE("a release lists a node it scrubs and then removes once, as deleted") {
+  EngineFixture f;
+  const uint64_t admin = f.admin();
+  REQUIRE(f.introduce(7) == "");
+  f.ok(admin, MsgType::kMkdir, args({"/local/domain/7/data/x"}));
+  f.set_perms(admin, "/local/domain/7/data", {"n7"});
+  // Not the domain's own, but naming it: scrubbed, then removed with its parent.
+  f.set_perms(admin, "/local/domain/7/data/x", {"n0", "r7"});
+  const uint64_t x_version = f.engine().head();
+  f.ok(admin, MsgType::kRelease, args({"7"}));
+  const pb::CommitRecord c = head_commit(f);
+  CHECK(c.summary() == "dom0: release domain 7");
+  CHECK(changes_of(c) == Strings{"DELETED /local/domain/7/data", "DELETED /local/domain/7/data/x"});
+  for (const pb::Change& ch : c.changes()) {
+    if (ch.path() == "/local/domain/7/data/x") CHECK(ch.before_version() == x_version);
+  }
+  CHECK(version_at(f.db(), "/local/domain/7/data/x", f.engine().head())->deleted());
+}
