@@ -620,13 +620,16 @@ void Engine::take_effect(Request& r) {
       if (delta != 0) (*r.txn->record.mutable_node_delta())[domid] += delta;
     }
     if (!r.node_delta.empty()) s.txns.save(*r.txn);
-    return;
-  }
-  for (const auto& [domid, delta] : r.node_delta) {
-    if (delta == 0) continue;
-    pb::DomainRecord& d = s.domains.get_or_create(domid);
-    d.set_node_count(d.node_count() + delta);
-    s.domains.save(s.ws, domid);
+    // A request in a transaction changes its view, not main; only a special node's
+    // permissions, which no view holds, are set at once, and that is a commit on main.
+    if (r.changes.empty()) return;
+  } else {
+    for (const auto& [domid, delta] : r.node_delta) {
+      if (delta == 0) continue;
+      pb::DomainRecord& d = s.domains.get_or_create(domid);
+      d.set_node_count(d.node_count() + delta);
+      s.domains.save(s.ws, domid);
+    }
   }
   if (r.changes.empty() && r.state_changes.empty() && !r.force_commit) return;
   CommitInfo info;

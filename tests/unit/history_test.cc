@@ -380,6 +380,21 @@ TEST_CASE("SET_PERMS of a special node is a commit holding both states") {
   CHECK(perms_of(c.changes(0).before()) == "n0");
   CHECK(perms_of(c.changes(0).after()) == "n0 r7");
 
+  // Inside a transaction it takes effect at once (no transaction's view holds it): a
+  // commit on main, naming the transaction.
+  const uint32_t t = f.start(admin);
+  const uint64_t before_txn = f.engine().head();
+  f.set_perms(admin, "@introduceDomain", {"n0", "r5"}, t);
+  CHECK(f.engine().head() == before_txn + 1);
+  const pb::CommitRecord in_txn = head_commit(f);
+  CHECK(in_txn.on_main());
+  CHECK(in_txn.summary() == "dom0: setperms @introduceDomain = n0 r5");
+  CHECK(in_txn.tx_id() == t);
+  REQUIRE(in_txn.changes_size() == 1);
+  CHECK(perms_of(in_txn.changes(0).after()) == "n0 r5");
+  CHECK(f.commit(admin, t) == "");
+  CHECK(f.engine().head() == before_txn + 1);  // the transaction changed nothing else
+
   // Refused, it changes nothing and is no commit.
   const uint64_t g7 = f.open_domain(7);
   const uint64_t introduced = f.engine().head();
