@@ -6,12 +6,14 @@
 //     G simulated guests (tests/simguest, on the simxen machine DIR) introduced to the
 //     daemon at SOCK, each with its home /local/domain/<domid> and its first request
 //     answered over its ring; and S dom0 clients connected to SOCK, each with one request
-//     answered (so that the frontend has accepted them and handed them to the fd store).
-//     Then it prints "ready" and reads commands on stdin, one a line:
-//       send R   every socket client and every guest writes one request (a WRITE of its
-//                own node, round R), without waiting; prints "sent". Then it waits for
-//                every answer and prints "sockets T..." and "rings T..." (each client's
-//                answer time, CLOCK_MONOTONIC nanoseconds) and "done".
+//     answered (a WRITE of its own node, so that the frontend has accepted it and handed
+//     it to the fd store). Then it prints "ready" and reads commands on stdin, one a line:
+//       send R write|read
+//                every socket client and every guest writes one request (a WRITE of its
+//                own node, round R, or a READ of it), without waiting; prints "sent".
+//                Then it waits for every answer and prints "sockets T..." and
+//                "rings T..." (each client's answer time, CLOCK_MONOTONIC nanoseconds)
+//                and "done".
 //       quit     exits.
 //     The driver sends "send" while no frontend runs (killed), then starts the new one.
 //     Guests' requests go into their rings as Linux's xenbus would leave them while the
@@ -71,7 +73,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-constexpr uint32_t kGetDomainPath = 10, kIntroduce = 8, kWrite = 11, kMkdir = 12, kSetPerms = 14;
+constexpr uint32_t kRead = 2, kIntroduce = 8, kWrite = 11, kMkdir = 12, kSetPerms = 14;
 // Request ids of the timed requests over rings: far from the guest library's own (from 1).
 constexpr uint32_t kRoundIdBase = 0x40000000;
 // epoll data of a guest's channel: its index with this bit set (sockets have it clear).
@@ -203,10 +205,12 @@ struct RingClient {
   int channel = -1;  // bound at the guest's event-channel path for the timed rounds
   std::string in;
   uint32_t waiting_id = 0;
+  uint32_t waiting_type = 0;
   Clock::time_point answered_at;
 };
 
-// Reads the responses in the ring; true once the awaited reply is there (a WRITE success).
+// Reads the responses in the ring; true once the awaited reply is there (checked: a
+// success of the request's type).
 bool take_ring_reply(RingClient& r) {
   char buf[simguest::kRingSize];
   bool read_any = false;
@@ -224,8 +228,8 @@ bool take_ring_reply(RingClient& r) {
     if (m->type == simguest::kWatchEvent) continue;
     const std::string who = "guest " + std::to_string(r.guest->options().domid);
     if (m->req_id != r.waiting_id) fail(who + ": a reply to request " + std::to_string(m->req_id));
-    if (m->type != kWrite) {
-      fail(who + ": WRITE answered " +
+    if (m->type != r.waiting_type) {
+      fail(who + ": request answered " +
            (m->is_error() ? m->error_name() : "with type " + std::to_string(m->type)));
     }
     r.waiting_id = 0;
@@ -233,6 +237,11 @@ bool take_ring_reply(RingClient& r) {
   }
   if (bad) fail("guest " + std::to_string(r.guest->options().domid) + ": corrupt responses");
   return false;
+}
+
+// The node socket client i writes at set-up and in the rounds.
+std::string socket_node(size_t i) {
+  return "/bench/restart/s" + std::to_string(i);
 }
 
 class Clients {
@@ -251,16 +260,18 @@ class Clients {
   }
 
   // One round: every client sends, then every answer is awaited.
-  void round(uint64_t r) {
+  void round(uint64_t r, bool write) {
+    const uint32_t type = write ? kWrite : kRead;
+    const std::string value = write ? value_of(r, "round") : "";
     for (size_t i = 0; i < sockets_.size(); ++i) {
-      send_request(sockets_[i], kWrite,
-                   "/bench/restart/s" + std::to_string(i) + '\0' + value_of(r, "round"));
+      send_request(sockets_[i], type, socket_node(i) + '\0' + value);
     }
     for (size_t i = 0; i < rings_.size(); ++i) {
       RingClient& ring = rings_[i];
       ring.waiting_id = kRoundIdBase + static_cast<uint32_t>(r);
-      const std::string bytes = simguest::encode(
-          {kWrite, ring.waiting_id, 0, std::string("restart") + '\0' + value_of(r, "round")});
+      ring.waiting_type = type;
+      const std::string bytes =
+          simguest::encode({type, ring.waiting_id, 0, std::string("restart") + '\0' + value});
       // put_bytes notifies too, as a guest does; nobody is bound to hear it now.
       if (ring.guest->put_bytes(bytes) != bytes.size()) {
         fail("guest " + std::to_string(ring.guest->options().domid) + ": its ring is not empty");
@@ -350,7 +361,7 @@ class Clients {
     for (size_t i = 0; i < sockets_.size(); ++i) {
       sockets_[i].fd = connect_unix(socket_);
       watch(sockets_[i].fd, i);
-      send_request(sockets_[i], kGetDomainPath, std::string("0") + '\0');
+      send_request(sockets_[i], kWrite, socket_node(i) + '\0' + value_of(0, "set-up"));
     }
     await_all();
   }
@@ -425,8 +436,11 @@ int run_clients(const Args& a) {
   std::string line;
   while (std::getline(std::cin, line)) {
     if (line == "quit") return 0;
-    if (line.rfind("send ", 0) == 0) {
-      clients.round(std::strtoull(line.c_str() + 5, nullptr, 10));
+    char op[16] = "";
+    unsigned long long r = 0;
+    if (std::sscanf(line.c_str(), "send %llu %15s", &r, op) == 2 &&
+        (std::string_view(op) == "write" || std::string_view(op) == "read")) {
+      clients.round(r, std::string_view(op) == "write");
       continue;
     }
     fail("unknown command: " + line);

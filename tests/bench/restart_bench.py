@@ -11,8 +11,10 @@ socket and outbox pipe in the fd store, passed back to the next frontend).
 - Frontend restart: G simulated guests introduced, each answered once over its ring, and
   S dom0 clients connected, each answered once (restart_bench clients: one process, one
   thread). Then, R times: SIGKILL the frontend; every client and guest sends one WRITE
-  (into its socket, which the fd store holds, or into its ring); start the frontend again
-  with the stored descriptors; time from its exec to each answer.
+  of its own node (into its socket, which the fd store holds, or into its ring); start
+  the frontend again with the stored descriptors; time from its exec to each answer.
+  Then R times again with a READ of that node instead: a change costs the store a
+  commit, a read only a lookup.
 - Store restart: the tree filled with N nodes shaped as a Xen host's (restart_bench
   populate: /local/domain/<d>/..., dom0's backends, /vm, /libxl; 16-32-byte values). Then,
   R times: W writes overwrite nodes of it (a host at work: RocksDB's WAL then holds what
@@ -22,7 +24,7 @@ socket and outbox pipe in the fd store, passed back to the next frontend).
 
 "From the exec": restart_bench stamp writes CLOCK_MONOTONIC just before it execs the
 daemon in the same process. The time systemd itself takes to notice the death and start
-the service (RestartSec=, 100 ms by default) is not counted; neither is the kill.
+the service (RestartSec=, 100 ms in deploy/systemd) is not counted; neither is the kill.
 
 Output: run.sh's rows on stdout (row<TAB>LABEL<TAB>UNIT<TAB>higher|lower|info<TAB>VALUE),
 medians over the R restarts, then a summary for people. --smoke checks that everything
@@ -217,9 +219,10 @@ class Clients:
         if got != word:
             raise RuntimeError("restart_bench clients said %r, not %r" % (got, word))
 
-    def send(self, round_):
-        """Every client sends its request; returns once they are written."""
-        self.proc.stdin.write("send %d\n" % round_)
+    def send(self, round_, op):
+        """Every client sends its request (op: write or read); returns once they are
+        written."""
+        self.proc.stdin.write("send %d %s\n" % (round_, op))
         self.proc.stdin.flush()
         self.expect("sent")
 
@@ -258,38 +261,43 @@ def median_or_none(values):
 
 
 def frontend_restart(bench, guests, sockets, restarts, keep):
-    """The frontend part; returns its rows (label, unit, better, value) and the rounds."""
+    """The frontend part: R restarts with a WRITE from every client, then R with a READ.
+    Returns its rows (label, unit, better, value) and the rounds, by request."""
     inst = Instance(bench).start()
     clients = None
-    rounds = []
+    rounds = {"WRITE": [], "READ": []}
     try:
         log("frontend: %d guests and %d socket clients (set-up)" % (guests, sockets))
         clients = Clients(bench, inst, guests, sockets)
-        for r in range(1, restarts + 1):
-            inst.wait_stored(sockets)
-            inst.pair.kill_frontend(signal.SIGKILL)
-            clients.send(r)
-            inst.restart_frontend()
-            socket_at, ring_at = clients.answers()
-            mono, real = read_stamp(inst.stamp)
-            lines = log_since(inst.pair.frontend_log, real)
-            s = [1000.0 * (t - mono) for t in socket_at]
-            g = [1000.0 * (t - mono) for t in ring_at]
-            result = {
-                "sockets_last": max(s) if s else None,
-                "sockets_median": statistics.median(s) if s else None,
-                "rings_last": max(g) if g else None,
-                "rings_median": statistics.median(g) if g else None,
-                "all": max(s + g),
-                # The frontend's own log: where the time before the answers went.
-                "log_first": first_at(lines, r"."),
-                "log_attached": first_at(lines, r"^attached to the store"),
-                "log_resumed": first_at(lines, r"socket connections of the previous frontend"),
-                "log_last_ring": first_at(lines, r"^serving dom\d+ ring", last=True),
-            }
-            rounds.append(result)
-            log("  restart %d: all answered %.1f ms after the exec (sockets %.1f, rings %.1f)"
-                % (r, result["all"], result["sockets_last"] or 0, result["rings_last"] or 0))
+        r = 0
+        for op in rounds:
+            for _ in range(restarts):
+                r += 1
+                inst.wait_stored(sockets)
+                inst.pair.kill_frontend(signal.SIGKILL)
+                clients.send(r, op.lower())
+                inst.restart_frontend()
+                socket_at, ring_at = clients.answers()
+                mono, real = read_stamp(inst.stamp)
+                lines = log_since(inst.pair.frontend_log, real)
+                s = [1000.0 * (t - mono) for t in socket_at]
+                g = [1000.0 * (t - mono) for t in ring_at]
+                result = {
+                    "sockets_last": max(s) if s else None,
+                    "sockets_median": statistics.median(s) if s else None,
+                    "rings_last": max(g) if g else None,
+                    "rings_median": statistics.median(g) if g else None,
+                    "all": max(s + g),
+                    # The frontend's own log: where the time before the answers went.
+                    "log_first": first_at(lines, r"."),
+                    "log_attached": first_at(lines, r"^attached to the store"),
+                    "log_resumed": first_at(lines, r"socket connections of the previous frontend"),
+                    "log_last_ring": first_at(lines, r"^serving dom\d+ ring", last=True),
+                }
+                rounds[op].append(result)
+                log("  restart %d, a %s each: all answered %.1f ms after the exec (sockets %.1f, "
+                    "rings %.1f)" % (r, op, result["all"], result["sockets_last"] or 0,
+                                     result["rings_last"] or 0))
     except Exception:
         keep[0] = True
         log("frontend part FAILED; logs kept in %s" % inst.pair.dir)
@@ -299,21 +307,23 @@ def frontend_restart(bench, guests, sockets, restarts, keep):
             clients.close()
         cleanup(inst, keep[0])
 
-    med = lambda key: median_or_none([x[key] for x in rounds])  # noqa: E731
-    what = "frontend restart, %d guest rings + %d sockets" % (guests, sockets)
-    rows = [
-        (what + ": every client answered", "ms", "lower", med("all")),
-        (what + ": against the target (%.0f ms)" % FRONTEND_TARGET_MS, "ratio", "lower",
-         med("all") / FRONTEND_TARGET_MS),
-        (what + ": last socket client answered", "ms", "lower", med("sockets_last")),
-        (what + ": median socket client answered", "ms", "info", med("sockets_median")),
-        (what + ": last guest answered", "ms", "lower", med("rings_last")),
-        (what + ": median guest answered", "ms", "info", med("rings_median")),
-        (what + ": its first log line (Xen's libraries open)", "ms", "info", med("log_first")),
-        (what + ": attached to the store (log)", "ms", "info", med("log_attached")),
-        (what + ": sockets resumed (log)", "ms", "info", med("log_resumed")),
-        (what + ": last ring served again (log)", "ms", "info", med("log_last_ring")),
-    ]
+    rows = []
+    for op, results in rounds.items():
+        med = lambda key: median_or_none([x[key] for x in results])  # noqa: E731
+        what = "frontend restart, %d guest rings + %d sockets, a %s each" % (guests, sockets, op)
+        rows += [
+            (what + ": every client answered", "ms", "lower", med("all")),
+            (what + ": against the target (%.0f ms)" % FRONTEND_TARGET_MS, "ratio", "lower",
+             med("all") / FRONTEND_TARGET_MS),
+            (what + ": last socket client answered", "ms", "lower", med("sockets_last")),
+            (what + ": median socket client answered", "ms", "info", med("sockets_median")),
+            (what + ": last guest answered", "ms", "lower", med("rings_last")),
+            (what + ": median guest answered", "ms", "info", med("rings_median")),
+            (what + ": its first log line (Xen's libraries open)", "ms", "info", med("log_first")),
+            (what + ": last ring served again (log)", "ms", "info", med("log_last_ring")),
+            (what + ": sockets resumed (log)", "ms", "info", med("log_resumed")),
+            (what + ": attached to the store (log)", "ms", "info", med("log_attached")),
+        ]
     return [r for r in rows if r[3] is not None], rounds
 
 
@@ -456,7 +466,7 @@ def main():
     load_start = os.getloadavg()[0]
     rows = []
     notes = []
-    frontend_rounds = store_rounds = []
+    frontend_rounds, store_rounds = {}, []
     if args.only in (None, "frontend"):
         if args.wait_idle > 0:
             notes.append("the machine was %.0f%% busy before the frontend part"
@@ -487,16 +497,18 @@ def main():
     print("         keeps its tdb in memory, oxenstored persists nothing by default); their")
     print("         live update is a planned handover, not a restart after a crash.")
     print()
+    width = max([len(label) for label, _, _, _ in rows] + [0])
     for label, unit, better, value in rows:
-        print("  %-88s %10.2f %s" % (label, value, unit))
+        print("  %-*s %10.2f %s" % (width, label, value, unit))
     def ms(x):
         return "-" if x is None else "%.1f" % x
 
-    if frontend_rounds:
+    for op, results in frontend_rounds.items():
         print()
-        print("frontend, each restart, ms after the exec: first log line / last ring served /")
-        print("sockets resumed / attached / last socket answered / last guest answered")
-        for i, r in enumerate(frontend_rounds, 1):
+        print("frontend, each restart with a %s from every client, ms after the exec:" % op)
+        print("first log line / last ring served / sockets resumed / attached /")
+        print("last socket answered / last guest answered")
+        for i, r in enumerate(results, 1):
             print("  %d: %s" % (i, " / ".join(ms(r[k]) for k in (
                 "log_first", "log_last_ring", "log_resumed", "log_attached", "sockets_last",
                 "rings_last"))))
