@@ -8,6 +8,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <string>
 
 #include "proto/session.pb.h"
 
@@ -19,9 +20,12 @@ struct ClientIdentity {
   // Socket clients only; -1 where unknown (a ring, or SO_PEERCRED failed).
   pid_t pid = -1;
   uid_t uid = static_cast<uid_t>(-1);
+  // The peer's command name (/proc/PID/comm, at most 15 bytes, any bytes), for the
+  // history's authors; empty where unknown.
+  std::string comm = {};
 
-  static ClientIdentity socket_peer(pid_t pid, uid_t uid) {
-    return ClientIdentity{pb::SOCKET, 0, pid, uid};
+  static ClientIdentity socket_peer(pid_t pid, uid_t uid, std::string comm = {}) {
+    return ClientIdentity{pb::SOCKET, 0, pid, uid, std::move(comm)};
   }
   static ClientIdentity ring(uint32_t domid) { return ClientIdentity{pb::RING, domid}; }
 };

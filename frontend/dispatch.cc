@@ -15,6 +15,7 @@ pb::Inbound Dispatch::open_item(uint64_t id, const Entry& e) const {
   open->set_domid(e.who.domid);
   open->set_peer_pid(e.who.pid);
   open->set_peer_uid(e.who.uid);
+  open->set_peer_comm(e.who.comm);
   return item;
 }
 

@@ -29,6 +29,26 @@ bool reset_peek_offset(int fd) {
   return setsockopt(fd, SOL_SOCKET, SO_PEEK_OFF, &zero, sizeof zero) == 0;
 }
 
+// Who is at the other end of a client socket: the kernel's credentials and, while the
+// process lives, its command name (it may have exited, or be another user's under
+// hidepid: then none).
+ClientIdentity socket_identity(int fd) {
+  PeerCredentials peer;
+  if (!peer_credentials(fd, peer)) return ClientIdentity::socket_peer(-1, static_cast<uid_t>(-1));
+  std::string comm;
+  if (peer.pid > 0) {
+    const int f = ::open(fmt::format("/proc/{}/comm", peer.pid).c_str(), O_RDONLY | O_CLOEXEC);
+    if (f >= 0) {
+      char buf[64];
+      const ssize_t n = ::read(f, buf, sizeof buf);
+      ::close(f);
+      if (n > 0) comm.assign(buf, static_cast<size_t>(n));
+      if (!comm.empty() && comm.back() == '\n') comm.pop_back();
+    }
+  }
+  return ClientIdentity::socket_peer(peer.pid, peer.uid, std::move(comm));
+}
+
 }  // namespace
 
 class SocketTransport::Conn final : public ClientConnection,
@@ -260,9 +280,7 @@ bool SocketTransport::resume_socket(uint64_t conn) {
   inherited_.connections.erase(it);
   const int flags = fcntl(fd, F_GETFL);
   if (flags >= 0) fcntl(fd, F_SETFL, flags | O_NONBLOCK);
-  PeerCredentials peer;
-  peer_credentials(fd, peer);
-  std::shared_ptr<Conn> c = add_client(fd, ClientIdentity::socket_peer(peer.pid, peer.uid));
+  std::shared_ptr<Conn> c = add_client(fd, socket_identity(fd));
   c->set_id(conn);
   dispatch_.adopt(conn, c, c->identity());
   resume_head(*c);
@@ -284,9 +302,7 @@ std::vector<uint64_t> SocketTransport::release_unclaimed(uint64_t last_opened) {
     // under its id and in the fd store as it was.
     const int flags = fcntl(fd, F_GETFL);
     if (flags >= 0) fcntl(fd, F_SETFL, flags | O_NONBLOCK);
-    PeerCredentials peer;
-    peer_credentials(fd, peer);
-    std::shared_ptr<Conn> c = add_client(fd, ClientIdentity::socket_peer(peer.pid, peer.uid));
+    std::shared_ptr<Conn> c = add_client(fd, socket_identity(fd));
     c->set_id(conn);
     dispatch_.adopt(conn, c, c->identity());
     if (auto out = inherited_.outboxes.find(conn); out != inherited_.outboxes.end()) {
@@ -335,9 +351,7 @@ void SocketTransport::accept_clients() {
     // and its socket is closed: the window is these two system calls.
     const uint64_t id = dispatch_.new_connection_id();
     fd_store_.store(connection_fd_name(id), fd);
-    PeerCredentials peer;
-    peer_credentials(fd, peer);
-    std::shared_ptr<Conn> c = add_client(fd, ClientIdentity::socket_peer(peer.pid, peer.uid));
+    std::shared_ptr<Conn> c = add_client(fd, socket_identity(fd));
     c->set_id(id);
     c->open_outbox();
     dispatch_.open(id, c, c->identity());

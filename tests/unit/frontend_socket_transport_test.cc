@@ -12,6 +12,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <functional>
@@ -173,6 +174,23 @@ struct Harness {
 };
 
 }  // namespace
+
+TEST_CASE("a client's open names its pid, uid and command, for the history's authors") {
+  Harness h;
+  h.connect();
+  const pb::OpenConnection& open = h.link.items.back().open();
+  CHECK(open.peer_pid() == getpid());
+  CHECK(open.peer_uid() == getuid());
+  char comm[64] = {};
+  FILE* self = std::fopen("/proc/self/comm", "r");
+  REQUIRE(self != nullptr);
+  REQUIRE(std::fgets(comm, sizeof comm, self) != nullptr);
+  std::fclose(self);
+  std::string expected(comm);
+  if (!expected.empty() && expected.back() == '\n') expected.pop_back();
+  CHECK(!expected.empty());
+  CHECK(open.peer_comm() == expected);
+}
 
 TEST_CASE("a message arriving one byte at a time becomes one request") {
   Harness h;
