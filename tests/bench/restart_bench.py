@@ -486,8 +486,11 @@ def main():
     for label, unit, better, value in rows:
         row(label, unit, better, value)
 
-    commit = subprocess.run(["git", "-C", TOP, "describe", "--always", "--dirty"],
-                            capture_output=True, text=True).stdout.strip() or "?"
+    try:  # a user's copy may have no git, or no .git (tests/fresh.sh copies files alone)
+        commit = subprocess.run(["git", "-C", TOP, "describe", "--always", "--dirty"],
+                                capture_output=True, text=True).stdout.strip() or "?"
+    except OSError:
+        commit = "?"
     print()
     print("dxs restart benchmark, mode %s (median of %d restarts each)" % (mode, restarts))
     now = datetime.datetime.now(datetime.timezone.utc)
