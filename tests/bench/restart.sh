@@ -11,7 +11,7 @@
 #                               [--restarts R] [--only frontend|store] [--wait-idle S]
 #
 #   (default)   1 000 guests, 1 000 sockets, 1 000 000 nodes, 5 restarts of each daemon:
-#               about 2 minutes on 2 cores, most of it filling the tree.
+#               about 3 minutes on 2 cores, most of it filling the tree.
 #   --smoke     20 guests, 20 sockets, 10 000 nodes, 2 restarts: seconds. The test suite
 #               runs it (suite 'bench'): it checks that it runs, never a timing.
 #   --wait-idle S   before each part, wait up to S seconds for the machine to be at least

@@ -499,8 +499,9 @@ def main():
           % (os.cpu_count(), os.uname().release, load_start, load_end))
     print("dxs:     %s at %s, binaries from %s" % (TOP, commit, BUILD))
     print("peers:   n/a: C xenstored and oxenstored lose their state when killed (C xenstored")
-    print("         keeps its tdb in memory, oxenstored persists nothing by default); their")
-    print("         live update is a planned handover, not a restart after a crash.")
+    print("         keeps its database in memory by default, Debian's oxenstored persists")
+    print("         nothing) and their connections; their live update is a planned")
+    print("         handover, not a restart after a crash.")
     print()
     width = max([len(label) for label, _, _, _ in rows] + [0])
     for label, unit, better, value in rows:
