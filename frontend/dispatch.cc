@@ -231,6 +231,8 @@ std::vector<pb::Inbound> Dispatch::on_attached(const pb::Welcome& welcome) {
   for (auto& conn : forgotten) conn->close("unknown to the store");
   for (const pb::KnownConnection* k : rings)
     ring_host_->open_ring(k->conn(), k->ring(), false, k->features(), &k->ring_end());
+  if (!rings.empty())
+    log_.info("{} guest rings of the previous frontend served again", rings.size());
   size_t resumed = 0;
   for (const pb::KnownConnection* k : sockets) {
     if (socket_host_->resume_socket(k->conn())) {

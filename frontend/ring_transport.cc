@@ -142,7 +142,13 @@ void RingTransport::open_ring(uint64_t conn, const pb::RingAddress& address, boo
   by_domid_[domid] = ring;
   by_port_[*port] = ring;
   dispatch_.adopt(conn, ring, ClientIdentity::ring(domid));
-  log_.info("serving {}{}", ring->describe(), reset ? ", reset" : "");
+  // A ring adopted from the Welcome is one of many at a restart (the Dispatch logs their
+  // count); a ring the store opens now (INTRODUCE) is news.
+  if (resumed != nullptr) {
+    log_.debug("serving {} again", ring->describe());
+  } else {
+    log_.info("serving {}{}", ring->describe(), reset ? ", reset" : "");
+  }
   // The guest may have written requests before its port was bound.
   mark_ready(ring);
   if (ring->notify_) mark_flush(ring);

@@ -293,7 +293,7 @@ def frontend_restart(bench, guests, sockets, restarts, keep):
                     "log_first": first_at(lines, r"."),
                     "log_attached": first_at(lines, r"^attached to the store"),
                     "log_resumed": first_at(lines, r"socket connections of the previous frontend"),
-                    "log_last_ring": first_at(lines, r"^serving dom\d+ ring", last=True),
+                    "log_last_ring": first_at(lines, r"guest rings of the previous frontend served again"),
                 }
                 rounds[op].append(result)
                 log("  restart %d, a %s each: all answered %.1f ms after the exec (sockets %.1f, "
