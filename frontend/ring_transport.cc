@@ -342,18 +342,15 @@ void RingTransport::queue_response(Ring& ring, Outgoing&& o) {
   }
   ring.out_.push_back(std::move(o));
   mark_flush(ring.shared_from_this());
-  // What waited for this one may follow it now.
-  for (size_t i = 0; i < ring.held_.size();) {
+  // The one that waited for this one follows it now, and in turn what waited for that.
+  for (size_t i = 0; i < ring.held_.size(); ++i) {
     Outgoing& h = ring.held_[i];
     const uint32_t start = h.rsp_end - static_cast<uint32_t>(h.bytes.size());
-    if (static_cast<int32_t>(start - ring.accepted_end_) > 0) {
-      ++i;
-      continue;
-    }
+    if (static_cast<int32_t>(start - ring.accepted_end_) > 0) continue;
     Outgoing next = std::move(h);
     ring.held_.erase(ring.held_.begin() + static_cast<std::ptrdiff_t>(i));
     queue_response(ring, std::move(next));
-    i = 0;
+    return;
   }
 }
 

@@ -197,3 +197,19 @@ TEST_CASE("frontend generations: a new frontend supersedes the last, which canno
   // A generation the store never gave (its state was replaced) is refused as well.
   CHECK(attach(b + 5).err() == ESTALE);
 }
+
+TEST_CASE("the Welcome names the highest socket the store opened, across a restart") {
+  EngineFixture f;
+  auto welcome = [&] {
+    std::vector<dxs::pb::Outbound> out;
+    return f.engine().hello(dxs::pb::Hello{}, out).value();
+  };
+  const uint64_t first = f.open_socket();
+  const uint64_t second = f.open_socket();
+  REQUIRE(second > first);
+  CHECK(welcome().last_socket_conn() == second);
+  // Closed, it stays the highest opened: a socket of its id that comes back is closed.
+  f.close(second);
+  f.restart();
+  CHECK(welcome().last_socket_conn() == second);
+}
