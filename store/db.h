@@ -262,6 +262,11 @@ inline constexpr std::string_view kFrontendGeneration = "frontend_generation";
 inline constexpr std::string_view kLastSocketConn = "last_socket_conn";
 // The next id of a ring connection (BE64): the store allocates those itself.
 inline constexpr std::string_view kNextRingConn = "next_ring_conn";
+// The oldest commit history still holds (BE64; absent: every commit since the first).
+// Commits before it, and the versions only they read, have been pruned (retention).
+inline constexpr std::string_view kHistoryHorizon = "history_horizon";
+// The key of private paths' value digests (docs/design.md, "Privacy").
+inline constexpr std::string_view kPrivacyKey = "privacy_key";
 inline constexpr std::string_view kSpecialPermsPrefix = "special_perms:";
 inline constexpr std::string_view kQuotaPrefix = "quota:";
 }  // namespace meta
