@@ -2,7 +2,9 @@
 # run.sh - the dxs benchmark: the same workloads against dxs (dxs-store + dxs-frontend in
 # their default configuration: RocksDB WAL on, no fsync), Debian's C xenstored and
 # oxenstored, in one run, and ONE table: each daemon's figures and dxs's ratio to the best
-# of the two others.
+# of the two others. The table opens with the CPU time each daemon spends per request (all
+# its processes: dxs-store and dxs-frontend together), workload by workload: on a small
+# dom0 that, not the wall clock, decides throughput (ARCHITECTURE.md section 7).
 #
 # usage: tests/bench/run.sh [--smoke | --quick | --full] [--repeat N] [--daemons "dxs c ocaml"]
 #
@@ -226,7 +228,10 @@ workload() {
       return 0
     fi
   done
-  out=$(timeout --kill-after=10 "$limit" "$xsbench" "$@" --socket "$sock" 2>"$tmp/last.err") || status=$?
+  # The daemon's processes, whose CPU time xsbench reports per request.
+  local pid_args=()
+  for pid in $running; do pid_args+=(--pid "$pid"); done
+  out=$(timeout --kill-after=10 "$limit" "$xsbench" "$@" --socket "$sock" "${pid_args[@]}" 2>"$tmp/last.err") || status=$?
   if [ "$status" -eq 0 ]; then
     while IFS='=' read -r k v; do
       if [ -n "$k" ]; then record "$daemon" "$key.$k" "$v"; fi
@@ -427,6 +432,17 @@ load_end=$(cut -d ' ' -f 1 /proc/loadavg)
 
 # --- the table ------------------------------------------------------------------------------
 add_row() { printf '%s\t%s\t%s\t%s\n' "$@" >>"$rows"; }
+# The headline: CPU per request of all the daemon's processes (dxs: both), workload by
+# workload; on a 2-core dom0 it is what decides throughput (ARCHITECTURE.md section 7).
+add_row serial_write.cpu_us_per_req "CPU per request: 1 client, serial writes" us lower
+add_row serial_read.cpu_us_per_req "CPU per request: 1 client, serial reads" us lower
+add_row par4_write.cpu_us_per_req "CPU per request: 4 clients, writes" us lower
+add_row par4_read.cpu_us_per_req "CPU per request: 4 clients, reads" us lower
+add_row par16_write.cpu_us_per_req "CPU per request: 16 clients, writes" us lower
+add_row par16_read.cpu_us_per_req "CPU per request: 16 clients, reads" us lower
+add_row dir.cpu_us_per_req "CPU per request: DIRECTORY of $DIR_CHILDREN children" us lower
+add_row txn.cpu_us_per_req "CPU per request: transactions of $TXN_KEYS writes" us lower
+add_row watch.cpu_us_per_event "CPU per event: watch fan-out to $WATCHERS watchers" us lower
 add_row serial_write.ops_per_s "1 client, serial writes ($SERIAL_OPS ops)" ops/s higher
 add_row serial_write.p50_us "1 client, serial writes: latency p50" us lower
 add_row serial_write.p99_us "1 client, serial writes: latency p99" us lower

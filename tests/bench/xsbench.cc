@@ -11,6 +11,10 @@
 //   xsbench txn       --socket S --clients C --txns T --keys K
 //   xsbench watch     --socket S --watchers W --writes N [--ahead 32]
 //
+// Every workload but ping, populate and ls also takes --pid P (repeatable): the daemon's
+// processes, whose CPU time over the measured phase it reports per request
+// (cpu_us_per_req; per event for watch), from /proc/P/task/*/schedstat.
+//
 // Results are key=value lines on stdout. Every measurement synchronises on replies (or on
 // the watch events themselves), never on sleeps; set-up (creating the nodes a workload
 // reads, connecting, registering watches) is done before the clock starts. Any error
@@ -36,10 +40,12 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "proc_cpu.h"
 #include "xs_connection.h"
 
 namespace xsbench {
@@ -71,6 +77,26 @@ void report(const char* key, double value) {
 void report(const char* key, uint64_t value) {
   std::printf("%s=%llu\n", key, static_cast<unsigned long long>(value));
 }
+
+class Options;
+
+// The CPU time the daemon's processes (--pid) spend over a measured phase: what decides
+// throughput on a small dom0 (ARCHITECTURE.md section 7), reported per request.
+class CpuMeter {
+ public:
+  explicit CpuMeter(const Options& o);
+  void start() { begin_ = total(); }
+  void stop() { end_ = total(); }
+  // Reports `key` = CPU microseconds per unit over count units; nothing without --pid
+  // (or if a process went away: its time went with it).
+  void report_per(const char* key, uint64_t count) const;
+
+ private:
+  std::optional<uint64_t> total() const;
+  std::vector<pid_t> pids_;
+  std::optional<uint64_t> begin_;
+  std::optional<uint64_t> end_;
+};
 
 class Options {
  public:
@@ -190,6 +216,25 @@ int run_ping(const Options& o) {
   }
 }
 
+CpuMeter::CpuMeter(const Options& o) {
+  for (const std::string& pid : o.all("pid")) pids_.push_back(static_cast<pid_t>(std::stol(pid)));
+}
+
+std::optional<uint64_t> CpuMeter::total() const {
+  uint64_t sum = 0;
+  for (pid_t pid : pids_) {
+    std::optional<uint64_t> ns = bench::process_cpu_ns(pid);
+    if (!ns) return std::nullopt;
+    sum += *ns;
+  }
+  return sum;
+}
+
+void CpuMeter::report_per(const char* key, uint64_t count) const {
+  if (pids_.empty() || !begin_ || !end_ || count == 0) return;
+  report(key, static_cast<double>(*end_ - *begin_) / 1000.0 / static_cast<double>(count));
+}
+
 // --- 1 client, serial --------------------------------------------------------------------
 
 int run_serial(const Options& o) {
@@ -204,6 +249,8 @@ int run_serial(const Options& o) {
   latency_us.reserve(ops);
   std::string payload;
   const uint32_t type = write ? kWrite : kRead;
+  CpuMeter cpu(o);
+  cpu.start();
   const auto t0 = Clock::now();
   for (size_t i = 0; i < ops; ++i) {
     payload = write ? write_payload(key(i), kValue) : path_payload(key(i));
@@ -212,7 +259,9 @@ int run_serial(const Options& o) {
     latency_us.push_back(std::chrono::duration<double, std::micro>(Clock::now() - start).count());
   }
   const double secs = seconds_since(t0);
+  cpu.stop();
   report("ops", static_cast<uint64_t>(ops));
+  cpu.report_per("cpu_us_per_req", ops);
   report("seconds", secs);
   report("ops_per_s", static_cast<double>(ops) / secs);
   report("p50_us", percentile(latency_us, 0.50));
@@ -224,9 +273,11 @@ int run_serial(const Options& o) {
 
 // Runs body(client, connection) on `clients` threads, each with its own connection made
 // and prepared (prepare(client, connection)) before the clock starts. Returns the seconds
-// from the common start until the last client finished.
+// from the common start until the last client finished. A meter given is started and
+// stopped with the clock.
 template <typename Prepare, typename Body>
-double run_clients(const std::string& sock, size_t clients, Prepare prepare, Body body) {
+double run_clients(const std::string& sock, size_t clients, Prepare prepare, Body body,
+                   CpuMeter* cpu = nullptr) {
   std::latch ready(static_cast<std::ptrdiff_t>(clients));
   std::latch go(1);
   std::vector<std::thread> threads;
@@ -240,10 +291,13 @@ double run_clients(const std::string& sock, size_t clients, Prepare prepare, Bod
     });
   }
   ready.wait();
+  if (cpu) cpu->start();
   const auto t0 = Clock::now();
   go.count_down();
   for (auto& t : threads) t.join();
-  return seconds_since(t0);
+  const double secs = seconds_since(t0);
+  if (cpu) cpu->stop();
+  return secs;
 }
 
 int run_parallel(const Options& o) {
@@ -251,6 +305,7 @@ int run_parallel(const Options& o) {
   const size_t clients = std::max<size_t>(1, o.num("clients"));
   const size_t per_client = std::max<size_t>(1, o.num("ops") / clients);
   const std::string dir = run_dir("parallel");
+  CpuMeter cpu(o);
   auto key = [&](size_t j, size_t i) {
     return dir + "/c" + std::to_string(j) + "/k" + std::to_string(i % kKeysPerClient);
   };
@@ -266,9 +321,11 @@ int run_parallel(const Options& o) {
           payload = write ? write_payload(key(j, i), kValue) : path_payload(key(j, i));
           c.call_ok(write ? kWrite : kRead, payload);
         }
-      });
+      },
+      &cpu);
   const size_t ops = per_client * clients;
   report("ops", static_cast<uint64_t>(ops));
+  cpu.report_per("cpu_us_per_req", ops);
   report("seconds", secs);
   report("ops_per_s", static_cast<double>(ops) / secs);
   return 0;
@@ -291,10 +348,14 @@ int run_directory(const Options& o) {
     die("DIRECTORY listed " + std::to_string(listed) + " children, expected " +
         std::to_string(children));
   }
+  CpuMeter cpu(o);
+  cpu.start();
   const auto t0 = Clock::now();
   for (size_t i = 0; i < ops; ++i) c.call_ok(kDirectory, payload);
   const double secs = seconds_since(t0);
+  cpu.stop();
   report("ops", static_cast<uint64_t>(ops));
+  cpu.report_per("cpu_us_per_req", ops);
   report("seconds", secs);
   report("ops_per_s", static_cast<double>(ops) / secs);
   return 0;
@@ -399,6 +460,8 @@ int run_txn(const Options& o) {
   }
   std::atomic<uint64_t> eagain{0};
   std::atomic<uint64_t> commits{0};
+  std::atomic<uint64_t> requests{0};
+  CpuMeter cpu(o);
   const double secs = run_clients(
       o.str("socket"), clients, [](size_t, Connection&) {},
       [&](size_t j, Connection& c) {
@@ -406,12 +469,14 @@ int run_txn(const Options& o) {
         for (size_t t = 0; t < txns; ++t) {
           for (;;) {
             const Message start = c.call_ok(kTransactionStart, std::string_view("\0", 1));
+            requests += 2;  // the start, and the end whichever it is
             const uint32_t tx =
                 static_cast<uint32_t>(std::strtoul(start.payload.c_str(), nullptr, 10));
             bool conflict = false;
             for (size_t k = 0; k < keys && !conflict; ++k) {
               const std::string path = prefix + std::to_string(t) + "k" + std::to_string(k);
               const Message r = c.call(kWrite, write_payload(path, kValue), tx);
+              ++requests;
               if (r.is_error() && r.error() != "EAGAIN")
                 die("WRITE in a transaction: " + r.error());
               conflict = r.is_error();
@@ -431,8 +496,11 @@ int run_txn(const Options& o) {
             break;
           }
         }
-      });
+      },
+      &cpu);
   report("commits", commits.load());
+  report("requests", requests.load());
+  cpu.report_per("cpu_us_per_req", requests.load());
   report("eagain", eagain.load());
   report("seconds", secs);
   report("commits_per_s", static_cast<double>(commits.load()) / secs);
@@ -509,6 +577,8 @@ int run_watch(const Options& o) {
   });
 
   const size_t ahead = o.num("ahead", 32);
+  CpuMeter cpu(o);
+  cpu.start();
   const auto t0 = Clock::now();
   for (size_t i = 0; i < writes; ++i) {
     if (ahead != 0 && i >= ahead) {
@@ -521,6 +591,7 @@ int run_watch(const Options& o) {
   }
   const double write_secs = seconds_since(t0);
   receiver.join();
+  cpu.stop();
   ::close(ep);
   const uint64_t expected = static_cast<uint64_t>(watchers) * writes;
   const uint64_t got = delivered.load();
@@ -547,6 +618,7 @@ int run_watch(const Options& o) {
   report("lost", expected - got);
   report("seconds", secs);
   report("events_per_s", static_cast<double>(got) / secs);
+  cpu.report_per("cpu_us_per_event", got);
   report("writes_per_s", static_cast<double>(writes) / write_secs);
   return 0;
 }
