@@ -72,23 +72,24 @@ while [ $# -gt 0 ]; do
   shift
 done
 
-# Sizes. TREE_NODES: the large tree; WATCHERS x WATCH_WRITES events; RING_ARGS: guests and
+# Sizes. TREE_NODES: the large tree; WATCHERS x WATCH_WRITES events; HOSTILE_SECONDS: the
+# victim's time alone and under attack; RING_ARGS: guests and
 # requests per guest of ring_bench.
 case "$mode" in
   smoke)
     SERIAL_OPS=200; PAR_OPS=320; DIR_CHILDREN=500; DIR_OPS=100; TREE_NODES=2000
     TXN_CLIENTS=4; TXN_COUNT=20; TXN_KEYS=5; WATCHERS=10; WATCH_WRITES=20
-    RING_ARGS="--smoke"
+    RING_ARGS="--smoke"; HOSTILE_SECONDS=1
     default_repeat=1; limit=120 ;;
   quick)
     SERIAL_OPS=5000; PAR_OPS=10000; DIR_CHILDREN=500; DIR_OPS=2000; TREE_NODES=20000
     TXN_CLIENTS=4; TXN_COUNT=500; TXN_KEYS=5; WATCHERS=100; WATCH_WRITES=200
-    RING_ARGS="--guests 50 --ops 200"
+    RING_ARGS="--guests 50 --ops 200"; HOSTILE_SECONDS=3
     default_repeat=1; limit=900 ;;
   full)
     SERIAL_OPS=20000; PAR_OPS=40000; DIR_CHILDREN=500; DIR_OPS=10000; TREE_NODES=100000
     TXN_CLIENTS=4; TXN_COUNT=500; TXN_KEYS=5; WATCHERS=100; WATCH_WRITES=1000
-    RING_ARGS="--guests 50 --ops 1000"
+    RING_ARGS="--guests 50 --ops 1000"; HOSTILE_SECONDS=5
     default_repeat=3; limit=1800 ;;
 esac
 repeat=${repeat:-$default_repeat}
@@ -350,6 +351,13 @@ bench_daemon() {
   done
   stop_daemon
 
+  # The hostile mix on an instance of its own: what the attackers leave (transactions
+  # held, events queued) must not touch the other rows.
+  if start_daemon "$daemon" "$base-hostile"; then
+    workload "$daemon" hostile hostile --seconds "$HOSTILE_SECONDS"
+    stop_daemon
+  fi
+
   if start_daemon "$daemon" "$base-tree"; then
     record_rss "$daemon" empty
     workload "$daemon" tree populate --nodes "$TREE_NODES"
@@ -459,6 +467,10 @@ add_row txn.commits_per_s "$TXN_CLIENTS clients x $TXN_COUNT transactions, $TXN_
 add_row txn.eagain "  the same: EAGAIN (each retried)" count lower
 add_row watch.events_per_s "watch fan-out: $WATCHERS watchers, 1 writer ($WATCH_WRITES writes)" events/s higher
 add_row watch.lost "  the same: events lost" count lower
+add_row hostile.ratio "hostile mix: a victim's serial reads, under attack / alone" x higher
+add_row hostile.alone_per_s "  the victim alone" ops/s higher
+add_row hostile.attacked_per_s "  the victim beside 2 never-reading flooders, a transaction hoarder, an unread watch" ops/s higher
+add_row hostile.rss_growth_kb "  the daemon's memory growth during the attack" MiB lower
 add_row mem.rss_kb "resident memory holding the $TREE_NODES-node tree" MiB lower
 add_row mem.store_rss_kb "  dxs-store" MiB info
 add_row mem.frontend_rss_kb "  dxs-frontend" MiB info

@@ -10,6 +10,8 @@
 //   xsbench ls        --socket S --nodes N                     xenstore-ls of that tree
 //   xsbench txn       --socket S --clients C --txns T --keys K
 //   xsbench watch     --socket S --watchers W --writes N [--ahead 32]
+//   xsbench hostile   --socket S --seconds T [--pid P]...   a victim's serial reads, alone
+//                     and beside hostile clients (see run_hostile)
 //
 // Every workload but ping, populate and ls also takes --pid P (repeatable): the daemon's
 // processes, whose CPU time over the measured phase it reports per request
@@ -623,6 +625,172 @@ int run_watch(const Options& o) {
   return 0;
 }
 
+// --- a victim among hostile clients ---------------------------------------------------------
+
+// Resident memory of the daemon's processes (--pid), in kB; 0 where one cannot be read.
+uint64_t rss_kb(const std::vector<std::string>& pids) {
+  uint64_t total = 0;
+  for (const std::string& pid : pids) {
+    std::ifstream status("/proc/" + pid + "/status");
+    std::string line;
+    while (std::getline(status, line)) {
+      if (line.rfind("VmRSS:", 0) == 0) total += std::strtoull(line.c_str() + 6, nullptr, 10);
+    }
+  }
+  return total;
+}
+
+// A request's bytes, header and payload, for clients that write raw.
+std::string raw_request(uint32_t type, std::string_view payload, uint32_t req_id,
+                        uint32_t tx_id = 0) {
+  std::string out;
+  const uint32_t header[4] = {type, req_id, tx_id, static_cast<uint32_t>(payload.size())};
+  out.append(reinterpret_cast<const char*>(header), sizeof(header));
+  out.append(payload);
+  return out;
+}
+
+// One request on c, its reply waited for until `stop`: nullopt if stop came first (a
+// daemon that stalls an attacker's peer must not hang the benchmark).
+std::optional<Message> call_until(Connection& c, uint32_t type, std::string_view payload,
+                                  const std::atomic<bool>& stop) {
+  c.queue(type, payload);
+  c.flush();
+  pollfd p{c.fd(), POLLIN, 0};
+  while (::poll(&p, 1, 50) == 0) {
+    if (stop.load(std::memory_order_relaxed)) return std::nullopt;
+  }
+  return c.receive();
+}
+
+// A client that pipelines WRITEs as fast as the server takes them and never reads a
+// reply: its socket fills both ways, and a server that queues without bound grows.
+void flood_without_reading(const std::string& sock, const std::string& key,
+                           const std::atomic<bool>& stop) {
+  const int fd = Connection::try_connect(sock);
+  if (fd < 0) die("hostile: connect: " + std::string(std::strerror(errno)));
+  std::string burst;
+  for (uint32_t i = 0; i < 256; ++i) burst += raw_request(kWrite, write_payload(key, kValue), i);
+  size_t at = 0;
+  while (!stop.load(std::memory_order_relaxed)) {
+    pollfd p{fd, POLLOUT, 0};
+    if (::poll(&p, 1, 20) <= 0) continue;  // a full socket: the server stopped reading us
+    const ssize_t n = ::send(fd, burst.data() + at, burst.size() - at, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EINTR) continue;
+      break;  // the server closed us: a fair answer to a flooder
+    }
+    at = (at + static_cast<size_t>(n)) % burst.size();
+  }
+  ::close(fd);
+}
+
+// A client that starts transactions and never ends them, until the server refuses one
+// (its transaction quota), then holds them open.
+void hoard_transactions(const std::string& sock, const std::atomic<bool>& stop,
+                        std::atomic<uint64_t>& held) {
+  Connection c(sock);
+  for (int i = 0; i < 100000 && !stop.load(std::memory_order_relaxed); ++i) {
+    const std::optional<Message> m =
+        call_until(c, kTransactionStart, std::string_view("\0", 1), stop);
+    if (!m || m->is_error()) break;
+    ++held;
+  }
+  while (!stop.load(std::memory_order_relaxed))
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+}
+
+// A watcher of a subtree that never reads its events, while `writer` writes into that
+// subtree as fast as its replies come back.
+void unread_watch(const std::string& sock, const std::string& root, const std::atomic<bool>& stop,
+                  std::atomic<uint64_t>& writes) {
+  const int watcher = Connection::try_connect(sock);
+  if (watcher < 0) die("hostile: connect: " + std::string(std::strerror(errno)));
+  std::string watch = root;
+  watch.push_back('\0');
+  watch += "hostile";
+  watch.push_back('\0');
+  const std::string req = raw_request(kWatch, watch, 1);
+  if (::send(watcher, req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size()))
+    die("hostile: WATCH not sent");
+  Connection writer(sock);
+  for (uint64_t i = 0; !stop.load(std::memory_order_relaxed); ++i) {
+    const std::optional<Message> m = call_until(
+        writer, kWrite, write_payload(root + "/k" + std::to_string(i % 64), kValue), stop);
+    if (!m) break;  // the daemon holds the writer up: its reply never came
+    if (m->is_error()) die("hostile: WRITE under the watch: " + m->error());
+    ++writes;
+  }
+  ::close(watcher);
+}
+
+// The victim: serial READs for `seconds`, each answered before the next; requests per second.
+double victim_reads(const std::string& sock, double seconds, const std::string& key) {
+  Connection c(sock);
+  const std::string payload = path_payload(key);
+  const auto t0 = Clock::now();
+  const auto end = t0 + std::chrono::duration<double>(seconds);
+  uint64_t n = 0;
+  while (Clock::now() < end) {
+    c.call_ok(kRead, payload);
+    ++n;
+  }
+  return static_cast<double>(n) / seconds_since(t0);
+}
+
+// The hostile mix of issue 17: a victim's serial reads alone, then beside two clients
+// pipelining writes and never reading a reply, one holding transactions open until
+// refused, and one watching a subtree it never reads while another writes into it as fast
+// as it can. Reports the victim's rate both times and their ratio, and how much the
+// daemon's resident memory grew (peak over the attack, against before it).
+int run_hostile(const Options& o) {
+  const std::string sock = o.str("socket");
+  const double seconds = static_cast<double>(o.num("seconds", 5));
+  const std::vector<std::string> pids = o.all("pid");
+  const std::string dir = run_dir("hostile");
+  const std::string victim_key = dir + "/victim";
+  {
+    Connection c(sock);
+    c.call_ok(kWrite, write_payload(victim_key, kValue));
+    c.call_ok(kMkdir, path_payload(dir + "/watched"));
+  }
+  const double alone = victim_reads(sock, seconds, victim_key);
+  const uint64_t rss_before = rss_kb(pids);
+
+  std::atomic<bool> stop{false};
+  std::atomic<uint64_t> held{0};
+  std::atomic<uint64_t> watched_writes{0};
+  std::vector<std::thread> attackers;
+  attackers.emplace_back([&] { flood_without_reading(sock, dir + "/flood0", stop); });
+  attackers.emplace_back([&] { flood_without_reading(sock, dir + "/flood1", stop); });
+  attackers.emplace_back([&] { hoard_transactions(sock, stop, held); });
+  attackers.emplace_back([&] { unread_watch(sock, dir + "/watched", stop, watched_writes); });
+  uint64_t rss_peak = rss_before;
+  std::thread sampler([&] {
+    while (!stop.load()) {
+      rss_peak = std::max(rss_peak, rss_kb(pids));
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));  // sampling, not syncing
+    }
+  });
+  // The attack gets going before the victim is timed: a second of it first.
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  const double attacked = victim_reads(sock, seconds, victim_key);
+  stop = true;
+  for (auto& t : attackers) t.join();
+  sampler.join();
+
+  report("alone_per_s", alone);
+  report("attacked_per_s", attacked);
+  report("ratio", attacked / alone);
+  report("transactions_held", held.load());
+  report("watched_writes", watched_writes.load());
+  if (!pids.empty()) report("rss_growth_kb", rss_peak - std::min(rss_peak, rss_before));
+  for (const std::string& pid : pids) {
+    if (!process_alive(pid)) die("hostile: daemon process " + pid + " died");
+  }
+  return 0;
+}
+
 }  // namespace
 }  // namespace xsbench
 
@@ -648,6 +816,8 @@ int main(int argc, char** argv) {
     status = run_txn(o);
   } else if (workload == "watch") {
     status = run_watch(o);
+  } else if (workload == "hostile") {
+    status = run_hostile(o);
   } else {
     die("unknown workload " + workload);
   }
