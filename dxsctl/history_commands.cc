@@ -91,14 +91,14 @@ class Graph {
       }
     }
     if (col == lanes_.size()) lanes_.push_back(c.seq());  // a branch not merged (yet)
-    for (size_t i = 0; i < lanes_.size(); ++i) out += i == col ? "* " : "| ";
-    out += log_line(c) + "\n";
-    // Other columns waiting for this commit close into its column here.
+    // Other columns waiting for this commit (a branch's base) close into its column.
     for (size_t i = lanes_.size(); i-- > col + 1;) {
       if (lanes_[i] != c.seq()) continue;
       lanes_.erase(lanes_.begin() + static_cast<long>(i));
       out += connector(col, "|/");
     }
+    for (size_t i = 0; i < lanes_.size(); ++i) out += i == col ? "* " : "| ";
+    out += log_line(c) + "\n";
     if (c.parents_size() == 0) {
       lanes_.erase(lanes_.begin() + static_cast<long>(col));
       return out;

@@ -143,12 +143,22 @@ class History(dxstest.PairTestCase):
         self.assertEqual(graph[1], "|\\", graph)
         self.assertTrue(graph[2].startswith("| * "), graph)
         self.assertIn("(branch)", graph[2])
+        # The branch closes into main at its base, the commit the transaction started on.
+        self.assertEqual(graph[3], "|/", graph)
+        self.assertTrue(graph[4].startswith("* "), graph)
+        self.assertEqual(int(graph[4].split()[1]), self.ctl_json("show", str(both[1]["seq"]))["parents"][0])
 
     def start_follow(self, *args):
         p = subprocess.Popen([dxstest.binary("dxsctl"), "--store", "unix:" + self.pair.ops_sock]
                              + list(args) + ["follow"], stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE)
-        self.addCleanup(lambda: (p.poll() is None and p.kill(), p.wait()))
+        def stop():
+            if p.poll() is None:
+                p.kill()
+            p.wait()
+            p.stdout.close()
+            p.stderr.close()
+        self.addCleanup(stop)
         # Following from the moment it says so: every commit after that is streamed.
         self.assertEqual(p.stderr.readline(), b"dxsctl: following\n")
         lines = queue.Queue()
@@ -168,7 +178,7 @@ class History(dxstest.PairTestCase):
         self.assertEqual(c["summary"], "dom0: write /f/after = 1")
         self.ctl("write", "/f/ops", "2")
         c = json.loads(lines.get(timeout=dxstest.DEFAULT_TIMEOUT))
-        self.assertEqual(c["summary"], "dom0: write /f/ops = 2")
+        self.assertEqual(c["summary"], "ops: write /f/ops = 2")
         self.assertEqual(c["author"]["kind"], "OPS")
         p.send_signal(signal.SIGINT)
         p.wait(timeout=dxstest.DEFAULT_TIMEOUT)

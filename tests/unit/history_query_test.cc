@@ -211,12 +211,17 @@ TEST_CASE("log: newest first; by path only the commits below it; limit, domain a
   EngineFixture f;
   const uint64_t a = f.admin();
   const uint64_t g7 = f.open_domain(7);
+  f.ok(a, MsgType::kMkdir, args({"/local/domain/7"}));
+  f.set_perms(a, "/local/domain/7", {"n7"});
   f.write(a, "/a/b", "1");
   const uint64_t c1 = f.engine().head();
   f.write(a, "/a/bc", "sibling");  // a name that starts as /a/b does, not below it
   const uint64_t c2 = f.engine().head();
   f.write(a, "/a/b/c/d", "deep");
   const uint64_t c3 = f.engine().head();
+  // A deep node's value changed: no parent gets a version, only the node (key "/a/b/c\0d").
+  f.write(a, "/a/b/c/d", "deeper");
+  const uint64_t c3b = f.engine().head();
   f.write(a, "/other", "x");
   const uint64_t c4 = f.engine().head();
   f.write(g7, "/local/domain/7/data", "mine");
@@ -228,14 +233,14 @@ TEST_CASE("log: newest first; by path only the commits below it; limit, domain a
   CHECK(all[1] == c4);
   CHECK(std::is_sorted(all.rbegin(), all.rend()));
 
-  CHECK(log_seqs(f.db(), log_of("/a/b")) == std::vector<uint64_t>{c3, c1});
-  CHECK(log_seqs(f.db(), log_of("/a/b/c/d")) == std::vector<uint64_t>{c3});
-  CHECK(log_seqs(f.db(), log_of("/a")) == std::vector<uint64_t>{c3, c2, c1});
+  CHECK(log_seqs(f.db(), log_of("/a/b")) == std::vector<uint64_t>{c3b, c3, c1});
+  CHECK(log_seqs(f.db(), log_of("/a/b/c/d")) == std::vector<uint64_t>{c3b, c3});
+  CHECK(log_seqs(f.db(), log_of("/a")) == std::vector<uint64_t>{c3b, c3, c2, c1});
   CHECK(log_seqs(f.db(), log_of("/nothing")).empty());
 
   pb::LogRequest limited = log_of("/a");
   limited.set_limit(2);
-  CHECK(log_seqs(f.db(), limited) == std::vector<uint64_t>{c3, c2});
+  CHECK(log_seqs(f.db(), limited) == std::vector<uint64_t>{c3b, c3});
 
   pb::LogRequest by7 = log_of();
   by7.set_domain(7);
@@ -244,9 +249,10 @@ TEST_CASE("log: newest first; by path only the commits below it; limit, domain a
   pb::LogRequest bounded = log_of();
   *bounded.mutable_since() = seq_ref(c2);
   *bounded.mutable_until() = seq_ref(c4);
-  CHECK(log_seqs(f.db(), bounded) == std::vector<uint64_t>{c4, c3, c2});
+  CHECK(log_seqs(f.db(), bounded) == std::vector<uint64_t>{c4, c3b, c3, c2});
   pb::LogRequest bounded_path = log_of("/a");
   *bounded_path.mutable_since() = seq_ref(c2);
+  *bounded_path.mutable_until() = seq_ref(c3);
   CHECK(log_seqs(f.db(), bounded_path) == std::vector<uint64_t>{c3, c2});
 
   // By time: commits at or after the time of c4 (times never go backwards).
@@ -267,7 +273,7 @@ TEST_CASE("log: newest first; by path only the commits below it; limit, domain a
 
   // The horizon hides what is below it.
   set_horizon(f.db(), c3);
-  CHECK(log_seqs(f.db(), log_of("/a")) == std::vector<uint64_t>{c3});
+  CHECK(log_seqs(f.db(), log_of("/a")) == std::vector<uint64_t>{c3b, c3});
 
   DbSnapshot snap(f.db());
   CHECK(log_commits(snap, log_of("not/a/path"), [](pb::CommitView&&) { return true; }).err() ==
@@ -392,12 +398,14 @@ TEST_CASE("diff: created, modified, deleted and permission changes between two c
   f.write(a, "/d/gone", "x");
   f.write(a, "/d/perm", "p");
   f.write(a, "/elsewhere", "1");
+  f.write(a, "/d/sub/deep", "1");
   const uint64_t from = f.engine().head();
   f.write(a, "/d/mod", "2");
   f.ok(a, MsgType::kRm, args({"/d/gone"}));
   f.write(a, "/d/new", "n");
   f.set_perms(a, "/d/perm", {"n0", "r3"});
   f.write(a, "/elsewhere", "2");
+  f.write(a, "/d/sub/deep", "2");  // only the node gets a version (key "/d/sub\0deep")
   f.write(a, "/d/keep", "changed");
   f.write(a, "/d/keep", "same");  // and back: no difference
   const uint64_t to = f.engine().head();
@@ -413,14 +421,14 @@ TEST_CASE("diff: created, modified, deleted and permission changes between two c
   for (const pb::NodeChange& ch : d->changes())
     lines.push_back(pb::Change::Kind_Name(ch.kind()) + " " + ch.path());
   CHECK(lines == std::vector<std::string>{"DELETED /d/gone", "MODIFIED /d/mod", "CREATED /d/new",
-                                          "PERMS /d/perm"});
+                                          "PERMS /d/perm", "MODIFIED /d/sub/deep"});
   CHECK(d->changes(1).before().value() == "1");
   CHECK(d->changes(1).after().value() == "2");
 
   req.clear_path();
   d = diff_trees(snap, req);
   REQUIRE(d.is_ok());
-  CHECK(d->changes_size() == 5);  // and /elsewhere
+  CHECK(d->changes_size() == 6);  // and /elsewhere
   // The other way round, a creation is a removal.
   std::swap(*req.mutable_from(), *req.mutable_to());
   req.set_path("/d/new");
