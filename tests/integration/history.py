@@ -6,6 +6,7 @@ import queue
 import signal
 import subprocess
 import threading
+import time
 
 import dxstest
 
@@ -41,6 +42,13 @@ class History(dxstest.PairTestCase):
         t = self.log("--until", str(old), "-n", "1")[0]["time_ns"]
         when = "@%d.%09d" % (t // 10**9, t % 10**9)
         self.assertEqual(self.ctl("at", when, "read", "/vm/name").stdout, b"old\n")
+        local = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t // 10**9)) + ".%09d" % (t % 10**9)
+        self.assertEqual(self.ctl("at", local, "read", "/vm/name").stdout, b"old\n")
+        self.assertEqual(self.ctl("at", local.replace(" ", "T"), "read", "/vm/name").stdout, b"old\n")
+        # Before the first commit there is no tree to read.
+        p = self.ctl("at", "@1", "read", "/vm/name", check=False)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn(b"not found", p.stderr)
         # A node that did not exist yet is the read's error.
         self.write("/vm/later", "x")
         p = self.ctl("at", str(new), "read", "/vm/later", check=False)
