@@ -34,6 +34,29 @@ struct LogFilter {
   }
 };
 
+// The first commit (lower) or the last (upper) whose time is within a bound of time t:
+// commit times never go backwards (history.h) and retained commits are numbered without
+// gaps, so it is a binary search of O(log n) point reads, and a walk by time never steps
+// over the commits outside it. nullopt if a record is missing (no narrowing then).
+std::optional<uint64_t> seq_by_time(StateReader& state, int64_t t, bool lower) {
+  uint64_t lo = std::max<uint64_t>(history_horizon(state), 1);
+  uint64_t hi = last_commit(state);
+  if (hi < lo) return std::nullopt;
+  // Invariant (lower): the answer is in [lo, hi + 1]; (upper): in [lo - 1, hi].
+  while (lo <= hi) {
+    const uint64_t mid = lo + (hi - lo) / 2;
+    Result<pb::CommitRecord> c = read_commit(state, mid);
+    if (!c) return std::nullopt;
+    const bool in = lower ? c->time_ns() >= t : c->time_ns() <= t;
+    if (lower == in) {
+      hi = mid - 1;  // mid >= lo >= 1
+    } else {
+      lo = mid + 1;
+    }
+  }
+  return lower ? lo : hi;
+}
+
 // A bound of the log: a seq (or head) bounds by number, a time by the commits' times.
 Status apply_bound(StateReader& state, const pb::CommitRef& ref, bool lower, LogFilter& f) {
   switch (ref.ref_case()) {
@@ -47,6 +70,13 @@ Status apply_bound(StateReader& state, const pb::CommitRef& ref, bool lower, Log
     }
     case pb::CommitRef::kTimeNs:
       (lower ? f.min_time : f.max_time) = ref.time_ns();
+      if (std::optional<uint64_t> seq = seq_by_time(state, ref.time_ns(), lower)) {
+        if (lower) {
+          f.min_seq = std::max(f.min_seq, *seq);
+        } else {
+          f.max_seq = std::min(f.max_seq, *seq);
+        }
+      }
       return Status::ok();
   }
   return Status::error(EINVAL, "unknown commit reference");

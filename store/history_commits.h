@@ -4,6 +4,8 @@
 //
 // Everything reads one StateReader, in practice a DbSnapshot taken for the call, off the
 // engine's lock. Costs, for the commits a call streams:
+// - A time bound becomes a bound by number first: commit times never go backwards, so
+//   the commit at a time is a binary search, O(log n) point reads.
 // - Log without a path walks cf commits newest first from `until` and stops at `since`
 //   or the limit: O(commits walked).
 // - Log with a path does not walk commits: it collects the commits that made a version of

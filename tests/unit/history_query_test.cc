@@ -271,6 +271,21 @@ TEST_CASE("log: newest first; by path only the commits below it; limit, domain a
   for (uint64_t seq : until_t2) CHECK(show(f.db(), seq).time_ns() <= show(f.db(), c2).time_ns());
   CHECK(std::find(until_t2.begin(), until_t2.end(), c2) != until_t2.end());
 
+  // A time between two commits' times bounds the log as the commits around it would.
+  const int64_t t3 = show(f.db(), c3).time_ns();
+  if (t3 > show(f.db(), c2).time_ns() && t4 > show(f.db(), c3b).time_ns()) {
+    pb::LogRequest between = log_of();
+    between.mutable_since()->set_time_ns(t3 - 1);
+    between.mutable_until()->set_time_ns(t4 - 1);
+    CHECK(log_seqs(f.db(), between) == std::vector<uint64_t>{c3b, c3});
+  }
+  pb::LogRequest none = log_of();
+  none.mutable_since()->set_time_ns(show(f.db(), c5).time_ns() + 1);
+  CHECK(log_seqs(f.db(), none).empty());
+  pb::LogRequest before_all = log_of("/a");
+  before_all.mutable_until()->set_time_ns(1);
+  CHECK(log_seqs(f.db(), before_all).empty());
+
   // The horizon hides what is below it.
   set_horizon(f.db(), c3);
   CHECK(log_seqs(f.db(), log_of("/a")) == std::vector<uint64_t>{c3b, c3});
