@@ -3,8 +3,9 @@
 // history there, on gRPC's thread and never under the engine's lock, so history reads
 // never hold clients up. The handlers only translate: the logic is in history_commits.h
 // and history_trees.h. Follow waits on the CommitFeed the engine publishes to, waking
-// at least every kFollowPoll to notice a cancelled call; close the feed before shutting
-// the server down, and every Follow ends.
+// at least every kFollowPoll to notice a cancelled call, and streams what gathered within
+// kFollowCoalesce of a wake-up; close the feed before shutting the server down, and
+// every Follow ends.
 #pragma once
 
 #include <grpcpp/grpcpp.h>
@@ -19,6 +20,8 @@
 namespace dxs::store {
 
 inline constexpr std::chrono::milliseconds kFollowPoll{200};
+// How long a woken follower lets commits gather before it reads them.
+inline constexpr std::chrono::milliseconds kFollowCoalesce{10};
 
 class HistoryService final : public pb::History::Service {
  public:
