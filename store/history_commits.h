@@ -11,8 +11,8 @@
 // - Log with a path does not walk commits: it collects the commits that made a version of
 //   the node or of a node below it (cf versions: the node's own keys, then its
 //   descendants', which start with "P\0" and "P/"), at most kMaxPathCommits of the newest
-//   (8 bytes each: a 4 MiB bound whatever the history's size), sorts them newest first and
-//   reads only those records. Older commits past that bound are left out, and the
+//   (8 bytes each, collected in at most twice that: 8 MiB whatever the history's size), sorts them
+//   newest first and reads only those records. Older commits past that bound are left out, and the
 //   outcome says so. A special node (@introduceDomain) has no versions: its commits are
 //   found by walking commits.
 // - Export walks cf commits oldest first from `after`.
