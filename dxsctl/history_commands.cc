@@ -362,7 +362,8 @@ int cmd_follow(Ctl& ctl, const Args& args) {
 
 const std::vector<Command>& history_commands() {
   static const std::vector<Command> commands = {
-      {"log", "[--graph] [--path P] [--domain D] [--since T] [--until T] [-n N] [--branches]",
+      {"log",
+       "[--graph] [--path P] [--domain D] [--since T] [--until T] [-n N] [--branches] [--changes]",
        "commits, newest first (T: a commit, HEAD or a time)", cmd_log},
       {"show", "COMMIT", "a commit whole: author, change set, state changes", cmd_show},
       {"diff", "C1 C2 [PATH]", "the nodes that differ between two commits' trees", cmd_diff},
