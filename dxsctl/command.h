@@ -29,5 +29,7 @@ struct Command {
 
 // The live tree's commands (live_commands.cc).
 const std::vector<Command>& live_commands();
+// History's commands (history_commands.cc).
+const std::vector<Command>& history_commands();
 
 }  // namespace dxs::ctl

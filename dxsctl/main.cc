@@ -20,6 +20,7 @@ struct Family {
 };
 constexpr Family kFamilies[] = {
     {"Commands on the live tree", dxs::ctl::live_commands},
+    {"Commands on the history", dxs::ctl::history_commands},
 };
 
 constexpr const char* kUsageHead = R"(Usage: dxsctl [--store ADDRESS] [--json] COMMAND [ARGS]
@@ -40,7 +41,11 @@ void usage(FILE* out) {
     std::fprintf(out, "\n%s:\n", f.title);
     for (const Command& c : f.commands()) {
       const std::string head = std::string(c.name) + " " + c.args;
-      std::fprintf(out, "  %-26s%s\n", head.c_str(), c.help);
+      if (head.size() < 26) {
+        std::fprintf(out, "  %-26s%s\n", head.c_str(), c.help);
+      } else {  // a long synopsis on its own line
+        std::fprintf(out, "  %s\n  %-26s%s\n", head.c_str(), "", c.help);
+      }
     }
   }
   std::fputs(kOptionsHelp, out);
