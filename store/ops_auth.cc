@@ -129,9 +129,7 @@ OpsCaller OpsAuth::caller(const grpc::ServerContext& ctx) const {
     return certificate_caller(names, cn);
   }
   if (std::optional<int> fd = fd_of_peer(ctx.peer())) {
-    std::lock_guard lock(mu_);
-    auto it = by_fd_.find(*fd);
-    if (it != by_fd_.end()) return it->second;
+    if (std::optional<OpsCaller> c = placed_at(*fd)) return *c;
   }
   return OpsCaller{Role::kNone, printable(ctx.peer(), 64)};
 }
@@ -156,7 +154,8 @@ void OpsAuth::log_refusal(const std::string& line) {
   // A burst of lines, then one a second: any local reader may call in a loop.
   const int64_t now = now_ms();
   if (last_refusal_ms_ >= 0) {
-    log_allowance_ = std::min<double>(kLogBurst, log_allowance_ + (now - last_refusal_ms_) / 1000.0);
+    log_allowance_ =
+        std::min<double>(kLogBurst, log_allowance_ + (now - last_refusal_ms_) / 1000.0);
   }
   last_refusal_ms_ = now;
   if (log_allowance_ < 1) {
@@ -172,22 +171,40 @@ void OpsAuth::log_refusal(const std::string& line) {
   refused_unlogged_ = 0;
 }
 
+std::optional<OpsCaller> OpsAuth::placed_at(int fd) const {
+  std::lock_guard lock(mu_);
+  auto it = by_fd_.find(fd);
+  if (it == by_fd_.end()) return std::nullopt;
+  return it->second;
+}
+
 uint64_t OpsAuth::refused() const {
   std::lock_guard lock(mu_);
   return refused_;
 }
 
 Result<gid_t> resolve_group(const std::string& name_or_gid) {
-  int64_t gid = 0;
-  if (parse_int(name_or_gid, 0, INT32_MAX, gid)) return static_cast<gid_t>(gid);
-  group g;
-  group* found = nullptr;
-  std::vector<char> buf(16384);
-  const int rc = getgrnam_r(name_or_gid.c_str(), &g, buf.data(), buf.size(), &found);
-  if (rc != 0 || found == nullptr) {
-    return Status::error(rc != 0 ? rc : ENOENT, fmt::format("no group '{}'", name_or_gid));
+  constexpr gid_t kOverflowGid = 65534;
+  int64_t number = 0;
+  gid_t gid = 0;
+  if (parse_int(name_or_gid, 0, INT32_MAX, number)) {
+    gid = static_cast<gid_t>(number);
+  } else {
+    group g;
+    group* found = nullptr;
+    std::vector<char> buf(16384);
+    const int rc = getgrnam_r(name_or_gid.c_str(), &g, buf.data(), buf.size(), &found);
+    if (rc != 0 || found == nullptr) {
+      return Status::error(rc != 0 ? rc : ENOENT, fmt::format("no group '{}'", name_or_gid));
+    }
+    gid = found->gr_gid;
   }
-  return found->gr_gid;
+  if (gid == kOverflowGid) {
+    return Status::error(EINVAL, fmt::format("group '{}' is the overflow group {}, which any "
+                                             "unmapped group appears as",
+                                             name_or_gid, kOverflowGid));
+  }
+  return gid;
 }
 
 std::set<std::string> identity_list(std::string_view text) {

@@ -75,10 +75,14 @@ class OpsAuth {
 
   uint64_t refused() const;
 
- private:
-  // Moves the connection at fd to a number whose table entry is absent or `caller`'s,
-  // records it there and returns it; -1 (fd left open) if no descriptor is left.
+  // admit_local's second half (public for tests): moves the connection at fd to a
+  // number whose table entry is absent or `caller`'s (closing fd if it moved), records
+  // it there and returns it; -1 (fd left open) if no descriptor is left.
   int place(int fd, const OpsCaller& caller);
+  // The caller last placed at fd, if any.
+  std::optional<OpsCaller> placed_at(int fd) const;
+
+ private:
   void log_refusal(const std::string& line);
 
   OpsAuthOptions options_;
@@ -93,7 +97,9 @@ class OpsAuth {
   int64_t last_refusal_ms_ = -1;
 };
 
-// A group named by name or by number ("dxs", "1001"); ENOENT if there is no such group.
+// A group named by name or by number ("dxs", "1001"); ENOENT if there is no such group,
+// EINVAL for the overflow group (65534), which every group unmapped in the store's user
+// namespace appears as (systemd's PrivateUsers=): it would let in anyone.
 Result<gid_t> resolve_group(const std::string& name_or_gid);
 // "alice, ops-bot" -> {"alice", "ops-bot"}; empty items are dropped.
 std::set<std::string> identity_list(std::string_view text);
