@@ -15,6 +15,7 @@ import socket
 import ssl
 import subprocess
 import tempfile
+import time
 import unittest
 
 import dxstest
@@ -83,6 +84,7 @@ class OpsAuthTest(unittest.TestCase):
             "ops.tls-read = monitor",
         ]) + "\n"
         cls.pair = dxstest.Pair(config=cls.config)
+        cls.started = time.monotonic()
         cls.pair.start_store()
 
     @classmethod
@@ -190,6 +192,29 @@ class OpsAuthTest(unittest.TestCase):
         # HTTP/2 SETTINGS frame: the server never spoke gRPC to it.
         self.assertFalse(len(data) >= 9 and data[3] == 0x04, data)
         self.assertTrue(data == b"" or data[0] == 0x15, data)
+
+    def test_failed_handshakes_cannot_flood_the_log(self):
+        def plain_attempt():
+            with socket.create_connection(("127.0.0.1", self.port),
+                                          timeout=dxstest.DEFAULT_TIMEOUT) as s:
+                s.sendall(HTTP2_PREFACE)
+                try:
+                    while s.recv(64):
+                        pass
+                except ConnectionError:
+                    pass
+        for _ in range(60):
+            plain_attempt()
+        # gRPC's own lines are a burst of 20, then one a second (common/grpc_runtime.h):
+        # however long this run took, far fewer than one per attempt.
+        elapsed = time.monotonic() - self.started
+        lines = self.store_log().count("Handshake failed")
+        self.assertGreater(lines, 0)
+        self.assertLessEqual(lines, 20 + int(elapsed) + 1)
+        # The drops are counted: once the bucket earns a line back, the next says so.
+        dxstest.wait_until(
+            lambda: plain_attempt() or "gRPC lines not logged before this one" in self.store_log(),
+            what="a gRPC line counting the lines not logged")
 
     # -- configurations the store refuses ---------------------------------------
     def refused_start(self, config):
