@@ -103,12 +103,13 @@ class OpsAuthTest(unittest.TestCase):
             print(self.pair.logs())
 
     # -- helpers --------------------------------------------------------------
-    def tls_ctl(self, who, *args, ca="ca"):
+    def tls_ctl(self, who, *args, ca="ca", tls_name=None):
         d = self.certs
+        name = ["--tls-name", tls_name] if tls_name else []
         return subprocess.run(
             [dxstest.binary("dxsctl"), "--store", "tcp:127.0.0.1:%d" % self.port,
              "--cert", os.path.join(d, who + ".pem"), "--key", os.path.join(d, who + ".key"),
-             "--ca", os.path.join(d, ca + ".pem")] + list(args),
+             "--ca", os.path.join(d, ca + ".pem")] + name + list(args),
             capture_output=True, text=True, timeout=60)
 
     def local_ctl(self, groups, *args):
@@ -165,6 +166,17 @@ class OpsAuthTest(unittest.TestCase):
         self.assertEqual(p.returncode, 2, p.stderr)
         self.assertIn("cannot reach the store", p.stderr)
         self.assertIsNone(self.read_back("/tls/forged"))
+
+    def test_dxsctl_checks_the_stores_certificate(self):
+        # The store's certificate names localhost and 127.0.0.1: it passes as either, not
+        # as another host, nor when dxsctl trusts another CA.
+        p = self.tls_ctl("alice", "read", "/", tls_name="localhost")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        p = self.tls_ctl("alice", "read", "/", tls_name="elsewhere.example")
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn("cannot reach the store", p.stderr)
+        p = self.tls_ctl("alice", "read", "/", ca="other-ca")
+        self.assertEqual(p.returncode, 2, p.stderr)
 
     def test_a_client_without_a_certificate_fails_the_handshake(self):
         ctx = ssl.create_default_context(cafile=os.path.join(self.certs, "ca.pem"))
