@@ -11,6 +11,9 @@ namespace dxs {
 //   small VM) on every request. With "poll" each completion queue polls its own calls.
 // - Turns off Abseil's mutex deadlock detection, which Debian's build leaves on: it
 //   tracks every lock gRPC takes (a few per cent of the CPU of each request).
+// - Rate-limits gRPC's own log lines (a burst of 20, then one a second, the next line
+//   saying how many were dropped): any network peer of the store's TLS listener makes
+//   one per failed handshake, and must not fill dom0's journal.
 void configure_grpc_runtime();
 
 }  // namespace dxs

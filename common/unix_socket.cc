@@ -113,4 +113,20 @@ bool peer_credentials(int fd, PeerCredentials& out) {
   return true;
 }
 
+bool peer_groups(int fd, std::vector<gid_t>& out) {
+  // Sized by the kernel: ERANGE says how many bytes it needs.
+  out.assign(16, 0);
+  for (int attempt = 0; attempt < 4; ++attempt) {
+    socklen_t len = static_cast<socklen_t>(out.size() * sizeof(gid_t));
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, out.data(), &len) == 0) {
+      out.resize(len / sizeof(gid_t));
+      return true;
+    }
+    if (errno != ERANGE) break;
+    out.assign(len / sizeof(gid_t) + 1, 0);
+  }
+  out.clear();
+  return false;
+}
+
 }  // namespace dxs

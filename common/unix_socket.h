@@ -4,6 +4,7 @@
 #include <sys/types.h>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/result.h"
 
@@ -30,5 +31,8 @@ struct PeerCredentials {
   gid_t gid = static_cast<gid_t>(-1);
 };
 bool peer_credentials(int fd, PeerCredentials& out);
+// The peer's supplementary groups at connect (SO_PEERGROUPS, Linux 4.13); false if the
+// kernel cannot tell.
+bool peer_groups(int fd, std::vector<gid_t>& out);
 
 }  // namespace dxs

@@ -21,7 +21,7 @@ class Live {
   bool json() const { return ctl_.json; }
 
   // Runs one request; on a Xenstore error prints it (unless quiet) and returns false.
-  // An unreachable store ends dxsctl with status 2.
+  // A refused role ends dxsctl with status 1, an unreachable store with 2.
   bool call(MsgType type, pb::Request& req, std::string& payload, bool quiet = false) {
     req.set_type(wire::to_u32(type));
     pb::Reply reply;
@@ -29,11 +29,14 @@ class Live {
     ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
     grpc::Status s = ctl_.ops->Xenstore(&ctx, req, &reply);
     if (!s.ok()) {
-      std::fprintf(
-          stderr, "dxsctl: %s: %s\n",
-          s.error_code() == grpc::StatusCode::UNAVAILABLE ? "cannot reach the store" : "refused",
-          s.error_message().c_str());
-      std::exit(2);
+      // A role the caller lacks is the store refusing (1); anything else, no store (2).
+      const bool denied = s.error_code() == grpc::StatusCode::PERMISSION_DENIED;
+      std::fprintf(stderr, "dxsctl: %s: %s\n",
+                   denied                                            ? "permission denied"
+                   : s.error_code() == grpc::StatusCode::UNAVAILABLE ? "cannot reach the store"
+                                                                     : "refused",
+                   s.error_message().c_str());
+      std::exit(denied ? 1 : 2);
     }
     if (reply.type() == wire::to_u32(MsgType::kError)) {
       if (!quiet) {

@@ -23,7 +23,8 @@ constexpr Family kFamilies[] = {
     {"Commands on the history", dxs::ctl::history_commands},
 };
 
-constexpr const char* kUsageHead = R"(Usage: dxsctl [--store ADDRESS] [--json] COMMAND [ARGS]
+constexpr const char* kUsageHead =
+    R"(Usage: dxsctl [--store ADDRESS [TLS OPTIONS]] [--json] COMMAND [ARGS]
 
 Talks to dxs-store's Ops API (default unix:/run/dxs/ops.sock).
 )";
@@ -31,6 +32,12 @@ Talks to dxs-store's Ops API (default unix:/run/dxs/ops.sock).
 constexpr const char* kOptionsHelp = R"(
 Options:
   --store unix:PATH   the store's ops socket
+  --store tcp:HOST:PORT
+                      the store's TCP listener (mutual TLS: --cert, --key and --ca)
+  --cert FILE         this client's certificate (PEM)
+  --key FILE          its private key (PEM)
+  --ca FILE           the CA the store's certificate must be signed by (PEM)
+  --tls-name NAME     the name the store's certificate carries, if not HOST
   --json              machine-readable output
   --help              this text
 )";
@@ -66,16 +73,28 @@ int main(int argc, char** argv) {
   dxs::ctl::ChannelOptions channel_options;
   bool json = false;
   static const option kOptions[] = {
-      {"store", required_argument, nullptr, 's'},
-      {"json", no_argument, nullptr, 'j'},
-      {"help", no_argument, nullptr, 'h'},
-      {nullptr, 0, nullptr, 0},
+      {"store", required_argument, nullptr, 's'},    {"cert", required_argument, nullptr, 'c'},
+      {"key", required_argument, nullptr, 'k'},      {"ca", required_argument, nullptr, 'a'},
+      {"tls-name", required_argument, nullptr, 'n'}, {"json", no_argument, nullptr, 'j'},
+      {"help", no_argument, nullptr, 'h'},           {nullptr, 0, nullptr, 0},
   };
   int opt;
   while ((opt = getopt_long(argc, argv, "+", kOptions, nullptr)) != -1) {
     switch (opt) {
       case 's':
         channel_options.address = optarg;
+        break;
+      case 'c':
+        channel_options.cert_file = optarg;
+        break;
+      case 'k':
+        channel_options.key_file = optarg;
+        break;
+      case 'a':
+        channel_options.ca_file = optarg;
+        break;
+      case 'n':
+        channel_options.tls_name = optarg;
         break;
       case 'j':
         json = true;

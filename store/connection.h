@@ -13,6 +13,7 @@
 #include <functional>
 #include <map>
 #include <set>
+#include <string>
 
 #include "proto/records.pb.h"
 #include "store/db.h"
@@ -32,6 +33,9 @@ struct Connection {
   // order they arose, as with xenstored, even when events wait for the window. Not
   // stored: a frontend that attaches again re-sends the requests, whose replies are.
   std::deque<std::pair<uint64_t, pb::Outbound>> held;
+  // The Ops API's connection only: who its request in progress is from ("uid 1000",
+  // "cert CN=alice"), for the author of the commits it makes. Not stored.
+  std::string ops_identity;
 };
 
 inline constexpr uint64_t kFirstRingConnection = uint64_t{1} << 62;

@@ -298,16 +298,19 @@ void Engine::apply(const google::protobuf::RepeatedPtrField<pb::Inbound>& items,
   commit_batch();
 }
 
-void Engine::ops_request(const pb::Request& request, pb::Reply& reply,
+void Engine::ops_request(const pb::Request& request, std::string_view identity, pb::Reply& reply,
                          std::vector<pb::Outbound>& out) {
   pb::Request req = request;
   req.set_conn(kOpsConnection);
   req.set_seq(0);
+  Connection* ops = state_.connections.find(kOpsConnection);
+  if (ops) ops->ops_identity.assign(identity);
   std::vector<pb::Outbound> produced;
   state_.delivery.begin(&produced);
   handle_request(req, false);
   state_.delivery.end();
   commit_batch();
+  if (ops) ops->ops_identity.clear();
   for (auto& o : produced) {
     if (o.has_reply() && o.reply().conn() == kOpsConnection) {
       reply = o.reply();

@@ -18,6 +18,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <string_view>
 #include <vector>
 
 #include "common/log.h"
@@ -51,9 +52,11 @@ class Engine {
   void apply(const google::protobuf::RepeatedPtrField<pb::Inbound>& items,
              std::vector<pb::Outbound>& out);
 
-  // One request from the ops API, as the privileged ops client. `out` receives what other
-  // connections must see (watch events).
-  void ops_request(const pb::Request& request, pb::Reply& reply, std::vector<pb::Outbound>& out);
+  // One request from the ops API, as the privileged ops client, from the caller
+  // `identity` (ops_auth.h; the author of the commits it makes). `out` receives what
+  // other connections must see (watch events).
+  void ops_request(const pb::Request& request, std::string_view identity, pb::Reply& reply,
+                   std::vector<pb::Outbound>& out);
 
   using Stats = EngineStats;
   const Stats& stats() const { return state_.stats; }

@@ -16,6 +16,7 @@
 #include "proto/history.grpc.pb.h"
 #include "store/commit_feed.h"
 #include "store/db.h"
+#include "store/ops_auth.h"
 
 namespace dxs::store {
 
@@ -25,7 +26,8 @@ inline constexpr std::chrono::milliseconds kFollowCoalesce{10};
 
 class HistoryService final : public pb::History::Service {
  public:
-  HistoryService(Db& db, CommitFeed& feed, Logger& log) : db_(db), feed_(feed), log_(log) {}
+  HistoryService(Db& db, CommitFeed& feed, OpsAuth& auth, Logger& log)
+      : db_(db), feed_(feed), auth_(auth), log_(log) {}
 
   grpc::Status Log(grpc::ServerContext* ctx, const pb::LogRequest* request,
                    grpc::ServerWriter<pb::CommitView>* writer) override;
@@ -43,12 +45,12 @@ class HistoryService final : public pb::History::Service {
                       grpc::ServerWriter<pb::CommitView>* writer) override;
 
  private:
-  // Every call passes here first, by name: where the caller's right to read history
-  // is checked.
+  // Every call passes here first, by name: the caller must have the `read` role.
   grpc::Status admit(grpc::ServerContext* ctx, const char* call);
 
   Db& db_;
   CommitFeed& feed_;
+  OpsAuth& auth_;
   Logger& log_;
 };
 

@@ -1,6 +1,7 @@
 // dxs-store: all Xenstore state and semantics, in RocksDB, served to dxs-frontend over a
 // private gRPC Session stream and to dxsctl over the Ops API.
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <map>
 #include <mutex>
@@ -16,6 +17,8 @@
 #include "store/db.h"
 #include "store/engine.h"
 #include "store/history_service.h"
+#include "store/ops_auth.h"
+#include "store/ops_server.h"
 #include "store/ops_service.h"
 #include "store/session_service.h"
 #include "store/settings.h"
@@ -31,7 +34,8 @@ Holds all Xenstore state in RocksDB and serves dxs-frontend and dxsctl.
 Options:
   --state-dir DIR        state directory (default /var/lib/dxs)
   --listen unix:PATH     private socket for dxs-frontend (default unix:/run/dxs/store.sock)
-  --ops-listen unix:PATH socket for dxsctl (default unix:/run/dxs/ops.sock)
+  --ops-listen unix:PATH local socket for dxsctl (default unix:/run/dxs/ops.sock; a TCP
+                         listener, mutual TLS only, is configured: ops.tcp-listen)
   --config FILE          configuration file (default /etc/dxs/dxs.conf if it exists)
   --log-level LEVEL      debug, info, warning or error (default info)
   --print-config         the configuration keys and their defaults, as a file has them
@@ -68,6 +72,35 @@ store::EngineOptions engine_options_from(const Cli& cli, const Settings& setting
   return options;
 }
 
+store::OpsAuthOptions ops_auth_options_from(const Cli& cli, const Settings& settings,
+                                            const Config& config) {
+  store::OpsAuthOptions options;
+  const std::string group = settings.get_string(config, "ops.group");
+  options.read_group =
+      group.empty() ? getegid() : cli.must(store::resolve_group(group), "ops.group");
+  const std::string admin_group = settings.get_string(config, "ops.admin-group");
+  if (!admin_group.empty()) {
+    options.admin_group = cli.must(store::resolve_group(admin_group), "ops.admin-group");
+  }
+  options.tls_admin = store::identity_list(settings.get_string(config, "ops.tls-admin"));
+  options.tls_read = store::identity_list(settings.get_string(config, "ops.tls-read"));
+  return options;
+}
+
+store::OpsServerOptions ops_server_options_from(const Settings& settings, const Config& config,
+                                                const std::string& path,
+                                                const store::OpsAuthOptions& auth) {
+  store::OpsServerOptions options;
+  options.unix_path = path;
+  options.unix_group = *auth.read_group;
+  options.tcp_address = settings.get_string(config, "ops.tcp-listen");
+  options.tls_cert_file = settings.get_string(config, "ops.tls-cert");
+  options.tls_key_file = settings.get_string(config, "ops.tls-key");
+  options.tls_client_ca_file = settings.get_string(config, "ops.tls-client-ca");
+  options.tls_roles_configured = !auth.tls_admin.empty() || !auth.tls_read.empty();
+  return options;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -93,6 +126,9 @@ int main(int argc, char** argv) {
 
   const store::DbOptions db_options = db_options_from(cli, settings, config, opt["state-dir"]);
   const store::EngineOptions engine_options = engine_options_from(cli, settings, config);
+  const store::OpsAuthOptions auth_options = ops_auth_options_from(cli, settings, config);
+  const store::OpsServerOptions ops_options =
+      ops_server_options_from(settings, config, ops_path, auth_options);
 
   block_termination_signals();
   for (const auto& p : {session_path, ops_path}) {
@@ -114,20 +150,17 @@ int main(int argc, char** argv) {
   session_options.spin_us =
       static_cast<int>(cli.must(settings.get_int(config, "store.spin-us"), "config"));
   store::SessionServer session(*engine, engine_mu, log, session_options);
-  // bind() creates a socket 0777 & ~umask, and gRPC listens on it before anyone can chmod
-  // it: under a umask that leaves others write access (002, 0) the frontend's private
-  // socket would be open to any local user for a moment. With 0177 both sockets are born 0600; the
-  // ops socket is widened to 0660 once it exists. (The umask is the process's: files RocksDB's
-  // threads create meanwhile are 0600, which the 0700 state directory makes no stricter.)
-  const mode_t umask_before = umask(0177);
+  // Both sockets are listened on by the store itself (peer_acceptor.h), born 0600 whatever
+  // the umask, checked per connection.
   if (Status s = session.start(); !s) cli.fail(s.to_string());
 
-  store::OpsService ops(*db, *engine, engine_mu, session, log);
-  store::HistoryService history(*db, commit_feed, log);
-  std::unique_ptr<grpc::Server> ops_server =
-      cli.must(store::start_ops_server(ops, history, ops_path, 0660), "ops API");
-  umask(umask_before);
-  log.info("ops API on {}", ops_path);
+  store::OpsAuth ops_auth(auth_options, log);
+  store::OpsService ops(*db, *engine, engine_mu, session, ops_auth, log);
+  store::HistoryService history(*db, commit_feed, ops_auth, log);
+  store::OpsServer ops_server(ops_auth, log);
+  if (Status s = ops_server.start(ops_options, {&ops, &history}); !s) {
+    cli.fail("ops API: " + s.to_string());
+  }
 
   std::thread signals([&] {
     int sig = wait_for_termination_signal();
@@ -139,8 +172,8 @@ int main(int argc, char** argv) {
 
   notify_systemd("READY=1");
   session.run();
-  commit_feed.close();  // ends every Follow, which Shutdown would otherwise wait for
-  ops_server->Shutdown(std::chrono::system_clock::now());
+  commit_feed.close();  // ends every Follow, which the shutdown would otherwise wait for
+  ops_server.shutdown();
   log.info("stopped");
   return 0;
 }

@@ -1,8 +1,11 @@
-// OpsService: the Ops API dxsctl uses, served on its own Unix socket (not the frontend's
-// private one). Reads of the live tree are answered from a RocksDB snapshot, off the
+// OpsService: the Ops API dxsctl uses, served on its own doors (ops_server.h), not the
+// frontend's private socket. Each call first asks OpsAuth for the role the request
+// needs (ops_request_role): reads of the live tree need `read`, everything else
+// `admin`. Reads of the live tree are answered from a RocksDB snapshot, off the
 // engine's lock (snapshot_reads.h); every other request runs through the engine as its
-// privileged ops client, under the same lock as the session thread, and the watch events
-// it causes go to the attached frontend.
+// privileged ops client, under the same lock as the session thread, with the caller's
+// identity as the author of the commits it makes; the watch events it causes go to
+// the attached frontend.
 #pragma once
 
 #include <grpcpp/grpcpp.h>
@@ -14,14 +17,21 @@
 #include "common/log.h"
 #include "proto/ops.grpc.pb.h"
 #include "store/engine.h"
+#include "store/ops_auth.h"
 #include "store/session_service.h"
 
 namespace dxs::store {
 
 class OpsService final : public pb::Ops::Service {
  public:
-  OpsService(Db& db, Engine& engine, std::mutex& engine_mu, SessionServer& session, Logger& log)
-      : db_(db), engine_(engine), engine_mu_(engine_mu), session_(session), log_(log) {}
+  OpsService(Db& db, Engine& engine, std::mutex& engine_mu, SessionServer& session, OpsAuth& auth,
+             Logger& log)
+      : db_(db),
+        engine_(engine),
+        engine_mu_(engine_mu),
+        session_(session),
+        auth_(auth),
+        log_(log) {}
 
   grpc::Status Xenstore(grpc::ServerContext* ctx, const pb::Request* request,
                         pb::Reply* reply) override;
@@ -31,12 +41,14 @@ class OpsService final : public pb::Ops::Service {
   Engine& engine_;
   std::mutex& engine_mu_;
   SessionServer& session_;
+  OpsAuth& auth_;
   Logger& log_;
 };
 
-// Starts a server for `service` and `history` (the History API, history_service.h) on
-// the Unix socket at `path` (file mode `mode`).
-Result<std::unique_ptr<grpc::Server>> start_ops_server(OpsService& service, grpc::Service& history,
-                                                       const std::string& path, mode_t mode);
+// The role a Xenstore request over the Ops API needs: `read` for READ, DIRECTORY,
+// DIRECTORY_PART, GET_PERMS, GET_DOMAIN_PATH and IS_DOMAIN_INTRODUCED outside a
+// transaction, and for the CONTROL commands that only report (`help`, `quota` listing
+// the quotas or one domain's usage); `admin` for everything else.
+Role ops_request_role(const pb::Request& request);
 
 }  // namespace dxs::store

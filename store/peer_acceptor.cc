@@ -26,6 +26,12 @@ bool is_frontend_user(const PeerCredentials& peer) {
   return peer.uid == 0 || peer.uid == geteuid();
 }
 
+PeerAcceptor::Admit PeerAcceptor::users(std::function<bool(const PeerCredentials&)> allowed) {
+  return [allowed = std::move(allowed)](int fd, const PeerCredentials& peer) {
+    return allowed(peer) ? fd : -1;
+  };
+}
+
 PeerAcceptor::PeerAcceptor(std::string what, Admit admit, Logger& log)
     : what_(std::move(what)), admit_(std::move(admit)), log_(log) {}
 
@@ -33,10 +39,19 @@ PeerAcceptor::~PeerAcceptor() {
   stop();
 }
 
-Status PeerAcceptor::start(const std::string& path, mode_t mode, grpc::Server* server) {
+Status PeerAcceptor::start(const std::string& path, mode_t mode, grpc::Server* server,
+                           gid_t group) {
   server_ = server;
   Result<int> fd = listen_unix(path, mode);
   if (!fd) return fd.status();
+  // Connections wait in the backlog until the loop runs: nobody is served before the
+  // group is right, and a failure leaves no socket behind.
+  if (group != static_cast<gid_t>(-1) && chown(path.c_str(), static_cast<uid_t>(-1), group) != 0) {
+    int e = errno;
+    close(*fd);
+    unlink(path.c_str());
+    return Status::error(e, fmt::format("chown {} to group {}: {}", path, group, std::strerror(e)));
+  }
   listen_fd_ = *fd;
   wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (wake_fd_ < 0) {
@@ -83,12 +98,13 @@ void PeerAcceptor::accept_loop() {
       }
       PeerCredentials peer;
       const bool known = peer_credentials(fd, peer);
-      if (!known || !admit_(peer)) {
+      const int admitted = known ? admit_(fd, peer) : -1;
+      if (admitted < 0) {
         refuse(fd, peer, known);
         continue;
       }
       // gRPC owns the descriptor from here, and closes it with the connection.
-      grpc::AddInsecureChannelFromFd(server_, fd);
+      grpc::AddInsecureChannelFromFd(server_, admitted);
     }
   }
 }

@@ -4,12 +4,15 @@
 // gRPC's own listener cannot tell who connected (a Unix socket's peer is "unix:" to
 // it); the socket's file mode is the only guard it leaves. This one listens itself
 // (the socket is 0600 before listen(): common/unix_socket.h), reads each connection's
-// SO_PEERCRED, closes those whose user `admit` refuses, and hands the rest to the
-// server (grpc::AddInsecureChannelFromFd). A refusal is logged, at most once a second
-// with a count of those not logged, since any local process may try.
+// SO_PEERCRED, closes those `admit` refuses, and hands the rest to the server
+// (grpc::AddInsecureChannelFromFd; the calls of such a connection have the peer string
+// "fd:N", N the descriptor handed over). `admit` may move the connection to another
+// descriptor first (ops_auth.h does, so that a number names one caller). A refusal is
+// logged, at most once a second with a count of those not logged, since any local
+// process may try.
 //
 // Thread-safety: start() and stop() from one thread; accepting runs on a thread of its
-// own, which stop() joins.
+// own, which stop() joins; `admit` runs on that thread.
 #pragma once
 
 #include <grpcpp/grpcpp.h>
@@ -28,7 +31,12 @@ namespace dxs::store {
 
 class PeerAcceptor {
  public:
-  using Admit = std::function<bool(const PeerCredentials&)>;
+  // Given an accepted connection and its peer: the descriptor to hand to gRPC (fd, or
+  // one admit moved the connection to, having closed fd), or -1 to refuse it (fd is
+  // left to the acceptor, which closes it).
+  using Admit = std::function<int(int fd, const PeerCredentials& peer)>;
+  // An Admit that lets in the users `allowed` accepts, on the descriptor accepted.
+  static Admit users(std::function<bool(const PeerCredentials&)> allowed);
 
   // `what` names the socket in log lines ("frontend session").
   PeerAcceptor(std::string what, Admit admit, Logger& log);
@@ -36,10 +44,11 @@ class PeerAcceptor {
   PeerAcceptor(const PeerAcceptor&) = delete;
   PeerAcceptor& operator=(const PeerAcceptor&) = delete;
 
-  // Listens at `path` (mode `mode`; a stale socket file is replaced, a served one is
-  // EADDRINUSE) and starts handing admitted connections to `server`, which must be
-  // started and outlive stop().
-  Status start(const std::string& path, mode_t mode, grpc::Server* server);
+  // Listens at `path` (mode `mode`, group `group` unless it is -1; a stale socket file
+  // is replaced, a served one is EADDRINUSE) and starts handing admitted connections to
+  // `server`, which must be started and outlive stop().
+  Status start(const std::string& path, mode_t mode, grpc::Server* server,
+               gid_t group = static_cast<gid_t>(-1));
   // Stops accepting and closes the listening socket. Idempotent.
   void stop();
 

@@ -37,6 +37,7 @@ pb::CommitAuthor commit_author(const Request& r, const Connection* conn) {
   const uint64_t id = r.req.conn();
   if (id == kOpsConnection) {
     a.set_kind(pb::CommitAuthor::OPS);
+    a.set_identity(conn != nullptr ? conn->ops_identity : r.conn.ops_identity);
   } else if (id == kStoreConnection) {
     a.set_kind(pb::CommitAuthor::STORE);
   } else if (conn == nullptr || conn->record.kind() == pb::RING) {

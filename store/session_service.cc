@@ -177,7 +177,7 @@ SessionServer::SessionServer(Engine& engine, std::mutex& engine_mu, Logger& log,
       engine_mu_(engine_mu),
       log_(log),
       options_(std::move(options)),
-      acceptor_("frontend session", is_frontend_user, log) {}
+      acceptor_("frontend session", PeerAcceptor::users(is_frontend_user), log) {}
 
 SessionServer::~SessionServer() {
   acceptor_.stop();

@@ -35,6 +35,26 @@ std::vector<Setting> declare() {
        "a domain with dom0's rights besides dom0 (xenstored -p)"},
       {"store.keep-orphans", Type::kBool, boolean(engine.keep_orphans), 0, 0,
        "hand a released domain's nodes to dom0 instead of removing them (xenstored -K)"},
+      {"ops.group", Type::kString, "", 0, 0,
+       "the ops socket's group (a name or a gid): its members get the read role\n"
+       "(state and history); empty: the store's own group. Root and the store's user\n"
+       "are admin; any other local user is refused at connect"},
+      {"ops.admin-group", Type::kString, "", 0, 0,
+       "members of this group (a name or a gid) get the admin role on the ops socket\n"
+       "(writes, quotas; they must be in ops.group too, to open the socket)"},
+      {"ops.tcp-listen", Type::kString, "", 0, 0,
+       "tcp:HOST:PORT: an Ops API listener on the network, mutual TLS only (the store\n"
+       "does not start without ops.tls-cert, ops.tls-key, ops.tls-client-ca and a role\n"
+       "in ops.tls-admin or ops.tls-read); empty: none"},
+      {"ops.tls-cert", Type::kString, "", 0, 0, "the TCP listener's certificate (chain), PEM"},
+      {"ops.tls-key", Type::kString, "", 0, 0, "the TCP listener's private key, PEM"},
+      {"ops.tls-client-ca", Type::kString, "", 0, 0,
+       "the CA(s) a client certificate must be signed by, PEM"},
+      {"ops.tls-admin", Type::kString, "", 0, 0,
+       "client certificates with the admin role: subject CNs or subject alternative\n"
+       "names, comma-separated (a certificate with no role is refused every call)"},
+      {"ops.tls-read", Type::kString, "", 0, 0,
+       "client certificates with the read role (state and history), as ops.tls-admin"},
   };
   for (size_t i = 0; i < static_cast<size_t>(QuotaKind::kCount); ++i) {
     const auto kind = static_cast<QuotaKind>(i);

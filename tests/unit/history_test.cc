@@ -528,10 +528,11 @@ TEST_CASE("a request through the Ops API names the Ops API as its author") {
   req.mutable_write()->set_value("1");
   pb::Reply reply;
   std::vector<pb::Outbound> out;
-  f.engine().ops_request(req, reply, out);
+  f.engine().ops_request(req, "uid 1000", reply, out);
   const pb::CommitRecord c = head_commit(f);
   CHECK(c.summary() == "ops: write /ops = 1");
   CHECK(c.author().kind() == pb::CommitAuthor::OPS);
+  CHECK(c.author().identity() == "uid 1000");
   CHECK(c.author().domid() == 0);
   CHECK(c.author().pid() == 0);
 }
