@@ -26,6 +26,7 @@
 #include "proto/session.pb.h"
 #include "store/commands.h"
 #include "store/db.h"
+#include "store/retention.h"
 #include "store/state.h"
 
 namespace dxs::store {
@@ -53,6 +54,14 @@ class Engine {
   // One request from the ops API, as the privileged ops client. `out` receives what other
   // connections must see (watch events).
   void ops_request(const pb::Request& request, pb::Reply& reply, std::vector<pb::Outbound>& out);
+
+  // History's upkeep between batches (retention.h): redacts private values no reader
+  // needs and prunes what the limits let go, at most `budget` commits of each, in a
+  // write of its own. True if there is more to do already.
+  bool maintain(size_t budget = kMaintenanceBudget);
+  static constexpr size_t kMaintenanceBudget = 256;
+  // The oldest commit history holds.
+  uint64_t history_horizon() const { return keeper_.horizon(); }
 
   using Stats = EngineStats;
   const Stats& stats() const { return state_.stats; }
@@ -98,6 +107,7 @@ class Engine {
   void deliver_after_reply(Request& r);
 
   StoreState state_;
+  HistoryKeeper keeper_;
   // The connection the store's own requests are made on (kStoreConnection).
   Connection store_self_;
   Logger& log_;

@@ -22,6 +22,8 @@
 
 namespace dxs::store {
 
+class Privacy;
+
 struct CommitInfo {
   pb::CommitAuthor author;
   uint64_t conn = 0;
@@ -56,9 +58,13 @@ class CommitLog {
   uint64_t commit_branch(WriteSet& ws, const CommitInfo& info, uint64_t base,
                          const ChangeList& changes, int64_t now_ns);
 
+  // Branch commits keep private values redacted (privacy.h); nullptr: none is private.
+  void set_privacy(const Privacy* privacy) { privacy_ = privacy; }
+
  private:
   uint64_t main_head_ = 0;
   uint64_t last_ = 0;
+  const Privacy* privacy_ = nullptr;
 };
 
 // The commit that wrote n's version, the state a change of n starts from: n's latest

@@ -35,6 +35,17 @@ std::vector<Setting> declare() {
        "a domain with dom0's rights besides dom0 (xenstored -p)"},
       {"store.keep-orphans", Type::kBool, boolean(engine.keep_orphans), 0, 0,
        "hand a released domain's nodes to dom0 instead of removing them (xenstored -K)"},
+      {"history.max-commits", Type::kInt, std::to_string(engine.retention.max_commits), 0,
+       int64_t{1} << 40,
+       "history keeps at most this many commits (0: no limit)\n"
+       "(older ones are pruned, except what an open transaction or a recorded reply still\n"
+       "reads; docs/design.md, \"Retention\")"},
+      {"history.max-age-s", Type::kInt, std::to_string(engine.retention.max_age_s), 0,
+       int64_t{1} << 40, "history keeps no commit older than this, in seconds (0: no limit)"},
+      {"history.private-paths", Type::kString, "", 0, 0,
+       "paths whose values history never keeps, only a keyed digest (space-separated)\n"
+       "(absolute paths with fnmatch wildcards per component, and `**` last for everything\n"
+       "below: /local/domain/*/data/* /local/domain/*/vm-data/**; docs/design.md, \"Privacy\")"},
   };
   for (size_t i = 0; i < static_cast<size_t>(QuotaKind::kCount); ++i) {
     const auto kind = static_cast<QuotaKind>(i);
