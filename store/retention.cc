@@ -122,6 +122,15 @@ void redact_commit(Db& db, WriteSet& ws, const Privacy& privacy, uint64_t seq, p
   }
 }
 
+// Whether a limit lets commit seq (record c) go, the newest commit being `last`.
+bool prunable(const RetentionLimits& limits, uint64_t last, uint64_t seq, const pb::CommitRecord& c,
+              int64_t now_ns) {
+  if (limits.max_commits != 0 && last >= limits.max_commits && seq <= last - limits.max_commits) {
+    return true;
+  }
+  return limits.max_age_s != 0 && c.time_ns() < now_ns - limits.max_age_s * 1'000'000'000;
+}
+
 std::string redacted_marker(uint64_t upto, const Privacy& privacy) {
   return keys::be64(upto) + privacy.paths().text();
 }
@@ -154,10 +163,20 @@ void HistoryKeeper::load(StateReader& state, const Privacy& privacy) {
 
 bool HistoryKeeper::run(StoreState& s, const RetentionLimits& limits, int64_t now_ns,
                         size_t budget) {
+  // Most batches find nothing due: that costs a point read, not a look at every
+  // connection's replies.
+  const uint64_t head = s.history.head();
+  const bool redaction_due = s.privacy.enabled() && std::max(redacted_ + 1, horizon_) <= head;
+  bool pruning_due = false;
+  if (horizon_ < head) {
+    std::optional<pb::CommitRecord> oldest = read_commit(s.db, horizon_);
+    pruning_due = !oldest || prunable(limits, s.history.next() - 1, horizon_, *oldest, now_ns);
+  }
+  if (!redaction_due && !pruning_due) return false;
   const uint64_t upto = read_horizon(s);
   // Redacted first: in one batch, a version pruned after it was redacted stays deleted.
-  const bool more_redaction = s.privacy.enabled() && redact(s, upto, budget);
-  const bool more_pruning = prune(s, limits, upto, now_ns, budget);
+  const bool more_redaction = redaction_due && redact(s, upto, budget);
+  const bool more_pruning = pruning_due && prune(s, limits, upto, now_ns, budget);
   return more_redaction || more_pruning;
 }
 
@@ -176,17 +195,12 @@ bool HistoryKeeper::redact(StoreState& s, uint64_t upto, size_t budget) {
 bool HistoryKeeper::prune(StoreState& s, const RetentionLimits& limits, uint64_t upto,
                           int64_t now_ns, size_t budget) {
   const uint64_t last = s.history.next() - 1;
-  const uint64_t count_cut =
-      limits.max_commits != 0 && last > limits.max_commits ? last - limits.max_commits + 1 : 1;
-  const int64_t age_cut = limits.max_age_s != 0 ? now_ns - limits.max_age_s * 1'000'000'000 : 0;
   uint64_t seq = horizon_;
   size_t n = 0;
   for (; seq < upto && n < budget; ++seq, ++n) {
     std::optional<pb::CommitRecord> c = read_commit(s.db, seq);
     if (c) {
-      const bool too_many = seq < count_cut;
-      const bool too_old = limits.max_age_s != 0 && c->time_ns() < age_cut;
-      if (!too_many && !too_old) break;
+      if (!prunable(limits, last, seq, *c, now_ns)) break;
       prune_commit(s.db, s.ws, seq, *c);
     }
   }

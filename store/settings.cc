@@ -40,8 +40,9 @@ std::vector<Setting> declare() {
        "history keeps at most this many commits (0: no limit)\n"
        "(older ones are pruned, except what an open transaction or a recorded reply still\n"
        "reads; docs/design.md, \"Retention\")"},
-      {"history.max-age-s", Type::kInt, std::to_string(engine.retention.max_age_s), 0,
-       int64_t{1} << 40, "history keeps no commit older than this, in seconds (0: no limit)"},
+      // At most 68 years, so that it is a number of nanoseconds too.
+      {"history.max-age-s", Type::kInt, std::to_string(engine.retention.max_age_s), 0, INT32_MAX,
+       "history keeps no commit older than this, in seconds (0: no limit)"},
       {"history.private-paths", Type::kString, "", 0, 0,
        "paths whose values history never keeps, only a keyed digest (space-separated)\n"
        "(absolute paths with fnmatch wildcards per component, and `**` last for everything\n"
