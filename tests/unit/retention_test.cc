@@ -242,3 +242,35 @@ TEST_CASE("pruning keeps a recorded reply's base; a read sent again answers as b
   drain(f);
   CHECK(f.engine().history_horizon() > base);
 }
+
+// A node a merge created and removed again is not listed, but its parent gets a version
+// that no listed change names: removing the parent later must still take every older
+// version with it, or a read after the removal would find one and see the parent again.
+TEST_CASE("a node removed is absent at every retained commit, whatever versions merges left") {
+  EngineFixture f(limited(4));
+  const uint64_t c = f.open_socket();
+  f.write(c, "/m/p", "parent");
+  const uint32_t t = f.start(c);
+  f.write(c, "/m/p/x", "x", t);
+  f.ok(c, MsgType::kRm, args({"/m/p/x"}), t);
+  CHECK(f.commit(c, t) == "");
+  f.ok(c, MsgType::kRm, args({"/m/p"}));
+  const uint64_t removed = f.engine().head();
+  for (int i = 0; i < 10; ++i) f.write(c, "/m/other", std::to_string(i));
+  const uint64_t last = f.engine().head();
+  std::map<uint64_t, std::string> before;
+  for (uint64_t seq = removed; seq <= last; ++seq) before[seq] = tree_at(f.db(), seq);
+  drain(f);
+  const uint64_t horizon = f.engine().history_horizon();
+  REQUIRE(horizon > removed);
+  for (uint64_t seq = horizon; seq <= last; ++seq) {
+    INFO("commit ", seq);
+    CHECK(tree_at(f.db(), seq) == before[seq]);
+    store::SnapshotNodes at(f.db(), seq);
+    CHECK_FALSE(at.get("/m/p").has_value());  // as a transaction based there reads it
+  }
+  int tombstones = 0;
+  CHECK(versions_below(f.db(), horizon, tombstones).count(store::keys::versions_prefix("/m/p")) ==
+        0);
+  CHECK(tombstones == 0);
+}
