@@ -186,7 +186,8 @@ Result<std::string> cmd_write(StoreState& s, Request& r) {
   auto result = mutate(s, r, std::move(op), [&](Tree& tree, ChangeList& changes) {
     return tree.write(*path, value, r.caller, changes);
   });
-  r.summary = fmt::format("{}: write {} = {}", author(r), *path, abbreviate_value(value));
+  r.summary =
+      fmt::format("{}: write {} = {}", author(r), *path, s.privacy.summary_value(*path, value));
   return result;
 }
 

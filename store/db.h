@@ -267,6 +267,9 @@ inline constexpr std::string_view kNextRingConn = "next_ring_conn";
 inline constexpr std::string_view kHistoryHorizon = "history_horizon";
 // The key of private paths' value digests (docs/design.md, "Privacy").
 inline constexpr std::string_view kPrivacyKey = "privacy_key";
+// How far private values were redacted: BE64 commit, then the patterns it was done for
+// (store/retention.h).
+inline constexpr std::string_view kPrivacyRedacted = "privacy_redacted";
 inline constexpr std::string_view kSpecialPermsPrefix = "special_perms:";
 inline constexpr std::string_view kQuotaPrefix = "quota:";
 }  // namespace meta

@@ -84,6 +84,8 @@ Status Engine::recover() {
                                           schema, kSchemaVersion));
   }
   s.history.load(s.db);
+  DXS_RETURN_IF_ERROR(s.privacy.load_key(s.db, s.ws));
+  keeper_.load(s.db, s.privacy);
   const size_t conns = s.connections.load(s.db);
   const size_t domains = s.domains.load(s.db);
   const size_t watches = s.watches.load(s.db);
@@ -103,9 +105,9 @@ Status Engine::recover() {
 
   if (s.history.head() == 0) {
     init_tree();
-    commit_batch();
     log_.info("initialised a new tree (/, /tool, /tool/xenstored)");
   }
+  if (!s.ws.empty()) commit_batch();
   log_.info(
       "recovered: head commit {}, {} connections, {} domains, {} watches, {} open transactions",
       s.history.head(), conns, domains, watches, txns);
@@ -151,6 +153,12 @@ void Engine::init_tree() {
   info.author.set_kind(pb::CommitAuthor::STORE);
   info.summary = "dxs: initial tree";
   s.history.commit_main(s.ws, info, changes, now_ns());
+}
+
+bool Engine::maintain(size_t budget) {
+  const bool more = keeper_.run(state_, state_.options.retention, now_ns(), budget);
+  if (!state_.ws.empty()) state_.ws.commit();
+  return more;
 }
 
 void Engine::commit_batch() {

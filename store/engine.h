@@ -28,6 +28,7 @@
 #include "store/commands.h"
 #include "store/commit_feed.h"
 #include "store/db.h"
+#include "store/retention.h"
 #include "store/state.h"
 
 namespace dxs::store {
@@ -57,6 +58,14 @@ class Engine {
   // other connections must see (watch events).
   void ops_request(const pb::Request& request, std::string_view identity, pb::Reply& reply,
                    std::vector<pb::Outbound>& out);
+
+  // History's upkeep between batches (retention.h): redacts private values no reader
+  // needs and prunes what the limits let go, at most `budget` commits of each, in a
+  // write of its own. True if there is more to do already.
+  bool maintain(size_t budget = kMaintenanceBudget);
+  static constexpr size_t kMaintenanceBudget = 256;
+  // The oldest commit history holds.
+  uint64_t history_horizon() const { return keeper_.horizon(); }
 
   using Stats = EngineStats;
   const Stats& stats() const { return state_.stats; }
@@ -106,6 +115,7 @@ class Engine {
 
   StoreState state_;
   CommitFeed* commit_feed_ = nullptr;
+  HistoryKeeper keeper_;
   // The connection the store's own requests are made on (kStoreConnection).
   Connection store_self_;
   Logger& log_;

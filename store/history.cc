@@ -8,6 +8,7 @@
 
 #include "common/path.h"
 #include "common/printable.h"
+#include "store/privacy.h"
 
 namespace dxs::store {
 namespace {
@@ -173,7 +174,11 @@ uint64_t CommitLog::commit_branch(WriteSet& ws, const CommitInfo& info, uint64_t
     pb::Change* out = c.add_changes();
     out->set_path(ch.path);
     out->set_kind(kind_of(ch.kind));
-    if (ch.after) node_to_record(*ch.after, *out->mutable_after());
+    if (ch.after) {
+      node_to_record(*ch.after, *out->mutable_after());
+      if (privacy_ != nullptr && privacy_->is_private(ch.path))
+        privacy_->redact(*out->mutable_after());
+    }
   }
   ws.put_record(Cf::kCommits, keys::commit(seq), c);
   last_ = seq;

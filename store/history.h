@@ -27,6 +27,8 @@
 
 namespace dxs::store {
 
+class Privacy;
+
 struct CommitInfo {
   pb::CommitAuthor author;
   uint64_t conn = 0;
@@ -62,12 +64,16 @@ class CommitLog {
                          const ChangeList& changes, int64_t now_ns);
   // Both stamp the commit with max(now_ns, the previous commit's time).
 
+  // Branch commits keep private values redacted (privacy.h); nullptr: none is private.
+  void set_privacy(const Privacy* privacy) { privacy_ = privacy; }
+
  private:
   int64_t stamp_time(int64_t now_ns);
 
   uint64_t main_head_ = 0;
   uint64_t last_ = 0;
   int64_t last_time_ns_ = 0;
+  const Privacy* privacy_ = nullptr;
 };
 
 // The commit that wrote n's version, the state a change of n starts from: n's latest

@@ -69,6 +69,11 @@ store::EngineOptions engine_options_from(const Cli& cli, const Settings& setting
         cli.must(settings.get_int(config, "store.privileged-domid"), "config"));
   }
   options.keep_orphans = cli.must(settings.get_bool(config, "store.keep-orphans"), "config");
+  options.retention.max_commits =
+      static_cast<uint64_t>(cli.must(settings.get_int(config, "history.max-commits"), "config"));
+  options.retention.max_age_s = cli.must(settings.get_int(config, "history.max-age-s"), "config");
+  options.private_paths = cli.must(
+      store::PrivatePaths::parse(settings.get_string(config, "history.private-paths")), "config");
   return options;
 }
 

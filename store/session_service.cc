@@ -135,6 +135,11 @@ class SessionServer::Stream {
       server_.engine_.apply(request_.items(), out);
     }
     send(std::move(out), request_.batch());
+    if (request_.items_size() > 0) {
+      // History's upkeep once the replies are on their way, not before them.
+      std::lock_guard lock(server_.engine_mu_);
+      if (server_.is_current(this)) server_.engine_.maintain();
+    }
   }
 
   void start_write_locked() {

@@ -55,6 +55,18 @@ std::vector<Setting> declare() {
        "names, comma-separated (a certificate with no role is refused every call)"},
       {"ops.tls-read", Type::kString, "", 0, 0,
        "client certificates with the read role (state and history), as ops.tls-admin"},
+      {"history.max-commits", Type::kInt, std::to_string(engine.retention.max_commits), 0,
+       int64_t{1} << 40,
+       "history keeps at most this many commits (0: no limit)\n"
+       "(older ones are pruned, except what an open transaction or a recorded reply still\n"
+       "reads; docs/design.md, \"Retention\")"},
+      // At most 68 years, so that it is a number of nanoseconds too.
+      {"history.max-age-s", Type::kInt, std::to_string(engine.retention.max_age_s), 0, INT32_MAX,
+       "history keeps no commit older than this, in seconds (0: no limit)"},
+      {"history.private-paths", Type::kString, "", 0, 0,
+       "paths whose values history never keeps, only a keyed digest (space-separated)\n"
+       "(absolute paths with fnmatch wildcards per component, and `**` last for everything\n"
+       "below: /local/domain/*/data/* /local/domain/*/vm-data/**; docs/design.md, \"Privacy\")"},
   };
   for (size_t i = 0; i < static_cast<size_t>(QuotaKind::kCount); ++i) {
     const auto kind = static_cast<QuotaKind>(i);

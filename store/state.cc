@@ -11,7 +11,10 @@ StoreState::StoreState(Db& db, const EngineOptions& options, Logger& log)
       ws(db),
       refusals(log),
       quotas(domains, this->options.quota, refusals),
-      delivery(ws) {}
+      delivery(ws),
+      privacy(options.private_paths) {
+  history.set_privacy(&privacy);
+}
 
 Caller StoreState::caller_of(const Connection& c) const {
   Caller caller;

@@ -21,8 +21,10 @@
 #include "store/history.h"
 #include "store/listing_cache.h"
 #include "store/policy.h"
+#include "store/privacy.h"
 #include "store/quota.h"
 #include "store/refusal_log.h"
+#include "store/retention.h"
 #include "store/txn.h"
 #include "store/watch.h"
 
@@ -35,6 +37,9 @@ struct EngineOptions {
   // On release, hand a dead domain's nodes to dom0 instead of removing them
   // (xenstored -K / --keep-orphans).
   bool keep_orphans = false;
+  // How much history is kept, and the paths whose values it never keeps.
+  RetentionLimits retention;
+  PrivatePaths private_paths;
 };
 
 // Memory for recent DIRECTORY answers (listing_cache.h).
@@ -70,6 +75,7 @@ struct StoreState {
   RefusalLog refusals;
   Quotas quotas;
   Delivery delivery;
+  Privacy privacy;
   EngineStats stats;
 
   // The identity c's requests are checked against.

@@ -1,5 +1,7 @@
 #include "store/txn.h"
 
+#include <algorithm>
+
 namespace dxs::store {
 
 std::string observation_key(pb::TxnLogEntry::Observation kind, std::string_view path) {
@@ -32,6 +34,12 @@ size_t TransactionTable::load(Db& db) {
                                     });
   }
   return by_key_.size();
+}
+
+uint64_t TransactionTable::oldest_base(uint64_t none) const {
+  uint64_t oldest = none;
+  for (const auto& [key, t] : by_key_) oldest = std::min(oldest, t.record.base());
+  return oldest;
 }
 
 Transaction* TransactionTable::find(uint64_t conn, uint32_t tx_id) {

@@ -46,6 +46,8 @@ class TransactionTable {
   void discard_all(WriteSet& ws, uint64_t conn);
   uint32_t count(uint64_t conn) const;
   size_t size() const { return by_key_.size(); }
+  // The oldest base of an open transaction, or `none` if there is none.
+  uint64_t oldest_base(uint64_t none) const;
 
  private:
   std::map<std::pair<uint64_t, uint32_t>, Transaction> by_key_;

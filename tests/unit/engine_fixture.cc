@@ -54,6 +54,11 @@ EngineFixture::~EngineFixture() {
   std::filesystem::remove_all(dir_, ec);
 }
 
+void EngineFixture::restart(const store::EngineOptions& options) {
+  options_ = options;
+  restart();
+}
+
 void EngineFixture::restart() {
   engine_.reset();
   db_.reset();

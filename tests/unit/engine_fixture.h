@@ -121,6 +121,8 @@ class EngineFixture {
 
   // Closes and reopens the database and engine on the same directory.
   void restart();
+  // The same, with other options (a configuration changed across the restart).
+  void restart(const store::EngineOptions& options);
 
   store::Engine& engine() { return *engine_; }
   store::Db& db() { return *db_; }
