@@ -66,7 +66,7 @@ int main(int argc, char** argv) {
   configure_grpc_runtime();
   limit_malloc_arenas();
 
-  const Config config = cli.load_config(opt["config"], {"store.", "quota.", "history."});
+  const Config config = cli.load_config(opt["config"], {"store.", "quota.", "history.", "ops."});
   StderrLogger log("dxs-frontend", cli.log_level(opt["log-level"], config));
 
   EventLoopOptions loop_options;
