@@ -6,6 +6,7 @@
 
 #include "store/history_commits.h"
 #include "store/history_trees.h"
+#include "store/low_priority.h"
 
 namespace dxs::store {
 namespace {
@@ -39,6 +40,14 @@ CommitSink stream_to(grpc::ServerContext* ctx, grpc::ServerWriter<pb::CommitView
       [ctx, writer](pb::CommitView&& view) { return !ctx->IsCancelled() && writer->Write(view); };
 }
 
+// The call's work, on a thread of its own at the lowest priority (low_priority.h).
+template <typename Fn>
+grpc::Status in_background(Fn&& fn) {
+  grpc::Status status;
+  run_at_low_priority([&] { status = fn(); });
+  return status;
+}
+
 }  // namespace
 
 grpc::Status HistoryService::admit(grpc::ServerContext* ctx, const char* call) {
@@ -49,39 +58,49 @@ grpc::Status HistoryService::admit(grpc::ServerContext* ctx, const char* call) {
 grpc::Status HistoryService::Log(grpc::ServerContext* ctx, const pb::LogRequest* request,
                                  grpc::ServerWriter<pb::CommitView>* writer) {
   if (grpc::Status s = admit(ctx, "Log"); !s.ok()) return s;
-  DbSnapshot snapshot(db_);
-  Result<LogOutcome> out = log_commits(snapshot, *request, stream_to(ctx, writer));
-  if (!out) return to_grpc(out.status());
-  if (out->truncated) ctx->AddTrailingMetadata("dxs-truncated", "1");
-  return grpc::Status::OK;
+  return in_background([&] {
+    DbSnapshot snapshot(db_);
+    Result<LogOutcome> out = log_commits(snapshot, *request, stream_to(ctx, writer));
+    if (!out) return to_grpc(out.status());
+    if (out->truncated) ctx->AddTrailingMetadata("dxs-truncated", "1");
+    return grpc::Status::OK;
+  });
 }
 
 grpc::Status HistoryService::Show(grpc::ServerContext* ctx, const pb::ShowRequest* request,
                                   pb::CommitView* reply) {
   if (grpc::Status s = admit(ctx, "Show"); !s.ok()) return s;
-  DbSnapshot snapshot(db_);
-  return reply_with(show_commit(snapshot, *request), reply);
+  return in_background([&] {
+    DbSnapshot snapshot(db_);
+    return reply_with(show_commit(snapshot, *request), reply);
+  });
 }
 
 grpc::Status HistoryService::Diff(grpc::ServerContext* ctx, const pb::DiffRequest* request,
                                   pb::DiffReply* reply) {
   if (grpc::Status s = admit(ctx, "Diff"); !s.ok()) return s;
-  DbSnapshot snapshot(db_);
-  return reply_with(diff_trees(snapshot, *request), reply);
+  return in_background([&] {
+    DbSnapshot snapshot(db_);
+    return reply_with(diff_trees(snapshot, *request), reply);
+  });
 }
 
 grpc::Status HistoryService::At(grpc::ServerContext* ctx, const pb::AtRequest* request,
                                 pb::AtReply* reply) {
   if (grpc::Status s = admit(ctx, "At"); !s.ok()) return s;
-  DbSnapshot snapshot(db_);
-  return reply_with(read_at(snapshot, *request), reply);
+  return in_background([&] {
+    DbSnapshot snapshot(db_);
+    return reply_with(read_at(snapshot, *request), reply);
+  });
 }
 
 grpc::Status HistoryService::Blame(grpc::ServerContext* ctx, const pb::BlameRequest* request,
                                    pb::BlameReply* reply) {
   if (grpc::Status s = admit(ctx, "Blame"); !s.ok()) return s;
-  DbSnapshot snapshot(db_);
-  return reply_with(blame(snapshot, *request), reply);
+  return in_background([&] {
+    DbSnapshot snapshot(db_);
+    return reply_with(blame(snapshot, *request), reply);
+  });
 }
 
 grpc::Status HistoryService::Follow(grpc::ServerContext* ctx, const pb::FollowRequest* request,
@@ -98,8 +117,11 @@ grpc::Status HistoryService::Follow(grpc::ServerContext* ctx, const pb::FollowRe
     // follower's cost per commit is then the commit's record, not a thread switch.
     std::this_thread::sleep_for(kFollowCoalesce);
     const uint64_t last = feed_.last();
-    DbSnapshot snapshot(db_);  // taken after `last` was published: it holds it
-    const uint64_t reached = commits_between(snapshot, seen, last, request->with_changes(), sink);
+    uint64_t reached = seen;
+    run_at_low_priority([&] {
+      DbSnapshot snapshot(db_);  // taken after `last` was published: it holds it
+      reached = commits_between(snapshot, seen, last, request->with_changes(), sink);
+    });
     if (reached < last) break;  // the caller went away
     seen = last;
   }
@@ -110,8 +132,10 @@ grpc::Status HistoryService::Follow(grpc::ServerContext* ctx, const pb::FollowRe
 grpc::Status HistoryService::Export(grpc::ServerContext* ctx, const pb::ExportRequest* request,
                                     grpc::ServerWriter<pb::CommitView>* writer) {
   if (grpc::Status s = admit(ctx, "Export"); !s.ok()) return s;
-  DbSnapshot snapshot(db_);
-  return to_grpc(export_commits(snapshot, *request, stream_to(ctx, writer)));
+  return in_background([&] {
+    DbSnapshot snapshot(db_);
+    return to_grpc(export_commits(snapshot, *request, stream_to(ctx, writer)));
+  });
 }
 
 }  // namespace dxs::store

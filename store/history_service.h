@@ -1,7 +1,8 @@
 // HistoryService: the History API (proto/history.proto), served beside the Ops API on
 // the ops socket. Each call takes its own RocksDB snapshot (DbSnapshot) and reads the
-// history there, on gRPC's thread and never under the engine's lock, so history reads
-// never hold clients up. The handlers only translate: the logic is in history_commits.h
+// history there, never under the engine's lock, on a thread of its own at the lowest
+// CPU and I/O priority (low_priority.h), so history reads never hold clients up: on a
+// busy host an export gets the CPU the clients leave. The handlers only translate: the logic is in history_commits.h
 // and history_trees.h. Follow waits on the CommitFeed the engine publishes to, waking
 // at least every kFollowPoll to notice a cancelled call, and streams what gathered within
 // kFollowCoalesce of a wake-up; close the feed before shutting the server down, and
