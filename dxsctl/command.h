@@ -29,5 +29,7 @@ struct Command {
 
 // The live tree's commands (live_commands.cc).
 const std::vector<Command>& live_commands();
+// The git export (export_commands.cc).
+const std::vector<Command>& export_commands();
 
 }  // namespace dxs::ctl

@@ -20,6 +20,7 @@ struct Family {
 };
 constexpr Family kFamilies[] = {
     {"Commands on the live tree", dxs::ctl::live_commands},
+    {"Exporting the history", dxs::ctl::export_commands},
 };
 
 constexpr const char* kUsageHead = R"(Usage: dxsctl [--store ADDRESS] [--json] COMMAND [ARGS]
@@ -40,7 +41,7 @@ void usage(FILE* out) {
     std::fprintf(out, "\n%s:\n", f.title);
     for (const Command& c : f.commands()) {
       const std::string head = std::string(c.name) + " " + c.args;
-      std::fprintf(out, "  %-26s%s\n", head.c_str(), c.help);
+      std::fprintf(out, "  %-28s%s\n", head.c_str(), c.help);
     }
   }
   std::fputs(kOptionsHelp, out);
