@@ -6,7 +6,7 @@ set -eu
 
 build="meson ninja-build pkg-config g++ protobuf-compiler protobuf-compiler-grpc
   libgrpc++-dev libprotobuf-dev librocksdb-dev libfmt-dev libsystemd-dev libxen-dev"
-run="xenstore-utils"   # the clients deploy/up.sh tells you to try
+run="xenstore-utils git"   # the clients deploy/up.sh tells you to try; dxsctl export-git
 tests="doctest-dev python3 python3-pyxs xen-utils-4.17
   systemd"  # systemd-analyze, -sysusers, -tmpfiles: tests/integration/systemd_units.py
 
