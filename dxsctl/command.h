@@ -29,6 +29,8 @@ struct Command {
 
 // The live tree's commands (live_commands.cc).
 const std::vector<Command>& live_commands();
+// History's commands (history_commands.cc).
+const std::vector<Command>& history_commands();
 // The git export (export_commands.cc).
 const std::vector<Command>& export_commands();
 

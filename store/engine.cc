@@ -157,6 +157,12 @@ void Engine::commit_batch() {
   state_.connections.flush(state_.ws);
   state_.txns.flush(state_.ws);
   state_.ws.commit();
+  if (commit_feed_) commit_feed_->publish(state_.history.next() - 1);
+}
+
+void Engine::set_commit_feed(CommitFeed* feed) {
+  commit_feed_ = feed;
+  if (feed) feed->publish(state_.history.next() - 1);
 }
 
 Result<pb::Welcome> Engine::hello(const pb::Hello& hello, std::vector<pb::Outbound>& out) {

@@ -25,6 +25,7 @@
 #include "common/wire.h"
 #include "proto/session.pb.h"
 #include "store/commands.h"
+#include "store/commit_feed.h"
 #include "store/db.h"
 #include "store/state.h"
 
@@ -57,6 +58,9 @@ class Engine {
   using Stats = EngineStats;
   const Stats& stats() const { return state_.stats; }
   uint64_t head() const { return state_.history.head(); }
+  // Where to publish the last commit once each group commit is written (nullptr: none);
+  // publishes the current one at once. The feed must outlive the engine's use of it.
+  void set_commit_feed(CommitFeed* feed);
 
   Engine(Db& db, const EngineOptions& options, Logger& log);
   ~Engine();
@@ -98,6 +102,7 @@ class Engine {
   void deliver_after_reply(Request& r);
 
   StoreState state_;
+  CommitFeed* commit_feed_ = nullptr;
   // The connection the store's own requests are made on (kStoreConnection).
   Connection store_self_;
   Logger& log_;

@@ -93,20 +93,29 @@ std::optional<std::string> flag(bool b) {
 void CommitLog::load(Db& db) {
   auto it = db.iterate(Cf::kCommits);
   main_head_ = last_ = 0;
+  last_time_ns_ = 0;
   for (it->SeekToLast(); it->Valid(); it->Prev()) {
     const std::string_view key(it->key().data(), it->key().size());
     const std::optional<uint64_t> seq_of_key = keys::commit_seq(key);
     if (!seq_of_key) fail_stop_corrupt(Cf::kCommits, key);
     const uint64_t seq = *seq_of_key;
-    if (last_ == 0) last_ = seq;
     pb::CommitRecord c;
     if (!c.ParseFromArray(it->value().data(), static_cast<int>(it->value().size())))
       fail_stop_corrupt(Cf::kCommits, key);
+    if (last_ == 0) {
+      last_ = seq;
+      last_time_ns_ = c.time_ns();
+    }
     if (c.on_main()) {
       main_head_ = seq;
       break;
     }
   }
+}
+
+int64_t CommitLog::stamp_time(int64_t now_ns) {
+  last_time_ns_ = std::max(now_ns, last_time_ns_);
+  return last_time_ns_;
 }
 
 uint64_t CommitLog::commit_main(WriteSet& ws, const CommitInfo& info, const ChangeList& changes,
@@ -115,7 +124,7 @@ uint64_t CommitLog::commit_main(WriteSet& ws, const CommitInfo& info, const Chan
   pb::CommitRecord c;
   if (main_head_ != 0) c.add_parents(main_head_);
   if (merged != 0) c.add_parents(merged);
-  fill(c, info, now_ns);
+  fill(c, info, stamp_time(now_ns));
   c.set_on_main(true);
   pb::NodeRecord version;
   for (const NetChange& n : net_changes(changes)) {
@@ -158,7 +167,7 @@ uint64_t CommitLog::commit_branch(WriteSet& ws, const CommitInfo& info, uint64_t
   const uint64_t seq = next();
   pb::CommitRecord c;
   if (base != 0) c.add_parents(base);
-  fill(c, info, now_ns);
+  fill(c, info, stamp_time(now_ns));
   c.set_on_main(false);
   for (const Change& ch : changes) {
     pb::Change* out = c.add_changes();

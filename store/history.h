@@ -8,6 +8,11 @@
 // versions), which the commit's change set references rather than copies, so any
 // retained commit can be read back as a tree and as a change set. A transaction is a
 // branch commit from its base, joined to main by a merge commit with two parents.
+//
+// Commit times never go backwards: each commit, on main or a branch, is stamped with the
+// later of the clock and the previous commit's time (a clock stepped back repeats the
+// last time). So time_ns is monotone in seq, and the commit made at or before a time is
+// found by binary search over the commits (store/point_in_time.h).
 #pragma once
 
 #include <cstdint>
@@ -35,7 +40,7 @@ struct CommitInfo {
 
 class CommitLog {
  public:
-  // Finds main's head and the highest commit; 0 for an empty database.
+  // Finds main's head, the highest commit and its time; 0 for an empty database.
   void load(Db& db);
 
   // Main's newest commit: the parent of the next commit on main, the base of a new
@@ -55,10 +60,14 @@ class CommitLog {
   // Appends a branch commit (not on main) with parent `base`, holding `changes` whole.
   uint64_t commit_branch(WriteSet& ws, const CommitInfo& info, uint64_t base,
                          const ChangeList& changes, int64_t now_ns);
+  // Both stamp the commit with max(now_ns, the previous commit's time).
 
  private:
+  int64_t stamp_time(int64_t now_ns);
+
   uint64_t main_head_ = 0;
   uint64_t last_ = 0;
+  int64_t last_time_ns_ = 0;
 };
 
 // The commit that wrote n's version, the state a change of n starts from: n's latest

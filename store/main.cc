@@ -15,6 +15,7 @@
 #include "common/unix_socket.h"
 #include "store/db.h"
 #include "store/engine.h"
+#include "store/history_service.h"
 #include "store/ops_service.h"
 #include "store/session_service.h"
 #include "store/settings.h"
@@ -101,8 +102,11 @@ int main(int argc, char** argv) {
   }
 
   std::unique_ptr<store::Db> db = cli.must(store::Db::open(db_options, log), "state");
+  // Before the engine, which publishes to it until it is destroyed.
+  store::CommitFeed commit_feed;
   std::unique_ptr<store::Engine> engine =
       cli.must(store::Engine::open(*db, engine_options, log), "recovery");
+  engine->set_commit_feed(&commit_feed);
   std::mutex engine_mu;
 
   store::SessionServerOptions session_options;
@@ -119,8 +123,9 @@ int main(int argc, char** argv) {
   if (Status s = session.start(); !s) cli.fail(s.to_string());
 
   store::OpsService ops(*db, *engine, engine_mu, session, log);
+  store::HistoryService history(*db, commit_feed, log);
   std::unique_ptr<grpc::Server> ops_server =
-      cli.must(store::start_ops_server(ops, ops_path, 0660), "ops API");
+      cli.must(store::start_ops_server(ops, history, ops_path, 0660), "ops API");
   umask(umask_before);
   log.info("ops API on {}", ops_path);
 
@@ -134,6 +139,7 @@ int main(int argc, char** argv) {
 
   notify_systemd("READY=1");
   session.run();
+  commit_feed.close();  // ends every Follow, which Shutdown would otherwise wait for
   ops_server->Shutdown(std::chrono::system_clock::now());
   log.info("stopped");
   return 0;

@@ -71,22 +71,38 @@ std::vector<std::string> SnapshotNodes::children(std::string_view path) {
   if (current && current->created <= base_ && current->children_modified <= base_) {
     return current_.children(path);
   }
-  // Versions of the children sort by (name, newest first): per name, the first version
-  // at or before the base tells whether the child existed then.
+  // Versions of the children sort by (name, newest first). Per name, one seek finds the
+  // newest version at or before the base, which says whether the child existed then,
+  // and one more seek steps over the name's other versions: O(k log n) for k names,
+  // however long their histories.
   std::vector<std::string> names;
   const std::string prefix = keys::children_prefix(path);
   auto it = state_.iterate(Cf::kVersions, prefix);
-  std::string decided;
-  bool have_decided = false;
-  for (it->Seek(prefix); it->Valid() && keys::starts_with(it->key(), prefix); it->Next()) {
-    auto child = keys::child_version(std::string_view(it->key().data(), it->key().size()), prefix);
-    if (!child) continue;  // a version of a node further below
-    const auto [name, seq] = *child;
-    if (have_decided && name == decided) continue;
-    if (seq > base_) continue;
-    decided.assign(name);
-    have_decided = true;
-    if (decode(it->value().ToString())) names.emplace_back(name);
+  it->Seek(prefix);
+  while (it->Valid() && keys::starts_with(it->key(), prefix)) {
+    const std::string_view key(it->key().data(), it->key().size());
+    auto child = keys::child_version(key, prefix);
+    if (!child) {
+      // A key that is no child's version: step over it.
+      it->Next();
+      continue;
+    }
+    // The name's versions prefix: children_prefix(path) name 0x00.
+    const std::string versions =
+        std::string(key.substr(0, prefix.size() + child->first.size() + 1));
+    if (child->second > base_) {
+      std::string target = versions;
+      keys::append_be64(target, ~base_);
+      it->Seek(target);
+    }
+    if (it->Valid() &&
+        keys::is_version_of(std::string_view(it->key().data(), it->key().size()), versions)) {
+      if (decode(it->value().ToString()))
+        names.emplace_back(versions.substr(prefix.size(), versions.size() - prefix.size() - 1));
+      it->Seek(keys::prefix_end(versions));
+    }
+    // Otherwise every version of the name is newer than the base: the seek landed on the
+    // next name already.
   }
   return names;
 }

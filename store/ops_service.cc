@@ -25,11 +25,12 @@ grpc::Status OpsService::Xenstore(grpc::ServerContext* ctx, const pb::Request* r
   return grpc::Status::OK;
 }
 
-Result<std::unique_ptr<grpc::Server>> start_ops_server(OpsService& service, const std::string& path,
-                                                       mode_t mode) {
+Result<std::unique_ptr<grpc::Server>> start_ops_server(OpsService& service, grpc::Service& history,
+                                                       const std::string& path, mode_t mode) {
   grpc::ServerBuilder builder;
   builder.AddListeningPort("unix:" + path, grpc::InsecureServerCredentials());
   builder.RegisterService(&service);
+  builder.RegisterService(&history);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (!server) return Status::error(EADDRINUSE, "cannot listen on " + path);
   chmod(path.c_str(), mode);

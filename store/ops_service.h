@@ -34,8 +34,9 @@ class OpsService final : public pb::Ops::Service {
   Logger& log_;
 };
 
-// Starts a server for `service` on the Unix socket at `path` (file mode `mode`).
-Result<std::unique_ptr<grpc::Server>> start_ops_server(OpsService& service, const std::string& path,
-                                                       mode_t mode);
+// Starts a server for `service` and `history` (the History API, history_service.h) on
+// the Unix socket at `path` (file mode `mode`).
+Result<std::unique_ptr<grpc::Server>> start_ops_server(OpsService& service, grpc::Service& history,
+                                                       const std::string& path, mode_t mode);
 
 }  // namespace dxs::store

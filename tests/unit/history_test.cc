@@ -205,6 +205,36 @@ TEST_CASE("a branch commit does not move head; a merge commit has head and branc
   CHECK(log.next() == 6);
 }
 
+TEST_CASE("commit times never go backwards, on main and branches, across a reopen") {
+  TempDb t;
+  {
+    WriteSet ws(t.db());
+    CommitLog log;
+    log.load(t.db());
+    log.commit_main(ws, info("1"), {}, 100);
+    log.commit_main(ws, info("2"), {}, 90);  // the clock stepped back
+    log.commit_branch(ws, info("3"), 2, {}, 95);
+    log.commit_main(ws, info("4"), {}, 120);
+    log.commit_branch(ws, info("5"), 4, {}, 110);
+    ws.commit();
+  }
+  CHECK(read_commit(t.db(), 1).time_ns() == 100);
+  CHECK(read_commit(t.db(), 2).time_ns() == 100);
+  CHECK(read_commit(t.db(), 3).time_ns() == 100);
+  CHECK(read_commit(t.db(), 4).time_ns() == 120);
+  CHECK(read_commit(t.db(), 5).time_ns() == 120);  // the last commit is a branch's
+
+  t.reopen();
+  WriteSet ws(t.db());
+  CommitLog log;
+  log.load(t.db());
+  CHECK(log.commit_main(ws, info("6"), {}, 7) == 6);
+  CHECK(log.commit_main(ws, info("7"), {}, 130) == 7);
+  ws.commit();
+  CHECK(read_commit(t.db(), 6).time_ns() == 120);
+  CHECK(read_commit(t.db(), 7).time_ns() == 130);
+}
+
 TEST_CASE("abbreviate_value: short printable values as they are, long ones cut, bytes escaped") {
   CHECK(abbreviate_value("") == "");
   CHECK(abbreviate_value("vm7") == "vm7");

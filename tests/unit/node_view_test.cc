@@ -4,6 +4,8 @@
 
 #include <doctest/doctest.h>
 
+#include <map>
+#include <memory>
 #include <set>
 #include <string>
 #include <vector>
@@ -241,4 +243,107 @@ TEST_CASE("TxnNodes overlays its own writes and erasures on its base and reports
   CHECK(value_of(again, "/b") == "b-again");
   CHECK(again.children("/") == Names{"a", "b", "c", "keep"});
   CHECK(again.touched().empty());  // touched() is this view's, not the overlay's
+}
+
+namespace {
+
+// A StateReader that counts what its iterators do, to show what a read costs.
+class CountingReader final : public StateReader {
+ public:
+  explicit CountingReader(StateReader& inner) : inner_(inner) {}
+  bool get(Cf c, std::string_view key, std::string* value) override {
+    return inner_.get(c, key, value);
+  }
+  std::unique_ptr<rocksdb::Iterator> iterate(Cf c, std::string_view prefix = {}) override {
+    return std::make_unique<Counted>(inner_.iterate(c, prefix), *this);
+  }
+  int seeks = 0;
+  int steps = 0;
+
+ private:
+  class Counted final : public rocksdb::Iterator {
+   public:
+    Counted(std::unique_ptr<rocksdb::Iterator> it, CountingReader& r) : it_(std::move(it)), r_(r) {}
+    bool Valid() const override { return it_->Valid(); }
+    void SeekToFirst() override {
+      ++r_.seeks;
+      it_->SeekToFirst();
+    }
+    void SeekToLast() override {
+      ++r_.seeks;
+      it_->SeekToLast();
+    }
+    void Seek(const rocksdb::Slice& t) override {
+      ++r_.seeks;
+      it_->Seek(t);
+    }
+    void SeekForPrev(const rocksdb::Slice& t) override {
+      ++r_.seeks;
+      it_->SeekForPrev(t);
+    }
+    void Next() override {
+      ++r_.steps;
+      it_->Next();
+    }
+    void Prev() override {
+      ++r_.steps;
+      it_->Prev();
+    }
+    rocksdb::Slice key() const override { return it_->key(); }
+    rocksdb::Slice value() const override { return it_->value(); }
+    rocksdb::Status status() const override { return it_->status(); }
+
+   private:
+    std::unique_ptr<rocksdb::Iterator> it_;
+    CountingReader& r_;
+  };
+  StateReader& inner_;
+};
+
+}  // namespace
+
+TEST_CASE(
+    "SnapshotNodes::children with many versions per child: right at every base, in "
+    "two seeks per name") {
+  TempDb t;
+  CommittedTree tree(t.db());
+  // Names that prefix one another, a child whose own children change (new versions of
+  // it), and a child removed and created again.
+  const std::vector<std::string> names = {"a", "a-b", "ab", "b"};
+  std::map<uint64_t, Names> expected;  // commit -> children of "/" right after it
+  std::set<std::string> live;
+  expected[tree.root_commit()] = {};
+  for (int round = 0; round < 60; ++round) {
+    for (const std::string& name : names) {
+      const std::string p = "/" + name;
+      uint64_t seq = 0;
+      if (name == "ab" && round % 7 == 3) {
+        seq = tree.remove(p);
+        live.erase(name);
+      } else if (name == "a" && round % 5 == 1) {
+        seq = tree.write(p + "/x", std::to_string(round));
+        live.insert(name);
+      } else {
+        seq = tree.write(p, std::to_string(round));
+        live.insert(name);
+      }
+      expected[seq] = Names(live.begin(), live.end());
+    }
+  }
+  tree.remove("/a-b");  // the head's root changed after every base above
+
+  for (const auto& [seq, children] : expected) {
+    CAPTURE(seq);
+    SnapshotNodes at(tree.ws(), seq);
+    CHECK(at.children("/") == children);
+  }
+
+  // A base in the middle, where every name has versions both sides of it: no name's
+  // history is stepped through.
+  const uint64_t middle = expected.rbegin()->first / 2;
+  CountingReader counting(tree.ws());
+  SnapshotNodes at(counting, middle);
+  CHECK(at.children("/") == expected.at(middle));
+  CHECK(counting.steps == 0);
+  CHECK(counting.seeks <= 1 + 2 * static_cast<int>(names.size()));
 }
