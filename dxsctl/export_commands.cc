@@ -82,32 +82,70 @@ Status write_file_atomically(const std::string& path, const std::string& text) {
   return Status::ok();
 }
 
-// The tree at a commit through the History API: At LS of "/", and the commit itself for
-// its time and summary (a snapshot can do without them).
-TreeReader tree_reader(Ctl& ctl) {
-  return [&ctl](uint64_t seq) -> Result<TreeAt> {
-    TreeAt tree;
-    pb::AtRequest req;
-    req.mutable_at()->set_seq(seq);
-    req.set_op(pb::AtRequest::LS);
-    req.set_path("/");
-    pb::AtReply reply;
+grpc::ClientContext* with_deadline(grpc::ClientContext& ctx, std::chrono::seconds s) {
+  ctx.set_deadline(std::chrono::system_clock::now() + s);
+  return &ctx;
+}
+
+Status from_grpc(const grpc::Status& s) {
+  if (s.ok()) return Status::ok();
+  return Status::error(s.error_code() == grpc::StatusCode::NOT_FOUND ? ENOENT : EIO,
+                       s.error_message());
+}
+
+// The nodes at and below `path` in the tree at `seq`: one At LS, or, where the subtree
+// is more than one reply holds (AtReply.truncated), the node itself and each child's
+// subtree the same way. Only one reply is held at a time.
+Status each_node_below(Ctl& ctl, uint64_t seq, const std::string& path, const NodeFn& each) {
+  pb::AtRequest req;
+  req.mutable_at()->set_seq(seq);
+  req.set_op(pb::AtRequest::LS);
+  req.set_path(path);
+  pb::AtReply reply;
+  {
     grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::minutes(10));
-    grpc::Status s = ctl.history->At(&ctx, req, &reply);
-    if (!s.ok()) {
-      return Status::error(s.error_code() == grpc::StatusCode::NOT_FOUND ? ENOENT : EIO,
-                           s.error_message());
-    }
-    if (!reply.error().empty()) return Status::error(EIO, reply.error());
-    tree.nodes.assign(reply.nodes().begin(), reply.nodes().end());
+    DXS_RETURN_IF_ERROR(
+        from_grpc(ctl.history->At(with_deadline(ctx, std::chrono::seconds(600)), req, &reply)));
+  }
+  if (!reply.error().empty()) return Status::error(EIO, path + ": " + reply.error());
+  if (!reply.truncated()) {
+    for (const pb::AtNode& n : reply.nodes()) DXS_RETURN_IF_ERROR(each(n));
+    return Status::ok();
+  }
+  if (reply.nodes_size() == 0 || reply.nodes(0).path() != path)
+    return Status::error(EIO, path + ": a cut listing without the node itself");
+  DXS_RETURN_IF_ERROR(each(reply.nodes(0)));
+  req.set_op(pb::AtRequest::DIRECTORY);
+  reply.Clear();
+  {
+    grpc::ClientContext ctx;
+    DXS_RETURN_IF_ERROR(
+        from_grpc(ctl.history->At(with_deadline(ctx, std::chrono::seconds(600)), req, &reply)));
+  }
+  if (!reply.error().empty()) return Status::error(EIO, path + ": " + reply.error());
+  const std::vector<std::string> children(reply.children().begin(), reply.children().end());
+  reply.Clear();
+  for (const std::string& child : children) {
+    DXS_RETURN_IF_ERROR(
+        each_node_below(ctl, seq, path == "/" ? "/" + child : path + "/" + child, each));
+  }
+  return Status::ok();
+}
+
+TreeReader tree_reader(Ctl& ctl) {
+  TreeReader r;
+  r.nodes = [&ctl](uint64_t seq, const NodeFn& each) {
+    return each_node_below(ctl, seq, "/", each);
+  };
+  r.commit = [&ctl](uint64_t seq) {
     pb::ShowRequest show;
     show.mutable_commit()->set_seq(seq);
-    grpc::ClientContext show_ctx;
-    show_ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::minutes(1));
-    if (!ctl.history->Show(&show_ctx, show, &tree.commit).ok()) tree.commit.Clear();
-    return tree;
+    pb::CommitView c;
+    grpc::ClientContext ctx;
+    if (!ctl.history->Show(with_deadline(ctx, std::chrono::seconds(60)), show, &c).ok()) c.Clear();
+    return c;
   };
+  return r;
 }
 
 // Brings the files up to main's new head if they are checked out on main: read-tree

@@ -292,52 +292,60 @@ Status GitExport::write_header(const std::string& ref, uint64_t mark, const pb::
 }
 
 Status GitExport::write_tree_commit(uint64_t seq, const std::string& ref, uint64_t parent,
-                                    const TreeAt& tree, std::string_view why) {
-  if (parent == 0) DXS_RETURN_IF_ERROR(sink_("reset " + ref + "\n"));
+                                    std::string_view why) {
+  const pb::CommitView of = read_tree_.commit(seq);
   pb::CommitView c;
   c.set_seq(seq);
   c.set_on_main(true);
-  c.set_time_ns(tree.commit.time_ns());
+  c.set_time_ns(of.time_ns());
   c.mutable_author()->set_kind(pb::CommitAuthor::STORE);
   c.set_summary(fmt::format("dxs: the tree at commit {}", seq));
   std::vector<std::string> extra = {"snapshot: " + std::string(why)};
-  if (!tree.commit.summary().empty())
-    extra.push_back(fmt::format("commit {}: {}", seq, tree.commit.summary()));
-  std::string message = commit_message(c, extra);
+  if (!of.summary().empty()) extra.push_back(fmt::format("commit {}: {}", seq, of.summary()));
   // Not the commit's own author: the snapshot is the exporter's.
   const std::string sig = fmt::format("dxs-export <export@dxs> {}\n", time_text(c.time_ns()));
-  std::string out = fmt::format("commit {}\nmark :{}\nauthor {}committer {}", ref, seq, sig, sig) +
-                    data_block(message);
-  if (parent != 0) out += fmt::format("from :{}\n", parent);
-  out += "deleteall\n";
-  DXS_RETURN_IF_ERROR(sink_(out));
-  for (const pb::AtNode& n : tree.nodes) {
-    if (is_special_path(n.path()) || !n.state().exists()) continue;
-    DXS_RETURN_IF_ERROR(sink_("M 100644 inline " + node_file(n.path()) + "\n" +
-                              data_block(node_file_content(n.state()))));
+  // Held until the first node comes, so that a tree the store no longer has writes nothing.
+  std::string head = parent == 0 ? "reset " + ref + "\n" : "";
+  head += fmt::format("commit {}\nmark :{}\nauthor {}committer {}", ref, seq, sig, sig) +
+          data_block(commit_message(c, extra));
+  if (parent != 0) head += fmt::format("from :{}\n", parent);
+  head += "deleteall\n";
+  Status s = read_tree_.nodes(seq, [&](const pb::AtNode& n) -> Status {
+    if (!head.empty()) {
+      DXS_RETURN_IF_ERROR(sink_(head));
+      head.clear();
+    }
+    if (is_special_path(n.path()) || !n.state().exists()) return Status::ok();
+    return sink_("M 100644 inline " + node_file(n.path()) + "\n" +
+                 data_block(node_file_content(n.state())));
+  });
+  if (!s.is_ok()) {
+    if (head.empty()) broken_ = true;
+    return s;
+  }
+  if (!head.empty()) {
+    return Status::error(EIO, fmt::format("the tree at commit {} has no nodes", seq));
   }
   ++commits_;
   return Status::ok();
 }
 
 Status GitExport::snapshot_on_main(uint64_t seq) {
-  Result<TreeAt> tree = read_tree_(seq);
-  if (!tree) {
-    return Status::error(tree.err(),
-                         fmt::format("the tree at commit {}: {}", seq, tree.status().to_string()));
-  }
   const uint64_t parent = exported_.main_head();
   const std::string why =
       parent == 0 ? "the commits before it are not in this repository"
                   : fmt::format("the commits after {} up to it were gone before they were exported",
                                 parent);
-  DXS_RETURN_IF_ERROR(write_tree_commit(seq, kMain, parent, *tree, why));
+  if (Status s = write_tree_commit(seq, kMain, parent, why); !s) {
+    return Status::error(s.err(), fmt::format("the tree at commit {}: {}", seq, s.to_string()));
+  }
   exported_.add(seq);
   exported_.set_main_head(seq);
   return Status::ok();
 }
 
 Status GitExport::add(const pb::CommitView& c) {
+  if (broken_) return Status::error(EIO, "the stream broke off");
   if (c.seq() == 0) return Status::error(EINVAL, "a commit without a sequence number");
   if (exported_.contains(c.seq())) return Status::ok();  // sent again: it is here already
   std::vector<std::string> extra;
@@ -347,7 +355,13 @@ Status GitExport::add(const pb::CommitView& c) {
   if (c.on_main()) {
     if (c.parents_size() > 0) {
       from = c.parents(0);
-      if (!exported_.contains(from)) DXS_RETURN_IF_ERROR(snapshot_on_main(from));
+      if (!exported_.contains(from)) {
+        Status s = snapshot_on_main(from);
+        // The parent is before the retention horizon (an export from the start of a
+        // pruned history): the tree at this commit stands for it.
+        if (!s && s.err() == ENOENT && !broken_) return snapshot_on_main(c.seq());
+        DXS_RETURN_IF_ERROR(s);
+      }
     }
     if (c.parents_size() > 1) {
       if (exported_.contains(c.parents(1)))
@@ -363,14 +377,15 @@ Status GitExport::add(const pb::CommitView& c) {
     if (base != 0 && exported_.contains(base)) {
       from = base;
     } else if (base != 0) {
-      Result<TreeAt> tree = read_tree_(base);
-      if (tree) {
+      Status s = write_tree_commit(
+          base, kSnapshotRef, 0,
+          fmt::format("the base of branch commit {}, from before this repository", c.seq()));
+      if (s) {
         used_snapshot_ref_ = true;
-        DXS_RETURN_IF_ERROR(write_tree_commit(
-            base, kSnapshotRef, 0, *tree,
-            fmt::format("the base of branch commit {}, from before this repository", c.seq())));
         exported_.add(base);
         from = base;
+      } else if (broken_ || s.err() != ENOENT) {
+        return s;
       } else {
         from = exported_.main_head();
         extra.push_back(

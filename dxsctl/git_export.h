@@ -81,13 +81,15 @@ class ExportedRanges {
   uint64_t main_head_ = 0;
 };
 
-// The tree right after a commit, as the History API's At LS gives it, and that commit
-// (its time and summary; unset fields if the store could not show it).
-struct TreeAt {
-  pb::CommitView commit;
-  std::vector<pb::AtNode> nodes;
+// The store's past trees, as the export reads them. `nodes` gives every node of the tree
+// right after commit seq, one at a time and in any order (a tree may be larger than
+// memory should hold); ENOENT before the first node if the store no longer has that tree.
+// `commit` gives the commit itself, for its time and summary (empty if it cannot).
+using NodeFn = std::function<Status(const pb::AtNode&)>;
+struct TreeReader {
+  std::function<Status(uint64_t seq, const NodeFn& each)> nodes;
+  std::function<pb::CommitView(uint64_t seq)> commit;
 };
-using TreeReader = std::function<Result<TreeAt>(uint64_t seq)>;
 // Where the fast-import text goes; an error ends the export.
 using Sink = std::function<Status(std::string_view)>;
 
@@ -102,7 +104,8 @@ class GitExport {
   // over commits pruned before they were exported.
   Status snapshot_on_main(uint64_t seq);
   // The next commit of the Export stream (oldest first). A main parent not exported is
-  // read whole first (snapshot_on_main); a transaction's base not exported is read whole
+  // read whole first (snapshot_on_main), or if the store no longer has it, the commit's
+  // own tree is written in its place; a transaction's base not exported is read whole
   // on a scratch ref, or, if the store no longer has it, replaced by main's head (said so
   // in the message).
   Status add(const pb::CommitView& c);
@@ -114,8 +117,10 @@ class GitExport {
   uint64_t commits_written() const { return commits_; }
 
  private:
+  // Nothing is written if the tree cannot be read at all; a tree that breaks off after
+  // its first node leaves the stream broken (broken_), to be given up.
   Status write_tree_commit(uint64_t seq, const std::string& ref, uint64_t parent,
-                           const TreeAt& tree, std::string_view why);
+                           std::string_view why);
   Status write_header(const std::string& ref, uint64_t mark, const pb::CommitView& c,
                       const std::string& message);
 
@@ -125,6 +130,7 @@ class GitExport {
   uint64_t commits_ = 0;
   bool used_branch_ref_ = false;
   bool used_snapshot_ref_ = false;
+  bool broken_ = false;
 };
 
 }  // namespace dxs::ctl

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 #include <stdlib.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <map>
 #include <string>
@@ -17,7 +18,6 @@ using dxs::Result;
 using dxs::Status;
 using dxs::ctl::ExportedRanges;
 using dxs::ctl::GitExport;
-using dxs::ctl::TreeAt;
 namespace pb = dxs::pb;
 
 namespace {
@@ -53,25 +53,10 @@ pb::CommitView commit(uint64_t seq, std::vector<uint64_t> parents, bool on_main 
   return c;
 }
 
-// A GitExport writing into a string, with trees to give for the seqs in `trees`.
-struct Harness {
-  std::string out;
-  std::map<uint64_t, TreeAt> trees;
-  std::vector<uint64_t> asked;
-  GitExport exp;
-  explicit Harness(ExportedRanges r = {})
-      : exp(
-            std::move(r),
-            [this](uint64_t seq) -> Result<TreeAt> {
-              asked.push_back(seq);
-              auto it = trees.find(seq);
-              if (it == trees.end()) return Status::error(ENOENT, "pruned");
-              return it->second;
-            },
-            [this](std::string_view b) {
-              out += b;
-              return Status::ok();
-            }) {}
+// A tree the store could give: its nodes and its commit.
+struct TreeAt {
+  pb::CommitView commit;
+  std::vector<pb::AtNode> nodes;
 };
 
 TreeAt tree_of(std::vector<std::pair<std::string, pb::NodeState>> nodes) {
@@ -84,6 +69,40 @@ TreeAt tree_of(std::vector<std::pair<std::string, pb::NodeState>> nodes) {
   }
   return t;
 }
+
+// A GitExport writing into a string, with trees to give for the seqs in `trees`; a tree
+// in `breaks` fails after its first node.
+struct Harness {
+  std::string out;
+  std::map<uint64_t, TreeAt> trees;
+  std::vector<uint64_t> asked;
+  std::vector<uint64_t> breaks;
+  GitExport exp;
+  explicit Harness(ExportedRanges r = {})
+      : exp(std::move(r), reader(), [this](std::string_view b) {
+          out += b;
+          return Status::ok();
+        }) {}
+  dxs::ctl::TreeReader reader() {
+    dxs::ctl::TreeReader r;
+    r.nodes = [this](uint64_t seq, const dxs::ctl::NodeFn& each) -> Status {
+      asked.push_back(seq);
+      auto it = trees.find(seq);
+      if (it == trees.end()) return Status::error(ENOENT, "pruned");
+      for (const pb::AtNode& n : it->second.nodes) {
+        DXS_RETURN_IF_ERROR(each(n));
+        if (std::find(breaks.begin(), breaks.end(), seq) != breaks.end())
+          return Status::error(EIO, "broke off");
+      }
+      return Status::ok();
+    };
+    r.commit = [this](uint64_t seq) {
+      auto it = trees.find(seq);
+      return it == trees.end() ? pb::CommitView() : it->second.commit;
+    };
+    return r;
+  }
+};
 
 bool contains(const std::string& hay, const std::string& needle) {
   return hay.find(needle) != std::string::npos;
@@ -300,10 +319,22 @@ TEST_CASE("an export that starts past the first commit begins with the tree ther
   CHECK(contains(o, "from :9\nM 100644 inline a.node\n"));
   CHECK(h.exp.exported().ranges() == std::vector<std::pair<uint64_t, uint64_t>>{{9, 10}});
 
-  // The store no longer has the tree: the export stops rather than make up one.
+  // The first commit the store has (the retention horizon): its own tree begins the
+  // export, as the one before it is gone.
   Harness gone;
+  gone.trees[10] = tree_of({{"/", state("")}, {"/a", state("w", {"b0"})}});
   REQUIRE(gone.exp.begin());
-  CHECK(gone.exp.add(commit(10, {9})).err() == ENOENT);
+  REQUIRE(gone.exp.add(c));
+  CHECK(gone.asked == std::vector<uint64_t>{9, 10});
+  CHECK(contains(gone.out, "reset refs/heads/main\ncommit refs/heads/main\nmark :10\n"));
+  CHECK(contains(gone.out, "dxs: the tree at commit 10\n"));
+  CHECK(contains(gone.out, "M 100644 inline a.node\ndata 11\nperms b0\n\nw\n"));
+  CHECK_FALSE(contains(gone.out, "mark :9"));
+  CHECK(gone.exp.exported().ranges() == std::vector<std::pair<uint64_t, uint64_t>>{{10, 10}});
+  // Neither is there: the export stops rather than make up a tree.
+  Harness none;
+  REQUIRE(none.exp.begin());
+  CHECK(none.exp.add(c).err() == ENOENT);
 }
 
 TEST_CASE("a continued export over commits pruned meanwhile resumes on the tree, after main") {
@@ -344,6 +375,14 @@ TEST_CASE("a transaction's base from before the export: its tree, else main's he
   CHECK(h.out.substr(h.out.find("mark :23")).find("from :22\n") != std::string::npos);
   REQUIRE(h.exp.finish());
   CHECK(h.out.ends_with("reset refs/dxs/branch\nreset refs/dxs/snapshot\ndone\n"));
+
+  // A tree that breaks off halfway cannot be replaced: the export stops there.
+  Harness b(r);
+  b.trees[15] = tree_of({{"/", state("")}, {"/a", state("")}});
+  b.breaks = {15};
+  REQUIRE(b.exp.begin());
+  CHECK(b.exp.add(commit(21, {15}, false)).err() == EIO);
+  CHECK(b.exp.add(commit(22, {20})).err() == EIO);
 }
 
 TEST_CASE("git takes the stream: files, merges, and a second export that continues") {
