@@ -74,7 +74,7 @@ class ExportGit(dxstest.PairTestCase):
             for f in files:
                 rel = os.path.relpath(os.path.join(root, f), repo)
                 with open(os.path.join(root, f), "rb") as fh:
-                    tree[node_path(rel if rel != "." else f)] = parse_node_file(fh.read())
+                    tree[node_path(rel)] = parse_node_file(fh.read())
         return tree
 
     def commits(self, repo):
