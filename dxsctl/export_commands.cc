@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -41,10 +42,13 @@ Result<std::string> git(const Repo& r, std::vector<std::string> args) {
 }
 
 // DIR as a repository of its own: opened if it is one (not merely inside one), made with
-// `git init` if it does not exist or is empty; any other directory is refused.
+// `git init` if it does not exist or is empty; any other directory is refused. A new DIR
+// is 0700: it holds every value the history does.
 Result<Repo> open_or_init(const std::string& dir) {
   std::error_code ec;
-  if (!fs::exists(dir, ec) || (fs::is_directory(dir, ec) && fs::is_empty(dir, ec))) {
+  if (!fs::exists(dir, ec) && mkdir(dir.c_str(), 0700) != 0)
+    return Status::error(errno, dir + ": " + std::strerror(errno));
+  if (fs::is_directory(dir, ec) && fs::is_empty(dir, ec)) {
     Result<std::string> out = run_capture({"git", "init", "-q", "-b", "main", dir});
     if (!out) return out.status();
   }

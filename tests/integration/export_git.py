@@ -125,6 +125,7 @@ class ExportGit(dxstest.PairTestCase):
         repo = os.path.join(self.pair.dir, "export")
         out = self.export(repo)
         self.assertIn("main at commit", out)
+        self.assertEqual(os.stat(repo).st_mode & 0o777, 0o700)  # it holds every value
 
         commits = self.commits(repo)
         merges = [s for s, (_, parents, _) in commits.items() if len(parents) == 2]
