@@ -132,6 +132,13 @@ struct TempRepo {
     REQUIRE(child.write(stream));
     REQUIRE(child.finish());
   }
+  // The same for a stream cut off: git refuses it.
+  bool import_ok(const std::string& stream) {
+    dxs::ctl::PipedChild child;
+    REQUIRE(child.start({"git", "-C", dir, "fast-import", "--quiet"}));
+    REQUIRE(child.write(stream));
+    return child.finish().is_ok();
+  }
 };
 
 }  // namespace
@@ -438,4 +445,19 @@ TEST_CASE("git takes the stream: files, merges, and a second export that continu
   CHECK(repo.git({"rev-list", "--max-parents=0", "main"}) == c1);
   CHECK(repo.git({"ls-tree", "-r", "--name-only", "main"}) == ".node\nvm.node\n");
   CHECK(repo.git({"show", "main:.node"}) == "perms n0 r3\n\n");
+}
+
+TEST_CASE("a stream cut off before its end moves no ref") {
+  // What export-git relies on to give up halfway: without "done", git keeps no ref.
+  TempRepo repo;
+  Harness h;
+  REQUIRE(h.exp.begin());
+  pb::CommitView c1 = commit(1, {});
+  add_change(c1, "/", pb::Change::CREATED, state(""));
+  REQUIRE(h.exp.add(c1));
+  CHECK_FALSE(repo.import_ok(h.out));
+  CHECK(repo.git({"for-each-ref"}) == "");
+  REQUIRE(h.exp.finish());
+  CHECK(repo.import_ok(h.out));
+  CHECK(repo.git({"for-each-ref", "--format=%(refname)"}) == "refs/heads/main\n");
 }
