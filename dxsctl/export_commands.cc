@@ -86,6 +86,20 @@ Status write_file_atomically(const std::string& path, const std::string& text) {
   return Status::ok();
 }
 
+// Appends the file `from` to `to` (made if need be) and removes it.
+Status append_file(const std::string& to, const std::string& from) {
+  Result<std::string> text = read_file(from);
+  if (!text) return text.status();
+  if (!text->empty()) {
+    std::ofstream out(to, std::ios::binary | std::ios::app);
+    out << *text;
+    out.flush();
+    if (!out) return Status::error(EIO, "appending to " + to);
+  }
+  std::remove(from.c_str());
+  return Status::ok();
+}
+
 grpc::ClientContext* with_deadline(grpc::ClientContext& ctx, std::chrono::seconds s) {
   ctx.set_deadline(std::chrono::system_clock::now() + s);
   return &ctx;
@@ -213,12 +227,16 @@ int cmd_export_git(Ctl& ctl, const std::vector<std::string>& args) {
     return fail(state_dir + ": " + std::strerror(errno));
 
   PipedChild fast_import;
-  Status started =
-      fast_import.start({"git", "-C", repo->dir, "fast-import", "--quiet",
-                         "--import-marks-if-exists=" + marks_path, "--export-marks=" + marks_path});
+  // git is given no marks of earlier runs (the commits they wrote are named by id) and
+  // writes this run's, which are appended to the repository's marks once it succeeded.
+  const std::string run_marks = state_dir + "/marks.run";
+  Status started = fast_import.start(
+      {"git", "-C", repo->dir, "fast-import", "--quiet", "--export-marks=" + run_marks});
   if (!started) return fail(started.to_string());
-  GitExport exp(std::move(exported), tree_reader(ctl),
-                [&fast_import](std::string_view bytes) { return fast_import.write(bytes); });
+  GitExport exp(
+      std::move(exported), tree_reader(ctl),
+      [&fast_import](std::string_view bytes) { return fast_import.write(bytes); },
+      [&marks_path](uint64_t seq) { return find_mark(marks_path, seq); });
 
   // Any failure from here gives up the whole run: git keeps no ref of a stream without
   // its "done", and the state is not written, so the next run does it again.
@@ -255,6 +273,7 @@ int cmd_export_git(Ctl& ctl, const std::vector<std::string>& args) {
   }
   if (Status s = exp.finish(); !s) return give_up(s.to_string());
   if (Status s = fast_import.finish(); !s) return fail(s.to_string());
+  if (Status s = append_file(marks_path, run_marks); !s) return fail(s.to_string());
   if (Status s = write_file_atomically(state_path, exp.exported().serialize()); !s)
     return fail(s.to_string());
 

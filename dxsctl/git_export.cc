@@ -276,8 +276,62 @@ Result<ExportedRanges> ExportedRanges::parse(std::string_view text) {
   return r;
 }
 
-GitExport::GitExport(ExportedRanges exported, TreeReader read_tree, Sink sink)
-    : exported_(std::move(exported)), read_tree_(std::move(read_tree)), sink_(std::move(sink)) {}
+Result<std::string> find_mark(const std::string& marks_path, uint64_t seq) {
+  FILE* f = std::fopen(marks_path.c_str(), "rb");
+  if (!f) return Status::error(ENOENT, marks_path);
+  const std::string prefix = fmt::format(":{} ", seq);
+  std::fseek(f, 0, SEEK_END);
+  long end = std::ftell(f);
+  std::string tail;  // the start of the line that began before the block read last
+  constexpr long kBlock = 1 << 16;
+  while (end > 0) {
+    const long start = end > kBlock ? end - kBlock : 0;
+    std::string block(static_cast<size_t>(end - start), '\0');
+    std::fseek(f, start, SEEK_SET);
+    if (std::fread(block.data(), 1, block.size(), f) != block.size()) break;
+    block += tail;
+    // Whole lines of this block, last first; the first may continue in the next block.
+    size_t line_end = block.size();
+    while (true) {
+      const size_t nl = line_end == 0 ? std::string::npos : block.rfind('\n', line_end - 1);
+      const size_t line_start = nl == std::string::npos ? 0 : nl + 1;
+      if (nl == std::string::npos && start > 0) {
+        tail = block.substr(0, line_end);
+        break;
+      }
+      const std::string_view line(block.data() + line_start, line_end - line_start);
+      if (line.starts_with(prefix)) {
+        std::fclose(f);
+        return std::string(line.substr(prefix.size()));
+      }
+      if (nl == std::string::npos) break;
+      line_end = nl;
+    }
+    end = start;
+  }
+  std::fclose(f);
+  return Status::error(ENOENT, fmt::format("no mark :{} in {}", seq, marks_path));
+}
+
+GitExport::GitExport(ExportedRanges exported, TreeReader read_tree, Sink sink,
+                     EarlierCommit earlier)
+    : exported_(std::move(exported)),
+      read_tree_(std::move(read_tree)),
+      sink_(std::move(sink)),
+      earlier_(std::move(earlier)) {}
+
+Result<std::string> GitExport::commitish(uint64_t seq) {
+  if (written_.contains(seq)) return fmt::format(":{}", seq);
+  Result<std::string> id = earlier_(seq);
+  // Not ENOENT, which would say the store lacks a tree: the repository lacks a commit.
+  if (!id) return Status::error(EIO, fmt::format("commit {}: {}", seq, id.status().to_string()));
+  return id;
+}
+
+void GitExport::wrote(uint64_t seq) {
+  exported_.add(seq);
+  written_.add(seq);
+}
 
 Status GitExport::begin() {
   return sink_("feature done\n");
@@ -308,7 +362,11 @@ Status GitExport::write_tree_commit(uint64_t seq, const std::string& ref, uint64
   std::string head = parent == 0 ? "reset " + ref + "\n" : "";
   head += fmt::format("commit {}\nmark :{}\nauthor {}committer {}", ref, seq, sig, sig) +
           data_block(commit_message(c, extra));
-  if (parent != 0) head += fmt::format("from :{}\n", parent);
+  if (parent != 0) {
+    Result<std::string> p = commitish(parent);
+    if (!p) return p.status();
+    head += "from " + *p + "\n";
+  }
   head += "deleteall\n";
   Status s = read_tree_.nodes(seq, [&](const pb::AtNode& n) -> Status {
     if (!head.empty()) {
@@ -339,7 +397,7 @@ Status GitExport::snapshot_on_main(uint64_t seq) {
   if (Status s = write_tree_commit(seq, kMain, parent, why); !s) {
     return Status::error(s.err(), fmt::format("the tree at commit {}: {}", seq, s.to_string()));
   }
-  exported_.add(seq);
+  wrote(seq);
   exported_.set_main_head(seq);
   return Status::ok();
 }
@@ -382,7 +440,7 @@ Status GitExport::add(const pb::CommitView& c) {
           fmt::format("the base of branch commit {}, from before this repository", c.seq()));
       if (s) {
         used_snapshot_ref_ = true;
-        exported_.add(base);
+        wrote(base);
         from = base;
       } else if (broken_ || s.err() != ENOENT) {
         return s;
@@ -398,8 +456,16 @@ Status GitExport::add(const pb::CommitView& c) {
   DXS_RETURN_IF_ERROR(sink_(head));
   DXS_RETURN_IF_ERROR(write_header(ref, c.seq(), c, commit_message(c, extra)));
   std::string out;
-  if (from != 0) out += fmt::format("from :{}\n", from);
-  if (merge != 0) out += fmt::format("merge :{}\n", merge);
+  if (from != 0) {
+    Result<std::string> p = commitish(from);
+    if (!p) return p.status();
+    out += "from " + *p + "\n";
+  }
+  if (merge != 0) {
+    Result<std::string> p = commitish(merge);
+    if (!p) return p.status();
+    out += "merge " + *p + "\n";
+  }
   // Removals first: a node removed takes its subtree with it, and nothing the commit
   // writes can be below it, but the order makes that hold whatever the change set's.
   for (const pb::NodeChange& ch : c.changes()) {
@@ -417,7 +483,7 @@ Status GitExport::add(const pb::CommitView& c) {
     DXS_RETURN_IF_ERROR(sink_("M 100644 inline " + node_file(ch.path()) + "\n" +
                               data_block(node_file_content(ch.after()))));
   }
-  exported_.add(c.seq());
+  wrote(c.seq());
   if (c.on_main()) exported_.set_main_head(c.seq());
   ++commits_;
   return Status::ok();

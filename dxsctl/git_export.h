@@ -92,10 +92,20 @@ struct TreeReader {
 };
 // Where the fast-import text goes; an error ends the export.
 using Sink = std::function<Status(std::string_view)>;
+// The git commit an earlier export wrote for a sequence number (ENOENT: none). A run
+// names its own commits by mark, earlier ones by their id: git is not given the marks of
+// the whole history, which would cost it some 380 bytes a commit to load.
+using EarlierCommit = std::function<Result<std::string>(uint64_t seq)>;
+
+// The git commit of mark :seq in a marks file (":seq SHA" lines, as fast-import's
+// --export-marks writes them, runs appended one after another): the last such line,
+// looked for from the end, where the commits a run asks for (main's head, recent
+// transactions' bases) are. ENOENT if there is none.
+Result<std::string> find_mark(const std::string& marks_path, uint64_t seq);
 
 class GitExport {
  public:
-  GitExport(ExportedRanges exported, TreeReader read_tree, Sink sink);
+  GitExport(ExportedRanges exported, TreeReader read_tree, Sink sink, EarlierCommit earlier);
 
   // The stream's header. Call first.
   Status begin();
@@ -124,9 +134,15 @@ class GitExport {
   Status write_header(const std::string& ref, uint64_t mark, const pb::CommitView& c,
                       const std::string& message);
 
+  // ":seq" for a commit of this run, else the earlier export's commit id.
+  Result<std::string> commitish(uint64_t seq);
+  void wrote(uint64_t seq);
+
   ExportedRanges exported_;
+  ExportedRanges written_;  // by this run
   TreeReader read_tree_;
   Sink sink_;
+  EarlierCommit earlier_;
   uint64_t commits_ = 0;
   bool used_branch_ref_ = false;
   bool used_snapshot_ref_ = false;

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <string>
 
@@ -77,12 +78,20 @@ struct Harness {
   std::map<uint64_t, TreeAt> trees;
   std::vector<uint64_t> asked;
   std::vector<uint64_t> breaks;
+  // Earlier runs' commits: "commit-of-N", or as `earlier` finds them.
+  dxs::ctl::EarlierCommit earlier;
   GitExport exp;
-  explicit Harness(ExportedRanges r = {})
-      : exp(std::move(r), reader(), [this](std::string_view b) {
-          out += b;
-          return Status::ok();
-        }) {}
+  explicit Harness(ExportedRanges r = {}, dxs::ctl::EarlierCommit e = nullptr)
+      : earlier(e ? std::move(e) : [](uint64_t seq) -> Result<std::string> {
+          return fmt::format("commit-of-{}", seq);
+        }),
+        exp(
+            std::move(r), reader(),
+            [this](std::string_view b) {
+              out += b;
+              return Status::ok();
+            },
+            [this](uint64_t seq) { return earlier(seq); }) {}
   dxs::ctl::TreeReader reader() {
     dxs::ctl::TreeReader r;
     r.nodes = [this](uint64_t seq, const dxs::ctl::NodeFn& each) -> Status {
@@ -124,13 +133,18 @@ struct TempRepo {
     return *r;
   }
   // Feeds a stream to git fast-import with the marks kept in the repository.
+  // Feeds a stream to git fast-import and appends its marks to the repository's, as
+  // export-git does.
+  std::string marks() const { return dir + "/.git/marks"; }
   void import(const std::string& stream) {
     dxs::ctl::PipedChild child;
-    const std::string marks = dir + "/.git/marks";
-    REQUIRE(child.start({"git", "-C", dir, "fast-import", "--quiet",
-                         "--import-marks-if-exists=" + marks, "--export-marks=" + marks}));
+    REQUIRE(child.start(
+        {"git", "-C", dir, "fast-import", "--quiet", "--export-marks=" + marks() + ".run"}));
     REQUIRE(child.write(stream));
     REQUIRE(child.finish());
+    std::ifstream in(marks() + ".run");
+    std::ofstream out(marks(), std::ios::app);
+    out << in.rdbuf();
   }
   // The same for a stream cut off: git refuses it.
   bool import_ok(const std::string& stream) {
@@ -353,7 +367,7 @@ TEST_CASE("a continued export over commits pruned meanwhile resumes on the tree,
   REQUIRE(h.exp.begin());
   REQUIRE(h.exp.add(commit(9, {8})));
   CHECK(contains(h.out, "commit refs/heads/main\nmark :8\n"));
-  CHECK(contains(h.out, "from :5\ndeleteall\n"));
+  CHECK(contains(h.out, "from commit-of-5\ndeleteall\n"));
   CHECK(contains(h.out, "commits after 5 up to it were gone"));
   CHECK_FALSE(contains(h.out, "reset refs/heads/main"));
   CHECK(h.exp.exported().ranges() == std::vector<std::pair<uint64_t, uint64_t>>{{1, 5}, {8, 9}});
@@ -375,7 +389,7 @@ TEST_CASE("a transaction's base from before the export: its tree, else main's he
   CHECK(contains(h.out, "commit refs/dxs/branch\nmark :21\n"));
   CHECK(contains(h.out, "from :15\n"));
   REQUIRE(h.exp.add(commit(22, {20, 21})));
-  CHECK(contains(h.out, "from :20\nmerge :21\n"));
+  CHECK(contains(h.out, "from commit-of-20\nmerge :21\n"));
   REQUIRE(h.exp.add(commit(23, {12}, false)));  // no tree at 12 any more
   CHECK(contains(h.out, "base: commit 12, gone from the store; shown on top of 22\n"));
   CHECK(contains(h.out, "mark :23\n"));
@@ -428,7 +442,8 @@ TEST_CASE("git takes the stream: files, merges, and a second export that continu
 
   const std::string head3 = repo.git({"rev-parse", "main"});
   {
-    Harness h(after_first);
+    Harness h(after_first,
+              [&repo](uint64_t seq) { return dxs::ctl::find_mark(repo.marks(), seq); });
     REQUIRE(h.exp.begin());
     pb::CommitView c4 = commit(4, {3});
     add_change(c4, "/vm/1", pb::Change::DELETED, {}, state(""));
@@ -460,4 +475,23 @@ TEST_CASE("a stream cut off before its end moves no ref") {
   REQUIRE(h.exp.finish());
   CHECK(repo.import_ok(h.out));
   CHECK(repo.git({"for-each-ref", "--format=%(refname)"}) == "refs/heads/main\n");
+}
+
+TEST_CASE("find_mark: the last line for a mark, found from the end of a long file") {
+  TempRepo repo;
+  const std::string path = repo.dir + "/marks";
+  {
+    std::ofstream out(path);
+    for (int i = 1; i <= 20000; ++i)
+      out << ":" << i << " " << std::string(40, 'a' + i % 26) << "\n";
+    out << ":7 " << std::string(40, 'z') << "\n";  // a later run wrote :7 again
+  }
+  CHECK(*dxs::ctl::find_mark(path, 20000) == std::string(40, 'a' + 20000 % 26));
+  CHECK(*dxs::ctl::find_mark(path, 1) == std::string(40, 'b'));
+  CHECK(*dxs::ctl::find_mark(path, 12345) == std::string(40, 'a' + 12345 % 26));
+  CHECK(*dxs::ctl::find_mark(path, 7) == std::string(40, 'z'));
+  CHECK(dxs::ctl::find_mark(path, 20001).err() == ENOENT);
+  CHECK(dxs::ctl::find_mark(path, 2000).is_ok());  // not mistaken for :20000
+  CHECK(*dxs::ctl::find_mark(path, 2000) == std::string(40, 'a' + 2000 % 26));
+  CHECK(dxs::ctl::find_mark(repo.dir + "/none", 1).err() == ENOENT);
 }
