@@ -205,6 +205,11 @@ int cmd_export_git(Ctl& ctl, const std::vector<std::string>& args) {
   }
   if (dir.empty()) return 2;
 
+  // Below the daemons: on a host with few cores an export (dxsctl and git, which inherits
+  // it) must not take the CPU clients' requests need.
+  errno = 0;
+  if (nice(10) == -1 && errno != 0)
+    std::fprintf(stderr, "dxsctl: export-git: nice: %s (going on)\n", std::strerror(errno));
   Result<Repo> repo = open_or_init(dir);
   if (!repo) return fail(repo.status().detail());
   const std::string state_dir = repo->git_dir + "/dxs-export";
