@@ -31,5 +31,7 @@ struct Command {
 const std::vector<Command>& live_commands();
 // History's commands (history_commands.cc).
 const std::vector<Command>& history_commands();
+// The git export (export_commands.cc).
+const std::vector<Command>& export_commands();
 
 }  // namespace dxs::ctl

@@ -21,6 +21,7 @@ struct Family {
 constexpr Family kFamilies[] = {
     {"Commands on the live tree", dxs::ctl::live_commands},
     {"Commands on the history", dxs::ctl::history_commands},
+    {"Exporting the history", dxs::ctl::export_commands},
 };
 
 constexpr const char* kUsageHead =
