@@ -78,7 +78,9 @@ Options parse(int argc, char** argv) {
 }
 
 void row(const std::string& label, const char* unit, const char* better, double value) {
-  std::printf("row\t%s\t%s\t%s\t%.1f\n", label.c_str(), unit, better, value);
+  const bool ratio = std::string_view(unit) == "x";
+  std::printf(ratio ? "row\t%s\t%s\t%s\t%.2f\n" : "row\t%s\t%s\t%s\t%.1f\n", label.c_str(), unit,
+              better, value);
   std::fflush(stdout);
 }
 
