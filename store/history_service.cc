@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "store/history_commits.h"
+#include "store/history_redaction.h"
 #include "store/history_trees.h"
 #include "store/low_priority.h"
 
@@ -27,17 +28,23 @@ grpc::Status to_grpc(const Status& s) {
   }
 }
 
+// A reply, its private paths' values redacted (history_redaction.h).
 template <typename T>
-grpc::Status reply_with(Result<T> result, T* reply) {
+grpc::Status reply_with(const Privacy& privacy, Result<T> result, T* reply) {
   if (!result) return to_grpc(result.status());
   *reply = std::move(*result);
+  redact_private(privacy, *reply);
   return grpc::Status::OK;
 }
 
-// A sink that writes to the call's stream, and stops when the caller has gone.
-CommitSink stream_to(grpc::ServerContext* ctx, grpc::ServerWriter<pb::CommitView>* writer) {
-  return
-      [ctx, writer](pb::CommitView&& view) { return !ctx->IsCancelled() && writer->Write(view); };
+// A sink that writes to the call's stream, private values redacted, and stops when the
+// caller has gone.
+CommitSink stream_to(const Privacy& privacy, grpc::ServerContext* ctx,
+                     grpc::ServerWriter<pb::CommitView>* writer) {
+  return [&privacy, ctx, writer](pb::CommitView&& view) {
+    redact_private(privacy, view);
+    return !ctx->IsCancelled() && writer->Write(view);
+  };
 }
 
 // The call's work, on a thread of its own at the lowest priority (low_priority.h).
@@ -60,7 +67,7 @@ grpc::Status HistoryService::Log(grpc::ServerContext* ctx, const pb::LogRequest*
   if (grpc::Status s = admit(ctx, "Log"); !s.ok()) return s;
   return in_background([&] {
     DbSnapshot snapshot(db_);
-    Result<LogOutcome> out = log_commits(snapshot, *request, stream_to(ctx, writer));
+    Result<LogOutcome> out = log_commits(snapshot, *request, stream_to(privacy_, ctx, writer));
     if (!out) return to_grpc(out.status());
     if (out->truncated) ctx->AddTrailingMetadata("dxs-truncated", "1");
     return grpc::Status::OK;
@@ -72,7 +79,7 @@ grpc::Status HistoryService::Show(grpc::ServerContext* ctx, const pb::ShowReques
   if (grpc::Status s = admit(ctx, "Show"); !s.ok()) return s;
   return in_background([&] {
     DbSnapshot snapshot(db_);
-    return reply_with(show_commit(snapshot, *request), reply);
+    return reply_with(privacy_, show_commit(snapshot, *request), reply);
   });
 }
 
@@ -81,7 +88,7 @@ grpc::Status HistoryService::Diff(grpc::ServerContext* ctx, const pb::DiffReques
   if (grpc::Status s = admit(ctx, "Diff"); !s.ok()) return s;
   return in_background([&] {
     DbSnapshot snapshot(db_);
-    return reply_with(diff_trees(snapshot, *request), reply);
+    return reply_with(privacy_, diff_trees(snapshot, *request), reply);
   });
 }
 
@@ -90,7 +97,7 @@ grpc::Status HistoryService::At(grpc::ServerContext* ctx, const pb::AtRequest* r
   if (grpc::Status s = admit(ctx, "At"); !s.ok()) return s;
   return in_background([&] {
     DbSnapshot snapshot(db_);
-    return reply_with(read_at(snapshot, *request), reply);
+    return reply_with(privacy_, read_at(snapshot, *request), reply);
   });
 }
 
@@ -99,14 +106,14 @@ grpc::Status HistoryService::Blame(grpc::ServerContext* ctx, const pb::BlameRequ
   if (grpc::Status s = admit(ctx, "Blame"); !s.ok()) return s;
   return in_background([&] {
     DbSnapshot snapshot(db_);
-    return reply_with(blame(snapshot, *request), reply);
+    return reply_with(privacy_, blame(snapshot, *request), reply);
   });
 }
 
 grpc::Status HistoryService::Follow(grpc::ServerContext* ctx, const pb::FollowRequest* request,
                                     grpc::ServerWriter<pb::CommitView>* writer) {
   if (grpc::Status s = admit(ctx, "Follow"); !s.ok()) return s;
-  const CommitSink sink = stream_to(ctx, writer);
+  const CommitSink sink = stream_to(privacy_, ctx, writer);
   uint64_t seen = request->after() != 0 ? request->after() : feed_.last();
   // Headers now, once `seen` is fixed: a follower that has them sees every commit made
   // from then on, before the first of them comes.
@@ -134,7 +141,7 @@ grpc::Status HistoryService::Export(grpc::ServerContext* ctx, const pb::ExportRe
   if (grpc::Status s = admit(ctx, "Export"); !s.ok()) return s;
   return in_background([&] {
     DbSnapshot snapshot(db_);
-    return to_grpc(export_commits(snapshot, *request, stream_to(ctx, writer)));
+    return to_grpc(export_commits(snapshot, *request, stream_to(privacy_, ctx, writer)));
   });
 }
 

@@ -2,9 +2,9 @@
 // the ops socket. Each call takes its own RocksDB snapshot (DbSnapshot) and reads the
 // history there, never under the engine's lock, on a thread of its own at the lowest
 // CPU and I/O priority (low_priority.h), so history reads never hold clients up: on a
-// busy host an export gets the CPU the clients leave. The handlers only translate: the logic is in history_commits.h
-// and history_trees.h. Follow waits on the CommitFeed the engine publishes to, waking
-// at least every kFollowPoll to notice a cancelled call, and streams what gathered within
+// busy host an export gets the CPU the clients leave. The handlers only translate: the logic is in
+// history_commits.h and history_trees.h. Follow waits on the CommitFeed the engine publishes to,
+// waking at least every kFollowPoll to notice a cancelled call, and streams what gathered within
 // kFollowCoalesce of a wake-up; close the feed before shutting the server down, and
 // every Follow ends.
 #pragma once
@@ -18,6 +18,7 @@
 #include "store/commit_feed.h"
 #include "store/db.h"
 #include "store/ops_auth.h"
+#include "store/privacy.h"
 
 namespace dxs::store {
 
@@ -27,8 +28,9 @@ inline constexpr std::chrono::milliseconds kFollowCoalesce{10};
 
 class HistoryService final : public pb::History::Service {
  public:
-  HistoryService(Db& db, CommitFeed& feed, OpsAuth& auth, Logger& log)
-      : db_(db), feed_(feed), auth_(auth), log_(log) {}
+  // privacy: which paths' values replies never carry (history_redaction.h).
+  HistoryService(Db& db, CommitFeed& feed, OpsAuth& auth, const Privacy& privacy, Logger& log)
+      : db_(db), feed_(feed), auth_(auth), privacy_(privacy), log_(log) {}
 
   grpc::Status Log(grpc::ServerContext* ctx, const pb::LogRequest* request,
                    grpc::ServerWriter<pb::CommitView>* writer) override;
@@ -52,6 +54,7 @@ class HistoryService final : public pb::History::Service {
   Db& db_;
   CommitFeed& feed_;
   OpsAuth& auth_;
+  const Privacy& privacy_;
   Logger& log_;
 };
 

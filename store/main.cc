@@ -161,7 +161,7 @@ int main(int argc, char** argv) {
 
   store::OpsAuth ops_auth(auth_options, log);
   store::OpsService ops(*db, *engine, engine_mu, session, ops_auth, log);
-  store::HistoryService history(*db, commit_feed, ops_auth, log);
+  store::HistoryService history(*db, commit_feed, ops_auth, engine->privacy(), log);
   store::OpsServer ops_server(ops_auth, log);
   if (Status s = ops_server.start(ops_options, {&ops, &history}); !s) {
     cli.fail("ops API: " + s.to_string());

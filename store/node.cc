@@ -25,6 +25,10 @@ Node node_from_record(const pb::NodeRecord& r) {
   n.created = r.created();
   n.child_count = r.child_count();
   n.children_bytes = r.children_bytes();
+  if (r.redacted()) {
+    n.redacted = true;
+    n.value_digest = r.value_digest();
+  }
   return n;
 }
 
@@ -38,6 +42,10 @@ void node_to_record(const Node& n, pb::NodeRecord& r) {
   r.set_created(n.created);
   r.set_child_count(n.child_count);
   r.set_children_bytes(n.children_bytes);
+  if (n.redacted) {
+    r.set_redacted(true);
+    r.set_value_digest(n.value_digest);
+  }
 }
 
 size_t accounted_size(const Node& n) {

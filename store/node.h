@@ -23,6 +23,10 @@ struct Node {
   uint64_t created = 0;
   uint32_t child_count = 0;
   uint32_t children_bytes = 0;  // sum of (name length + 1) over children
+  // A history version whose value is not kept (a private path, privacy.h): value is
+  // empty and value_digest is its keyed digest. Never so in the live tree.
+  bool redacted = false;
+  std::string value_digest;
 
   uint32_t owner() const { return perms.front().domid; }
 };

@@ -204,7 +204,12 @@ std::vector<std::string> perms_text(const Perms& perms) {
 pb::NodeState node_state(const Node& n) {
   pb::NodeState s;
   s.set_exists(true);
-  s.set_value(n.value);
+  if (n.redacted) {
+    s.set_redacted(true);
+    s.set_value_digest(n.value_digest);
+  } else {
+    s.set_value(n.value);
+  }
   for (std::string& p : perms_text(n.perms)) s.add_perms(std::move(p));
   s.set_version(version_of(n));
   return s;

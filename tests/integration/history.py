@@ -201,5 +201,42 @@ class History(dxstest.PairTestCase):
         p.wait(timeout=dxstest.DEFAULT_TIMEOUT)  # the stream ended with the store
 
 
+class PrivateHistory(dxstest.PairTestCase):
+    """Values under history.private-paths never leave the store through the History API,
+    neither superseded ones nor the live one; the live tree's Ops API still reads them."""
+
+    pair_config = "history.private-paths = /vm/*/secret\n"
+
+    def ctl(self, *args, check=True):
+        return self.pair.dxsctl(*args, check=check)
+
+    def test_no_history_reply_carries_a_private_value(self):
+        self.pair.run(["xenstore-write", "/vm/1/secret", "hunter2"])
+        self.pair.run(["xenstore-write", "/vm/1/secret", "swordfish", "/vm/1/name", "vm1"])
+        first = json.loads(self.ctl("--json", "log", "--path", "/vm/1/secret").stdout.splitlines()[-1])
+        outputs = [
+            self.ctl("--json", "log", "--changes").stdout,
+            self.ctl("--json", "show", "HEAD").stdout,
+            self.ctl("--json", "show", str(first["seq"])).stdout,
+            self.ctl("--json", "at", "HEAD", "ls", "/vm").stdout,
+            self.ctl("--json", "at", str(first["seq"]), "read", "/vm/1/secret").stdout,
+            self.ctl("--json", "blame", "/vm").stdout,
+            self.ctl("--json", "diff", "1", "HEAD").stdout,
+            self.ctl("log", "--changes").stdout,
+        ]
+        for out in outputs:
+            self.assertNotIn(b"hunter2", out)
+            self.assertNotIn(b"swordfish", out)
+        # That it changed shows: two different digests, and the public node's value.
+        at = json.loads(self.ctl("--json", "at", "HEAD", "read", "/vm/1/secret").stdout)
+        old = json.loads(self.ctl("--json", "at", str(first["seq"]), "read", "/vm/1/secret").stdout)
+        self.assertTrue(at["nodes"][0]["state"]["redacted"])
+        self.assertNotEqual(at["nodes"][0]["state"]["value_digest"],
+                            old["nodes"][0]["state"]["value_digest"])
+        self.assertIn(b"vm1", self.ctl("at", "HEAD", "read", "/vm/1/name").stdout)
+        # The live tree is not history.
+        self.assertEqual(self.ctl("read", "/vm/1/secret").stdout, b"swordfish\n")
+
+
 if __name__ == "__main__":
     dxstest.main()
