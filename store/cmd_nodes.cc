@@ -26,7 +26,7 @@ using Obs = pb::TxnLogEntry;
 template <typename Fn>
 auto with_tree(StoreState& s, Request& r, Fn&& fn) {
   if (r.txn != nullptr) {
-    TxnNodes view(s.ws, r.txn->conn, r.txn->record.id(), r.txn->record.base());
+    TxnNodes view(s.ws, r.txn->conn, r.txn->record.id(), r.txn->read_base());
     TxnAccounting acct(s.quotas, s.domains, r.node_delta, r.quota_hits, r.txn->record.node_delta());
     Tree tree(view, acct);
     return fn(tree, static_cast<NodeView&>(view));
@@ -84,7 +84,7 @@ Result<std::string> mutate(StoreState& s, Request& r, Obs&& op,
     return kOkReply;
   }
   DXS_RETURN_IF_ERROR(check_txn_access(s, r, op.path()));
-  TxnNodes view(s.ws, r.txn->conn, r.txn->record.id(), r.txn->record.base());
+  TxnNodes view(s.ws, r.txn->conn, r.txn->record.id(), r.txn->read_base());
   TxnAccounting acct(s.quotas, s.domains, r.node_delta, r.quota_hits, r.txn->record.node_delta());
   Tree tree(view, acct);
   ChangeList mine;

@@ -157,6 +157,7 @@ void Engine::init_tree() {
 
 bool Engine::maintain(size_t budget) {
   const bool more = keeper_.run(state_, state_.options.retention, now_ns(), budget);
+  state_.txns.flush(state_.ws);  // the transactions it outdated
   if (!state_.ws.empty()) state_.ws.commit();
   return more;
 }
@@ -466,8 +467,11 @@ bool Engine::answer_resent(Connection& c, const pb::Request& req, bool unrecorde
                            std::optional<uint64_t>& as_of) {
   for (const pb::ReplyRecord& recorded : c.record.replies()) {
     if (unrecorded_read && recorded.seq() > req.seq()) {
-      // A read from before this recorded request: answer as of just before it.
-      as_of = recorded.base();
+      // A read from before this recorded request: answer as of just before it. Once
+      // that base is below the history horizon (pruned, or being), from the current
+      // tree: a later state is a valid answer to a read whose reply was lost, as if
+      // it had been delayed.
+      if (recorded.base() >= keeper_.horizon()) as_of = recorded.base();
       return false;
     }
     if (recorded.seq() != req.seq()) continue;

@@ -60,6 +60,7 @@ std::optional<Node> SnapshotNodes::version_at_base(std::string_view path) {
 
 std::optional<Node> SnapshotNodes::get(std::string_view path) {
   std::optional<Node> current = current_.get(path);
+  if (base_ == kCurrentTree) return current;
   // Every change of a node's record (value, permissions, list of children) is a version:
   // a node unchanged since the base is as now, any other is its version at the base.
   if (current && current->modified <= base_ && current->children_modified <= base_) return current;
@@ -67,6 +68,7 @@ std::optional<Node> SnapshotNodes::get(std::string_view path) {
 }
 
 std::vector<std::string> SnapshotNodes::children(std::string_view path) {
+  if (base_ == kCurrentTree) return current_.children(path);
   std::optional<Node> current = current_.get(path);
   if (current && current->created <= base_ && current->children_modified <= base_) {
     return current_.children(path);

@@ -58,8 +58,12 @@ class MainNodes final : public NodeView {
   uint64_t stamp_;
 };
 
+// A base that reads the current tree (an outdated transaction's: txn.h).
+constexpr uint64_t kCurrentTree = ~uint64_t{0};
+
 // The tree as it was right after commit `base`, from the current state where a node is
-// unchanged since, and from the versions column family where it is not.
+// unchanged since, and from the versions column family where it is not; base
+// kCurrentTree reads the current tree only.
 class SnapshotNodes final : public NodeReader {
  public:
   SnapshotNodes(StateReader& state, uint64_t base) : state_(state), current_(state), base_(base) {}

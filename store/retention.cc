@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include <fmt/format.h>
+
 #include "common/path.h"
 #include "store/state.h"
 
@@ -171,11 +173,14 @@ std::string redacted_marker(uint64_t upto, const Privacy& privacy) {
 
 }  // namespace
 
-uint64_t read_horizon(StoreState& s) {
+uint64_t read_horizon(StoreState& s, uint64_t horizon) {
   uint64_t r = s.history.head();
   r = std::min(r, s.txns.oldest_base(r));
   s.connections.for_each([&](Connection& c) {
-    for (const pb::ReplyRecord& reply : c.record.replies()) r = std::min(r, reply.base());
+    for (const pb::ReplyRecord& reply : c.record.replies()) {
+      // Below the horizon, a re-sent read is answered from the current tree (engine.cc).
+      if (reply.base() >= horizon) r = std::min(r, reply.base());
+    }
   });
   return r;
 }
@@ -207,10 +212,12 @@ bool HistoryKeeper::run(StoreState& s, const RetentionLimits& limits, int64_t no
     pruning_due = !oldest || prunable(limits, s.history.next() - 1, horizon_, *oldest, now_ns);
   }
   if (!redaction_due && !pruning_due) return false;
-  const uint64_t upto = read_horizon(s);
   // Redacted first: in one batch, a version pruned after it was redacted stays deleted.
-  const bool more_redaction = redaction_due && redact(s, upto, budget);
-  const bool more_pruning = pruning_due && prune(s, limits, upto, now_ns, budget);
+  const bool more_redaction = redaction_due && redact(s, read_horizon(s, horizon_), budget);
+  // Pruning goes as far as the limits say, whoever reads below: the readers the new
+  // horizon leaves behind are told to read the current tree instead.
+  const bool more_pruning = pruning_due && prune(s, limits, head, now_ns, budget);
+  if (pruning_due) outdate_readers(s);
   return more_redaction || more_pruning;
 }
 
@@ -244,6 +251,19 @@ bool HistoryKeeper::prune(StoreState& s, const RetentionLimits& limits, uint64_t
   horizon_ = seq;
   s.ws.put(Cf::kMeta, meta::kHistoryHorizon, keys::be64(horizon_));
   return n == budget && seq < upto;
+}
+
+void HistoryKeeper::outdate_readers(StoreState& s) {
+  // Their records go in the batch that moves the horizon (Engine::maintain flushes
+  // them), so after a restart both agree.
+  for (const Transaction* t : s.txns.outdate_below(horizon_)) {
+    const Connection* c = s.connections.find(t->conn);
+    const uint32_t domid = c != nullptr ? s.caller_of(*c).domid : 0;
+    s.refusals.note(LogLevel::kInfo, domid,
+                    fmt::format("dom{} transaction {} outdated: base {} below the history "
+                                "horizon {}; it reads the current tree, commits EAGAIN",
+                                domid, t->record.id(), t->record.base(), horizon_));
+  }
 }
 
 }  // namespace dxs::store

@@ -3,12 +3,13 @@
 //
 // The horizon H is the oldest commit history holds (meta kHistoryHorizon). Reads of the
 // tree at any commit >= H answer as they did before pruning: for each node, the newest
-// version at or below every such commit is kept. H only grows, and never past the read
-// horizon: main's head and the base of every open transaction and recorded reply, the
-// commits a SnapshotNodes of the engine may still be asked to read at. Below it, commits
-// are pruned when either limit says so (more than max_commits newer ones, or older than
-// max_age): their records go, and the versions they superseded, and their own version
-// where they deleted a node.
+// version at or below every such commit is kept. H only grows, never past main's head,
+// as far as the limits say (more than max_commits newer commits, or older than max_age):
+// the commits below it are pruned, their records, the versions they superseded, and
+// their own version where they deleted a node. No reader holds it back: an open
+// transaction whose base falls below H is outdated (txn.h: it reads the current tree
+// and commits EAGAIN), and a re-sent read whose recorded base did is answered from the
+// current tree (engine.cc), so no guest keeps history beyond the limits.
 //
 // A private node's versions superseded by a commit at or below the read horizon are
 // redacted (privacy.h): no reader can reach them any more, so the value lives on only
@@ -38,8 +39,9 @@ struct RetentionLimits {
   int64_t max_age_s = 7 * 24 * 3600;
 };
 
-// The oldest commit an open transaction, a recorded reply or a new request may read at.
-uint64_t read_horizon(StoreState& s);
+// The oldest commit an open transaction, a recorded reply or a new request may read at,
+// the history horizon being `horizon` (older bases read the current tree).
+uint64_t read_horizon(StoreState& s, uint64_t horizon);
 
 class HistoryKeeper {
  public:
@@ -56,6 +58,8 @@ class HistoryKeeper {
   bool redact(StoreState& s, uint64_t upto, size_t budget);
   bool prune(StoreState& s, const RetentionLimits& limits, uint64_t upto, int64_t now_ns,
              size_t budget);
+  // Marks the transactions based below the horizon outdated, and logs each once.
+  void outdate_readers(StoreState& s);
 
   uint64_t horizon_ = 1;
   // Every private version superseded by a commit <= redacted_ is redacted (0: none yet).

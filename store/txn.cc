@@ -38,8 +38,21 @@ size_t TransactionTable::load(Db& db) {
 
 uint64_t TransactionTable::oldest_base(uint64_t none) const {
   uint64_t oldest = none;
-  for (const auto& [key, t] : by_key_) oldest = std::min(oldest, t.record.base());
+  for (const auto& [key, t] : by_key_) {
+    if (!t.record.outdated()) oldest = std::min(oldest, t.record.base());
+  }
   return oldest;
+}
+
+std::vector<const Transaction*> TransactionTable::outdate_below(uint64_t horizon) {
+  std::vector<const Transaction*> marked;
+  for (auto& [key, t] : by_key_) {
+    if (t.record.outdated() || t.record.base() >= horizon) continue;
+    t.record.set_outdated(true);
+    save(t);
+    marked.push_back(&t);
+  }
+  return marked;
 }
 
 Transaction* TransactionTable::find(uint64_t conn, uint32_t tx_id) {

@@ -2,7 +2,10 @@
 // (the record), cf txn_log (what it observed and the operations to replay) and
 // cf txn_nodes (its private view), so they survive a restart of either process.
 //
-// A transaction reads the tree as of its base commit plus its own writes. Its log holds
+// A transaction reads the tree as of its base commit plus its own writes, until
+// retention moves the history horizon past its base: from then on it is outdated, reads
+// the current tree instead (its base is being pruned) and its commit answers EAGAIN
+// (txn_merge.h). Its log holds
 // each thing it observed (a value, a listing, permissions, an absence) once, and each
 // operation with the reply the client got. At commit the observations are checked
 // against the live tree and the operations replayed onto it (engine.cc).
@@ -17,6 +20,7 @@
 
 #include "proto/records.pb.h"
 #include "store/db.h"
+#include "store/node_view.h"
 
 namespace dxs::store {
 
@@ -26,6 +30,9 @@ struct Transaction {
   // Derived from the log and overlay: distinct nodes touched, and observations logged.
   std::unordered_set<std::string> accessed;
   std::unordered_set<std::string> observed;
+
+  // The commit its view reads at (a SnapshotNodes base).
+  uint64_t read_base() const { return record.outdated() ? kCurrentTree : record.base(); }
 };
 
 class TransactionTable {
@@ -46,8 +53,11 @@ class TransactionTable {
   void discard_all(WriteSet& ws, uint64_t conn);
   uint32_t count(uint64_t conn) const;
   size_t size() const { return by_key_.size(); }
-  // The oldest base of an open transaction, or `none` if there is none.
+  // The oldest base of an open transaction not outdated, or `none` if there is none.
   uint64_t oldest_base(uint64_t none) const;
+  // Marks outdated every transaction based below horizon (and saves it); returns those
+  // that were not already.
+  std::vector<const Transaction*> outdate_below(uint64_t horizon);
 
  private:
   std::map<std::pair<uint64_t, uint32_t>, Transaction> by_key_;

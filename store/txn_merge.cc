@@ -131,6 +131,11 @@ Status check_txn_access(StoreState& s, Request& r, std::string_view path) {
 
 Result<std::string> merge_transaction(StoreState& s, Request& r, Transaction& t) {
   const uint64_t base = t.record.base();
+  if (t.record.outdated()) {
+    ++s.stats.eagain;
+    return Status::error(
+        EAGAIN, fmt::format("transaction {}: its base commit {} was pruned", t.record.id(), base));
+  }
   const std::vector<Obs> log = s.txns.read_log(s.ws, t);
   // Read-only transactions always commit: everything they read was one consistent
   // snapshot (docs/design.md), whatever changed since.

@@ -7,7 +7,9 @@
 // observation must still hold on the live tree and every operation, replayed there,
 // must succeed: creating or removing different children of one parent never conflicts,
 // reading something another client changed does (EAGAIN). A transaction is recorded as
-// a branch commit from its base, joined to main by the merge commit.
+// a branch commit from its base, joined to main by the merge commit. An outdated
+// transaction (its base pruned, txn.h) never commits: EAGAIN, read-only or not, since
+// what it read since is no one snapshot.
 #pragma once
 
 #include <optional>

@@ -1,6 +1,7 @@
-// Retention (store/retention.h): pruning keeps what every reader still reads (the tree at
-// each retained commit, an open transaction's base, a recorded reply's base), shrinks
-// the commits and versions column families, and its horizon outlives a restart.
+// Retention (store/retention.h): pruning keeps the tree at each retained commit, shrinks
+// the commits and versions column families, and its horizon outlives a restart; readers
+// based below it (an open transaction, a recorded reply) hold nothing back: they read
+// the current tree, and such a transaction commits EAGAIN.
 #include <doctest/doctest.h>
 #include <fmt/format.h>
 
@@ -169,7 +170,73 @@ TEST_CASE("max-age prunes the commits older than it; no limit keeps everything")
   }
 }
 
-TEST_CASE("pruning keeps an open transaction's base; it reads and commits as before") {
+// How many log lines say that transaction tx was outdated.
+size_t outdated_lines(EngineFixture& f, uint32_t tx) {
+  const std::string needle = fmt::format("transaction {} outdated", tx);
+  size_t n = 0;
+  for (const std::string& line : f.log().lines()) n += line.find(needle) != std::string::npos;
+  return n;
+}
+
+TEST_CASE("a transaction held open past the limits reads the current tree and commits EAGAIN") {
+  EngineFixture f(limited(5));
+  const uint64_t a = f.open_socket();
+  const uint64_t b = f.open_socket();
+  workload(f, b, 10);
+  f.write(a, "/t/stable", "s");
+  f.write(a, "/t/changed", "old");
+  f.write(a, "/t/gone/leaf", "g");
+  const uint32_t early = f.start(a);   // reads and writes before it is outdated, and after
+  const uint32_t reader = f.start(a);  // read-only
+  const uint32_t kept = f.start(a);    // outdated across a restart
+  const uint64_t base = f.engine().head();
+  CHECK(f.read(a, "/t/changed", early) == "old");
+  f.write(a, "/t/mine", "m", early);
+  CHECK(f.read(a, "/t/stable", reader) == "s");
+
+  f.write(b, "/t/changed", "new");
+  f.ok(b, MsgType::kRm, args({"/t/gone"}));
+  workload(f, b, 20);
+  drain(f);
+  // The transactions held nothing back: the limits alone set the horizon.
+  const uint64_t horizon = f.engine().history_horizon();
+  CHECK(horizon == f.engine().head() - 5 + 1);
+  REQUIRE(horizon > base);
+  CHECK(f.commits().count(base) == 0);
+  for (uint32_t tx : {early, reader, kept}) {
+    INFO("transaction ", tx);
+    CHECK(outdated_lines(f, tx) == 1);
+    CHECK(f.log().contains({fmt::format("dom0 transaction {} outdated: base {}", tx, base)}));
+  }
+
+  // Its base gone, it reads the current tree under its own writes, never a pruned state.
+  CHECK(f.read(a, "/t/changed", early) == "new");
+  CHECK(f.err(a, MsgType::kRead, args({"/t/gone/leaf"}), early) == "ENOENT");
+  CHECK(f.directory(a, "/t", early) == Strings{"changed", "mine", "stable"});
+  CHECK(f.read(a, "/t/mine", early) == "m");
+  CHECK(f.commit(a, early) == "EAGAIN");
+  CHECK(f.err(a, MsgType::kRead, args({"/t/mine"})) == "ENOENT");
+  CHECK(f.read(a, "/t/changed", reader) == "new");
+  CHECK(f.commit(a, reader) == "EAGAIN");
+
+  // Still outdated after a restart, and logged once.
+  f.restart();
+  CHECK(f.read(a, "/t/changed", kept) == "new");
+  workload(f, b, 5);
+  drain(f);
+  CHECK(f.commit(a, kept) == "EAGAIN");
+  CHECK(outdated_lines(f, kept) == 1);
+
+  // The client's retry, a fresh transaction, commits.
+  const uint32_t retry = f.start(a);
+  CHECK(f.read(a, "/t/changed", retry) == "new");
+  f.write(a, "/t/mine", "m", retry);
+  CHECK(f.commit(a, retry) == "");
+  CHECK(f.read(a, "/t/mine") == "m");
+  CHECK(outdated_lines(f, retry) == 0);
+}
+
+TEST_CASE("a transaction within the limits, at the cut too, reads its base and commits as before") {
   EngineFixture f(limited(5));
   const uint64_t a = f.open_socket();
   const uint64_t b = f.open_socket();
@@ -184,8 +251,10 @@ TEST_CASE("pruning keeps an open transaction's base; it reads and commits as bef
 
   f.write(b, "/t/changed", "new");
   f.ok(b, MsgType::kRm, args({"/t/gone"}));
-  workload(f, b, 20);
+  f.write(b, "/t/other", "1");
+  f.write(b, "/t/other", "2");
   drain(f);
+  // Four commits since: the base is the oldest commit the limit keeps.
   CHECK(f.engine().history_horizon() == base);
   CHECK(tree_at(f.db(), base) == at_base);
 
@@ -199,48 +268,65 @@ TEST_CASE("pruning keeps an open transaction's base; it reads and commits as bef
   f.write(a, "/t/stable", "s2", untouched);
   CHECK(f.commit(a, untouched) == "");
   CHECK(f.read(a, "/t/stable") == "s2");
-
-  // No reader holds the horizon back any more.
-  drain(f);
-  CHECK(f.engine().history_horizon() == f.engine().head() - 5 + 1);
+  CHECK_FALSE(f.log().contains({"outdated"}));
 }
 
-TEST_CASE("pruning keeps a recorded reply's base; a read sent again answers as before") {
+TEST_CASE(
+    "a quiet connection's recorded reply does not stop pruning; a read sent again is answered "
+    "now") {
   EngineFixture f(limited(3));
   const uint64_t busy = f.open_socket();
   workload(f, busy, 5);
   f.close(busy);  // its records go with it
   const uint64_t c = f.open_socket();
   f.write(c, "/r/k", "before");
-  const uint64_t base = f.engine().head();
-  f.write(c, "/r/d/one", "");  // recorded, with base `base`, and never reported delivered
-  f.set_report_delivered(false);
+  f.write(c, "/r/d/one", "");
+  f.set_report_delivered(false);  // from now on c's replies stay recorded
   CHECK(f.read(c, "/r/k") == "before");
   const uint64_t read_seq = f.last_seq(c);
   CHECK(f.directory(c, "/r/d") == Strings{"one"});
   const uint64_t dir_seq = f.last_seq(c);
-  f.write(c, "/r/k", "after");
+  f.write(c, "/r/k", "after");  // recorded, its base from before it: c then goes quiet
+  const uint64_t quiet_base = f.engine().head() - 1;
   const uint64_t other = f.open_socket();
   f.ok(other, MsgType::kRm, args({"/r/d/one"}));
   f.write(other, "/r/d/two", "");
+  f.write(other, "/r/k", "later");
   workload(f, other, 10);
   drain(f);
-  CHECK(f.engine().history_horizon() == base);
+  const uint64_t horizon = f.engine().history_horizon();
+  CHECK(horizon == f.engine().head() - 3 + 1);
+  CHECK(horizon > quiet_base);
+  CHECK(f.commits().begin()->first == horizon);
   f.restart();
   drain(f);
-  CHECK(f.engine().history_horizon() == base);
+  CHECK(f.engine().history_horizon() == horizon);
 
+  // Their base pruned, the reads are answered from the current tree: as if the first
+  // answer had been delayed until now.
+  auto read = f.resend(c, read_seq, MsgType::kRead, args({"/r/k"}));
+  REQUIRE(read.has_value());
+  CHECK(read->payload == "later");
+  auto dir = f.resend(c, dir_seq, MsgType::kDirectory, args({"/r/d"}));
+  REQUIRE(dir.has_value());
+  CHECK(dir->payload == args({"two"}));
+}
+
+TEST_CASE("a recorded reply within the limits still answers a read sent again as of its base") {
+  EngineFixture f(limited(5));
+  const uint64_t c = f.open_socket();
+  f.write(c, "/r/k", "before");
+  f.set_report_delivered(false);
+  CHECK(f.read(c, "/r/k") == "before");
+  const uint64_t read_seq = f.last_seq(c);
+  f.write(c, "/r/k", "after");
+  const uint64_t other = f.open_socket();
+  for (int i = 0; i < 3; ++i) f.write(other, "/r/k", fmt::format("other {}", i));
+  drain(f);
+  f.restart();
   auto read = f.resend(c, read_seq, MsgType::kRead, args({"/r/k"}));
   REQUIRE(read.has_value());
   CHECK(read->payload == "before");
-  auto dir = f.resend(c, dir_seq, MsgType::kDirectory, args({"/r/d"}));
-  REQUIRE(dir.has_value());
-  CHECK(dir->payload == args({"one"}));
-
-  // Delivered (and so forgotten), the replies hold nothing back.
-  f.close(c);
-  drain(f);
-  CHECK(f.engine().history_horizon() > base);
 }
 
 // A node a merge created and removed again is not listed, but its parent gets a version
