@@ -64,9 +64,13 @@ int64_t Quotas::limit(uint32_t domid, QuotaKind kind) const {
   return global_.get(kind);
 }
 
-Status Quotas::refuse(uint32_t domid, QuotaKind kind, std::string_view what, QuotaHits& hits) {
+int64_t Quotas::privileged_ceiling(QuotaKind kind) {
+  return kind == QuotaKind::kTransactions ? kPrivilegedTransactions : 0;
+}
+
+Status Quotas::refuse(uint32_t domid, QuotaKind kind, int64_t lim, std::string_view what,
+                      QuotaHits& hits) {
   hits.emplace_back(domid, kind);
-  const int64_t lim = limit(domid, kind);
   refusals_.note(
       LogLevel::kWarning, domid,
       fmt::format("quota: dom{} hit {} (limit {}): {}", domid, quota_name(kind), lim, what));

@@ -1,6 +1,8 @@
 // Quotas (reference section 3.5): cxenstored's limits, defaults and errors, configurable
 // globally and per domain (watch-events, which cxenstored does not count, takes
-// oxenstored's quota-maxwatchevents). Privileged domains are exempt from all of them.
+// oxenstored's quota-maxwatchevents). Privileged domains are exempt from all of them,
+// but for ceilings that bound what one privileged connection can make the store hold
+// (kPrivilegedTransactions, kPrivilegedEventBacklog).
 //
 // Every check against a limit is made here: Quotas::admit for the request handlers,
 // Accounting (implemented here for the live tree and for a transaction) for the tree's
@@ -51,6 +53,13 @@ std::string_view quota_description(QuotaKind kind);
 // watch-events quota); beyond it new events are dropped, and logged.
 constexpr int64_t kPrivilegedEventBacklog = 65536;
 
+// Transactions a privileged connection may hold open at once. cxenstored and oxenstored
+// set no bound, so a dom0 process that starts transactions and never ends them (a leak,
+// or a hostile one) makes the store hold, and work on, ever more of them, at the
+// expense of every other client. A toolstack holds a few per connection (xl one at a
+// time); beyond this ceiling TRANSACTION_START fails with ENOSPC, as the quota does.
+constexpr int64_t kPrivilegedTransactions = 1024;
+
 // The quotas one request hit: counted in the domains' records even when the request
 // fails and its writes are rolled back.
 using QuotaHits = std::vector<std::pair<uint32_t, QuotaKind>>;
@@ -94,17 +103,19 @@ class Quotas {
   // The limit that applies to domid: its override, else the global one (<= 0: none).
   int64_t limit(uint32_t domid, QuotaKind kind) const;
 
-  // OK if `caller` is privileged or `in_use + adding` stays within its limit of `kind`;
+  // OK if `in_use + adding` stays within the limit of `kind` that applies to `caller`
+  // (for a privileged caller its ceiling, if the kind has one: privileged_ceiling());
   // otherwise the refusal, described by what() (called only then). Not for
   // kWatchEvents (admit_event).
   template <typename What>
   Status admit(const Caller& caller, QuotaKind kind, int64_t in_use, int64_t adding,
                QuotaHits& hits, What&& what) {
-    if (caller.privileged) return Status::ok();
-    const int64_t lim = limit(caller.domid, kind);
+    const int64_t lim = caller.privileged ? privileged_ceiling(kind) : limit(caller.domid, kind);
     if (lim <= 0 || in_use + adding <= lim) return Status::ok();
-    return refuse(caller.domid, kind, what(), hits);
+    return refuse(caller.domid, kind, lim, what(), hits);
   }
+  // The bound of `kind` for a privileged caller (<= 0: none).
+  static int64_t privileged_ceiling(QuotaKind kind);
   // Whether one more undelivered event fits the watcher's backlog (`pending` now). A
   // dropped event is logged and counted in the watcher's domain record at once: the
   // request that fired it succeeds.
@@ -117,7 +128,12 @@ class Quotas {
   }
 
   // Logs and notes a refusal of `kind`, and returns its error.
-  Status refuse(uint32_t domid, QuotaKind kind, std::string_view what, QuotaHits& hits);
+  Status refuse(uint32_t domid, QuotaKind kind, std::string_view what, QuotaHits& hits) {
+    return refuse(domid, kind, limit(domid, kind), what, hits);
+  }
+  // The same, for the limit `lim` that was applied.
+  Status refuse(uint32_t domid, QuotaKind kind, int64_t lim, std::string_view what,
+                QuotaHits& hits);
   // Counts hits in the domains' records (a failed request's, after its rollback).
   void count(WriteSet& ws, const QuotaHits& hits);
 

@@ -148,6 +148,27 @@ TEST_CASE("transactions: 10 open per guest connection (ENOSPC)") {
   CHECK(f.refusals(7, "transactions") == 2);
 }
 
+TEST_CASE(
+    "transactions: a privileged connection holds at most 1024 open (ENOSPC), guests' quota apart") {
+  EngineFixture f;
+  uint64_t dom0 = f.admin();
+  std::vector<uint32_t> held;
+  for (int64_t i = 0; i < dxs::store::kPrivilegedTransactions; ++i) held.push_back(f.start(dom0));
+  CHECK(f.err(dom0, MsgType::kTransactionStart, args({""})) == "ENOSPC");
+  CHECK(f.refusals(0, "transactions") == 1);
+  CHECK(f.log().contains({"dom0", "transactions", "limit 1024"}));
+  // Another dom0 connection is not held to this one's count, and ending one makes room.
+  uint64_t other = f.open_socket();
+  f.start(other);
+  f.ok(dom0, MsgType::kTransactionEnd, args({"F"}), held.back());
+  f.start(dom0);
+  CHECK(f.err(dom0, MsgType::kTransactionStart, args({""})) == "ENOSPC");
+  // A guest's own quota is untouched by the ceiling: still 10.
+  uint64_t g7 = guest7(f);
+  for (int i = 0; i < 10; ++i) f.start(g7);
+  CHECK(f.err(g7, MsgType::kTransactionStart, args({""})) == "ENOSPC");
+}
+
 TEST_CASE("transaction-nodes: a guest's transaction touches at most 1024 nodes (ENOSPC)") {
   EngineFixture f;
   uint64_t g7 = guest7(f);
