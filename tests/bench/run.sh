@@ -45,7 +45,10 @@
 #   ring_bench (built when Xen's headers are there): simulated guests on the daemon's simxen
 #     machine write and read their own paths over their rings; ops/s, and the CPU time per
 #     request of the daemon's processes (/proc/<pid>/task/*/schedstat), sampled by
-#     ring_bench around each phase for the pids run.sh gives it.
+#     ring_bench around each phase for the pids run.sh gives it. Then, on an instance of its
+#     own, `ring_bench --hostile S`: the hostile mix with guests over rings as the attackers
+#     and the victim (the ratio of a guest's serial reads under attack to alone, and the
+#     daemon's memory growth).
 #   vm_lifecycle, if an executable $DXS_BUILD/tests/bench/vm_lifecycle or
 #     tests/bench/vm_lifecycle exists: --socket SOCKET --mode smoke|quick|full
 #     --simxen SIMXEN_DIR (XENSTORED_PATH=SOCKET too), and again with --ring as well: the
@@ -384,6 +387,18 @@ bench_daemon() {
         stop_daemon
       fi
     done
+    # The hostile mix again, its attackers guests over rings, on an instance of its own.
+    if start_daemon "$daemon" "$base-ringhostile"; then
+      local mem_args=()
+      if [ "$daemon" = dxs ]; then
+        mem_args=(--pid "$store_pid" --pid "$frontend_pid")
+      else
+        mem_args=(--pid "$peer_pid")
+      fi
+      external "$daemon" ringhostile "hostile mix over rings (ring_bench --hostile)" "$ring_bench" \
+        --simxen-dir "$simxen_dir" --socket "$sock" --hostile "$HOSTILE_SECONDS" "${mem_args[@]}"
+      stop_daemon
+    fi
   fi
 
   # On simxen the domains must exist there (the peers refuse permissions naming a domain
@@ -486,6 +501,7 @@ elif [ -z "$simxen" ] || [ ! -x "$ring_bench" ]; then
 else
   add_row ring.none "guest rings (ring_bench): no rows" - info
 fi
+if [ -s "$rows.ringhostile" ]; then cat "$rows.ringhostile" >>"$rows"; fi
 if [ -s "$rows.vm" ]; then
   cat "$rows.vm" >>"$rows"
 elif [ -n "$vm_lifecycle" ]; then
@@ -546,7 +562,7 @@ awk -F '\t' -v daemons="$selected" '
   }
   function fmt(x, unit, key) {
     if (unit == "MiB") x = (key ~ /_bytes$/) ? x / 1048576 : x / 1024
-    if (unit == "MiB" || unit == "s") return sprintf("%.2f", x)
+    if (unit == "MiB" || unit == "s" || unit == "x") return sprintf("%.2f", x)
     if (unit == "us") return sprintf("%.1f", x)
     return sprintf("%.0f", x)
   }
