@@ -7,9 +7,15 @@
 // store (client requests that arrive meanwhile are read with the reply, into the next
 // batch), in the Poller when nothing is. Before blocking it polls both for `spin_us`
 // after its last piece of work, which spares the wake-up when the next event is a few
-// microseconds away: the store's answer to a small batch usually is. An idle loop also
-// looks at the session every `idle_ms`, for messages no request is waiting for (watch
-// events caused through the Ops API).
+// microseconds away: the store's answer to a small batch usually is. An idle loop waits
+// in the Poller, looking at the session every `idle_ms` for messages no request is
+// waiting for (watch events caused through the Ops API, rings to open, ...).
+//
+// After `sleep_after_ms` without work it sleeps instead: in gRPC, with no deadline but
+// the transports' timers (next_timer()) and the watchdog's, and with the IdleWaker
+// (idle_waker.h) armed to wake it through the session (SessionClient::wake()) as soon as
+// an fd in the Poller is ready. An idle frontend then takes no CPU at all, and pays for
+// it with one thread hand-off on its first event, never under steady traffic.
 #pragma once
 
 #include <atomic>
@@ -21,11 +27,18 @@
 #include "frontend/session_client.h"
 #include "frontend/transport.h"
 
+namespace dxs {
+class Watchdog;
+}
+
 namespace dxs::frontend {
+
+class IdleWaker;
 
 struct EventLoopOptions {
   int spin_us = 50;
   int idle_ms = 10;
+  int sleep_after_ms = 250;
 };
 
 class EventLoop {
@@ -47,6 +60,9 @@ class EventLoop {
   // timeout_ms (not at all if there was pending work). Returns the work done.
   int serve_clients(int timeout_ms);
   void flush_clients();
+  // Blocks in the session until an event, the waker or the next timer; then flushes.
+  // Returns the session events handled.
+  int sleep(IdleWaker& waker, const Watchdog& watchdog);
 
   SessionClient& session_;
   Poller& poller_;

@@ -74,6 +74,8 @@ int main(int argc, char** argv) {
       static_cast<int>(cli.must(settings.get_int(config, "frontend.spin-us"), "config"));
   loop_options.idle_ms =
       static_cast<int>(cli.must(settings.get_int(config, "frontend.idle-ms"), "config"));
+  loop_options.sleep_after_ms =
+      static_cast<int>(cli.must(settings.get_int(config, "frontend.sleep-after-ms"), "config"));
 
   SessionClientOptions session_options;
   session_options.store_path = cli.must(parse_unix_address(opt["store"]), "--store");

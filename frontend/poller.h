@@ -50,6 +50,11 @@ class Poller {
   // Thread-safe: makes a blocked (or the next) wait() return.
   void wake_up();
 
+  // The epoll descriptor itself: readable while a registered fd is ready or a wake-up
+  // is pending, for a thread that waits for the Poller without taking its events
+  // (idle_waker.h). Valid after open().
+  int fd() const { return epoll_fd_; }
+
  private:
   static constexpr int kMaxEvents = 256;
 

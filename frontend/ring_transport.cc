@@ -50,10 +50,11 @@ class RingTransport::Ring final : public ClientConnection,
   RingPage page_;
   const uint32_t port_;
   State state_ = State::kServing;
-  uint32_t features_ = 0;  // advertised, and so honoured
-  bool ready_ = false;     // in the transport's ready list
-  bool flushing_ = false;  // in the transport's flush list
-  bool notify_ = false;    // an index moved since the last notification
+  uint32_t features_ = 0;     // advertised, and so honoured
+  bool ready_ = false;        // in the transport's ready list
+  bool rescan_only_ = false;  // there only because of a rescan (run_pending())
+  bool flushing_ = false;     // in the transport's flush list
+  bool notify_ = false;       // an index moved since the last notification
   bool dispatch_paused_ = false;
   // Requests: bytes read from the ring and not yet framed (from input_off_ on).
   wire::MessageAssembler assembler_;
@@ -232,16 +233,40 @@ int RingTransport::run_pending() {
   const auto now = std::chrono::steady_clock::now();
   if (now >= next_rescan_ && started_) {
     next_rescan_ = now + options_.rescan;
-    for (auto& [domid, ring] : by_domid_) mark_ready(ring);
+    for (auto& [domid, ring] : by_domid_) {
+      if (ring->ready_) continue;
+      ring->rescan_only_ = true;
+      mark_ready(ring);
+    }
   }
   if (ready_.empty()) return 0;
   std::vector<std::shared_ptr<Ring>> round;
   round.swap(ready_);
+  int worked = 0;
   for (auto& ring : round) {
     ring->ready_ = false;
+    if (!ring->rescan_only_) {
+      serve(*ring);
+      ++worked;
+      continue;
+    }
+    // A rescan that finds a ring as it was is no work: an idle loop with guests goes
+    // back to sleep at once (event_loop.h) rather than stay awake as after a request.
+    ring->rescan_only_ = false;
+    const uint32_t read = ring->page_.read_cursor(), written = ring->page_.produced();
+    const Ring::State state = ring->state_;
     serve(*ring);
+    if (ring->page_.read_cursor() != read || ring->page_.produced() != written ||
+        ring->state_ != state) {
+      ++worked;
+    }
   }
-  return static_cast<int>(round.size());
+  return worked;
+}
+
+std::chrono::steady_clock::time_point RingTransport::next_timer() const {
+  if (!started_ || by_domid_.empty()) return std::chrono::steady_clock::time_point::max();
+  return next_rescan_;
 }
 
 void RingTransport::serve(Ring& ring) {

@@ -60,6 +60,8 @@ class RingTransport final : public Transport, public RingHost, private FdHandler
 
   // Transport: serves the ready rings, round-robin.
   int run_pending() override;
+  // Transport: the next rescan, while there are rings to rescan.
+  std::chrono::steady_clock::time_point next_timer() const override;
   // Transport: writes what was queued for guests, then notifies those whose ring moved.
   void flush_pending() override;
 

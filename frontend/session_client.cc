@@ -142,6 +142,8 @@ void SessionClient::handle(Tag tag, bool ok) {
       retry_scheduled_ = false;
       if (!stopping_ && ok) attach();
       return;
+    case Tag::kWake:
+      return;  // poll() has cleared wake_pending_
   }
   // Once the old stream is finished and drained, attach again after a pause.
   if (finished_ && outstanding_ == 0 && !stopping_ && !retry_scheduled_) {
@@ -154,7 +156,8 @@ void SessionClient::handle(Tag tag, bool ok) {
 
 int SessionClient::poll(std::chrono::microseconds timeout) {
   int handled = 0;
-  gpr_timespec deadline = timeout.count() <= 0
+  gpr_timespec deadline = timeout == kForever ? gpr_inf_future(GPR_CLOCK_MONOTONIC)
+                          : timeout.count() <= 0
                               ? gpr_time_0(GPR_CLOCK_MONOTONIC)
                               : gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
                                              gpr_time_from_micros(timeout.count(), GPR_TIMESPAN));
@@ -163,10 +166,21 @@ int SessionClient::poll(std::chrono::microseconds timeout) {
     bool ok = false;
     auto status = cq_.AsyncNext(&tag, &ok, deadline);
     if (status != grpc::CompletionQueue::GOT_EVENT) return handled;
-    handle(static_cast<Op*>(tag)->tag, ok);
-    ++handled;
+    const Tag t = static_cast<Op*>(tag)->tag;
+    if (t == Tag::kWake) {
+      // The alarm has fired and is delivered: wake() may set it again.
+      wake_pending_.store(false, std::memory_order_release);
+    } else {
+      ++handled;
+    }
+    handle(t, ok);
     deadline = gpr_time_0(GPR_CLOCK_MONOTONIC);  // then only what is ready now
   }
+}
+
+void SessionClient::wake() {
+  if (wake_pending_.exchange(true, std::memory_order_acq_rel)) return;
+  wake_alarm_.Set(&cq_, gpr_time_0(GPR_CLOCK_MONOTONIC), &wake_op_);
 }
 
 void SessionClient::stop() {

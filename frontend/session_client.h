@@ -16,6 +16,7 @@
 #include <grpcpp/alarm.h>
 #include <grpcpp/grpcpp.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -51,9 +52,15 @@ class SessionClient final : public SessionLink {
   // SessionLink: queues an item for the store; it leaves with the next batch.
   void submit(pb::Inbound&& item) override;
 
-  // Handles completion-queue events: waits up to `timeout` for the first, then takes
-  // whatever else is ready. Returns how many events it handled.
+  // Handles completion-queue events: waits up to `timeout` for the first (kForever: no
+  // limit), then takes whatever else is ready. Returns how many events it handled, a
+  // wake() counting none.
+  static constexpr std::chrono::microseconds kForever = std::chrono::microseconds::max();
   int poll(std::chrono::microseconds timeout);
+
+  // Thread-safe: makes a blocked (or the next) poll() return. Wakes that come before
+  // the last one has reached poll() are one wake.
+  void wake();
 
   bool attached() const { return attached_; }
   // The store refused this frontend: a newer one attached since. Nothing more is sent.
@@ -66,7 +73,7 @@ class SessionClient final : public SessionLink {
   bool stopped() const { return stopping_ && outstanding_ == 0; }
 
  private:
-  enum class Tag { kStarted, kWrote, kRead, kFinished, kRetry };
+  enum class Tag { kStarted, kWrote, kRead, kFinished, kRetry, kWake };
   struct Op {
     Tag tag;
   };
@@ -88,7 +95,11 @@ class SessionClient final : public SessionLink {
   pb::SessionResponse response_;
   grpc::Alarm retry_alarm_;
   Op started_op_{Tag::kStarted}, wrote_op_{Tag::kWrote}, read_op_{Tag::kRead},
-      finished_op_{Tag::kFinished}, retry_op_{Tag::kRetry};
+      finished_op_{Tag::kFinished}, retry_op_{Tag::kRetry}, wake_op_{Tag::kWake};
+  // wake(): an alarm due at once puts wake_op_ on the queue. One at a time (an alarm is
+  // set again only once it has fired): wake_pending_ from wake() until poll() has it.
+  grpc::Alarm wake_alarm_;
+  std::atomic<bool> wake_pending_{false};
 
   pb::SessionRequest pending_;
   pb::SessionRequest in_flight_;

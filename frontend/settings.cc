@@ -32,7 +32,11 @@ std::vector<Setting> declare() {
       {"frontend.batches-in-flight", Type::kInt, std::to_string(session.batches_in_flight), 1, 1024,
        "batches at the store at once; requests that arrive meanwhile merge into the next"},
       {"frontend.idle-ms", Type::kInt, std::to_string(loop.idle_ms), 1, 1000,
-       "when idle, look at the store session this often (for events caused via dxsctl)"},
+       "when idle (until sleep-after-ms), look at the store session this often\n"
+       "(for events caused via dxsctl)"},
+      {"frontend.sleep-after-ms", Type::kInt, std::to_string(loop.sleep_after_ms), 0, 3600000,
+       "idle this long, sleep until something happens instead of looking every idle-ms\n"
+       "(an idle frontend then uses no CPU; its first event costs a thread wake-up more)"},
       {"frontend.ring-quantum", Type::kInt, std::to_string(rings.quantum), 1, 1024,
        "requests taken from one guest's ring before the other rings get their turn"},
       {"frontend.ring-rescan-ms", Type::kInt, std::to_string(rings.rescan.count()), 10, 600000,

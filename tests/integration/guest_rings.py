@@ -363,5 +363,70 @@ class RingLifecycle(unittest.TestCase):
             self.dom0.read("/local/domain/5/x")
 
 
+ASLEEP = "sleeping until a client, a guest or the store has something"
+
+
+class SleepingFrontend(unittest.TestCase):
+    """An idle dxs-frontend sleeps without a periodic wake-up (tests/integration/idle.py
+    for its sockets): a guest's notification, its domain's death, a watch event the store
+    sends and the ring rescan's timer still reach it."""
+
+    CONFIG = "frontend.sleep-after-ms = 20\nfrontend.ring-rescan-ms = 100\nlog.level = debug\n"
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="dxs-guest-", dir=os.environ.get("DXS_TEST_TMP", "/tmp"))
+        self.daemon = DxsDaemon(self.tmp, config=self.CONFIG)
+        self.pair = self.daemon.pair
+        self.dom0 = dxstest.XsClient(self.daemon.socket)
+        self.guests = []
+
+    tearDown = RingLifecycle.tearDown
+    _failed = RingLifecycle._failed
+    guest = RingLifecycle.guest
+
+    def wait_asleep(self):
+        """Until the frontend logs that it sleeps, after what the test had it do so far
+        (its one thread logs that before it serves anything that comes after)."""
+        since = os.path.getsize(self.pair.frontend_log)
+
+        def asleep():
+            with open(self.pair.frontend_log, errors="replace") as f:
+                f.seek(since)
+                return ASLEEP in f.read()
+        dxstest.wait_until(asleep, what="the frontend to sleep")
+
+    def test_a_guest_and_the_store_wake_it(self):
+        g = self.guest(5)
+        g.write("x", "1")
+        for value in ("2", "3"):
+            self.wait_asleep()
+            g.write("x", value)  # the guest's notification on its event channel
+            self.assertEqual(g.read("x"), value)
+        g.watch("/local/domain/5/w", "tok")
+        self.assertEqual(g.event(), ("/local/domain/5/w", "tok"))  # a watch's first event
+        self.wait_asleep()
+        self.pair.dxsctl("write", "/local/domain/5/w", "from the store")
+        self.assertEqual(g.event(), ("/local/domain/5/w", "tok"))
+
+    def test_the_rescan_timer_finds_an_unannounced_request(self):
+        g = self.guest(5)
+        g.write("x", "1")
+        self.wait_asleep()
+        i = g.indices()
+        payload = b"/local/domain/5/quiet\0unannounced"
+        write_quietly(self.daemon.simxen_dir, 5, header(WRITE, 78, len(payload)) + payload)
+        # Watched on the page itself: a dom0 request would wake the frontend for it.
+        dxstest.wait_until(lambda: g.indices()["req_cons"] != i["req_cons"],
+                           what="the rescan to find and answer the request")
+        self.assertEqual(self.dom0.read("/local/domain/5/quiet"), b"unannounced")
+
+    def test_a_death_wakes_it(self):
+        g = self.guest(5)
+        g.write("x", "1")
+        self.wait_asleep()
+        g.die()  # VIRQ_DOM_EXC
+        dxstest.wait_until(lambda: not ring_mapped(self.daemon, 5), what="death to unmap")
+
+
 if __name__ == "__main__":
     dxstest.main()
