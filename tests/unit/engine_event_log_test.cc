@@ -186,3 +186,41 @@ TEST_CASE("a connection that goes no longer holds the log, nor leaves events beh
   CHECK(log_records(f) <= store::EventLog::kLogBatches);
   CHECK(keys_with_prefix(f, store::keys::events_of(stuck)) == 0);
 }
+
+TEST_CASE("a guest that reads nothing keeps its backlog and its quota across a restart") {
+  EngineFixture f;
+  const uint64_t dom0 = f.admin();
+  f.write(dom0, "/local/domain/7", "");
+  f.set_perms(dom0, "/local/domain/7", {"n7"});
+  const uint64_t g7 = f.open_domain(7);
+  f.ok(g7, MsgType::kWatch, args({"/local/domain/7", "w"}));
+  f.events(g7);
+  f.set_auto_ack(g7, false);
+  // 1030 changes: the guest keeps 1024 undelivered (the watch-events quota).
+  auto path = [](int i) { return "/local/domain/7/n" + std::to_string(i % 10); };
+  for (int i = 0; i < 1030; ++i) f.write(dom0, path(i), std::to_string(i));
+  CHECK(f.refusals(7, "watch-events") == 6);
+  f.take_sent(g7);
+  f.restart();
+  // Still 1024 undelivered: the next is dropped too.
+  f.write(dom0, path(0), "after");
+  CHECK(f.refusals(7, "watch-events") == 7);
+  std::vector<pb::Outbound> got = attach(f, g7);
+  std::vector<std::string> paths;
+  while (!got.empty()) {
+    for (const pb::Outbound& o : got) {
+      REQUIRE(o.has_event());
+      paths.push_back(o.event().path());
+    }
+    ack(f, g7, got.back().event().event_id());
+    got = f.take_sent(g7);
+  }
+  REQUIRE(paths.size() == 1024);
+  for (int i = 0; i < 1024; ++i) CHECK(paths[i] == path(i));
+  // Read, the guest hears of changes again.
+  f.write(dom0, path(3), "later");
+  const std::vector<pb::Outbound> next = f.take_sent(g7);
+  REQUIRE(next.size() == 1);
+  CHECK(next[0].event().path() == path(3));
+  CHECK(keys_with_prefix(f, store::keys::events_of(g7)) == 0);
+}
