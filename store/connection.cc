@@ -35,9 +35,11 @@ uint64_t ConnectionTable::allocate_ring_id(WriteSet& ws) {
   return id;
 }
 
-void ConnectionTable::flush(WriteSet& ws) {
+void ConnectionTable::flush(WriteSet& ws, uint64_t batch) {
   for (uint64_t id : changed_) {
-    if (const Connection* c = find(id)) {
+    if (Connection* c = find(id)) {
+      c->record.set_event_log_batch(batch);
+      c->unsaved_batch = 0;
       ws.put_record(Cf::kConnections, keys::connection(id), c->record);
     }
   }

@@ -21,6 +21,13 @@
 
 namespace dxs::store {
 
+// Where one unacknowledged watch event of a connection is kept (event_log.h): in the
+// EventLogRecord of batch `batch`, or, batch 0, in an EventRecord of its own.
+struct EventRef {
+  uint64_t id = 0;
+  uint64_t batch = 0;
+};
+
 struct Connection {
   pb::ConnectionRecord record;
   // Derived, not stored: rebuilt from the watch and transaction tables.
@@ -33,6 +40,13 @@ struct Connection {
   // order they arose, as with xenstored, even when events wait for the window. Not
   // stored: a frontend that attaches again re-sends the requests, whose replies are.
   std::deque<std::pair<uint64_t, pb::Outbound>> held;
+  // Its events after acked_event_id, in id order (event_log.h). Not stored: rebuilt
+  // from cf events at start.
+  std::deque<EventRef> unacked;
+  // The first event-log batch with an event or acknowledgement of this connection that
+  // its durable record does not reflect (0: none): the log keeps that batch until the
+  // record is written again.
+  uint64_t unsaved_batch = 0;
   // The Ops API's connection only: who its request in progress is from ("uid 1000",
   // "cert CN=alice"), for the author of the commits it makes. Not stored.
   std::string ops_identity;
@@ -51,11 +65,12 @@ class ConnectionTable {
   // id handed out by a request that is rolled back is handed out again.
   uint64_t allocate_ring_id(WriteSet& ws);
   // c's record changed: it is written by the next flush(), once however often it
-  // changed in between (a watch firing on 100 connections and their acknowledgements
-  // would otherwise write each record twice per change).
+  // changed in between. Its event ids and acknowledgements need no save: the event log
+  // holds them (event_log.h).
   void save(const Connection& c) { changed_.insert(c.record.id()); }
-  // Writes the changed records into ws; the engine calls it before each commit.
-  void flush(WriteSet& ws);
+  // Writes the changed records into ws, as of event-log batch `batch` (which they
+  // reflect); the engine calls it before each commit.
+  void flush(WriteSet& ws, uint64_t batch);
   // Forgets the record and its queued events.
   void remove(WriteSet& ws, uint64_t id);
   void for_each(const std::function<void(Connection&)>& fn);

@@ -357,6 +357,10 @@ std::string events_of(uint64_t conn) {
   return connection(conn);
 }
 
+std::string event_log(uint64_t batch) {
+  return event(0, batch);
+}
+
 std::string watch(uint64_t conn, std::string_view path, std::string_view token) {
   std::string k = be64(conn);
   k.append(path);

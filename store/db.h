@@ -9,7 +9,9 @@
 //   connections: conn(BE64)                           -> ConnectionRecord (with the
 //                                                         replies not yet delivered)
 //   watches:     conn(BE64) path 0x00 token           -> WatchRecord
-//   events:      conn(BE64) event_id(BE64)            -> EventRecord
+//   events:      conn(BE64) event_id(BE64)            -> EventRecord (an event moved
+//                                                         out of the event log)
+//                0(BE64) batch(BE64)                  -> EventLogRecord (event_log.h)
 //   domains:     domid(BE32)                          -> DomainRecord
 //   txns:        conn(BE64) tx_id(BE32)               -> TxnRecord
 //   txn_nodes:   conn(BE64) tx_id(BE32) node_key(path) -> NodeRecord (transaction overlay)
@@ -209,6 +211,8 @@ std::string watch(uint64_t conn, std::string_view path, std::string_view token);
 std::string event(uint64_t conn, uint64_t event_id);
 // Prefix of every event of conn.
 std::string events_of(uint64_t conn);
+// The event log's record of a batch (connection 0, which no connection has).
+std::string event_log(uint64_t batch);
 std::string domain(uint32_t domid);
 std::string txn(uint64_t conn, uint32_t tx_id);
 // Prefix of the transaction's entries in txn_nodes and txn_log.

@@ -13,7 +13,7 @@ void Delivery::event(Connection& c, pb::Outbound&& event) {
     c.sent_event_id = id;
     out_->push_back(std::move(event));
   }
-  // Otherwise pump() reads it back from cf events in its turn.
+  // Otherwise pump() reads it back from the event log in its turn.
 }
 
 void Delivery::follow(Connection& c, pb::Outbound&& item, uint64_t after) {
@@ -36,18 +36,25 @@ void Delivery::pump(Connection& c) {
         c.sent_event_id - c.record.acked_event_id() >= kEventWindow) {
       break;
     }
+    // The next event after those sent; ids without one (a request that failed after
+    // taking an id) are passed one by one, so that what they hold back goes first.
+    auto next = std::find_if(c.unacked.begin(), c.unacked.end(),
+                             [&](const EventRef& ref) { return ref.id > c.sent_event_id; });
     const uint64_t id = c.sent_event_id + 1;
-    pb::EventRecord record;
-    if (state_.get_record(Cf::kEvents, keys::event(conn, id), &record)) {
-      pb::Outbound o;
-      pb::WatchEvent* e = o.mutable_event();
-      e->set_conn(conn);
-      e->set_event_id(id);
-      e->set_path(record.path());
-      e->set_token(record.token());
-      e->set_rsp_end(record.rsp_end());
-      out_->push_back(std::move(o));
+    if (next == c.unacked.end() || next->id != id) {
+      c.sent_event_id = id;
+      continue;
     }
+    pb::EventRecord record;
+    log_.read(conn, *next, &record);
+    pb::Outbound o;
+    pb::WatchEvent* e = o.mutable_event();
+    e->set_conn(conn);
+    e->set_event_id(id);
+    e->set_path(record.path());
+    e->set_token(record.token());
+    e->set_rsp_end(record.rsp_end());
+    out_->push_back(std::move(o));
     c.sent_event_id = id;
   }
 }

@@ -2,9 +2,9 @@
 // things arose in, as with xenstored: watch events in the order of their ids, and a
 // reply (or a command for the frontend) after every event queued for its connection
 // before it. At most kEventWindow events of a connection are with the frontend
-// unacknowledged; the others wait in cf events (each is a durable record from the
-// moment it is queued) and whatever arose after them waits here, in the connection's
-// `held` list.
+// unacknowledged; the others wait in the event log (event_log.h: each is durable from
+// its batch on) and whatever arose after them waits here, in the connection's `held`
+// list.
 //
 // The engine opens the delivery of a batch with begin(out) and everything sent goes to
 // `out`, in order, until end().
@@ -17,17 +17,18 @@
 
 #include "proto/session.pb.h"
 #include "store/connection.h"
-#include "store/db.h"
+#include "store/event_log.h"
 
 namespace dxs::store {
 
 // Watch events sent to the frontend and not yet acknowledged, per connection. The rest
 // wait in RocksDB, so a client that does not read costs the frontend a bounded buffer.
+// (The store keeps 16 bytes of each in memory, up to the watch-events quota.)
 constexpr uint64_t kEventWindow = 64;
 
 class Delivery {
  public:
-  explicit Delivery(StateReader& state) : state_(state) {}
+  explicit Delivery(EventLog& log) : log_(log) {}
 
   void begin(std::vector<pb::Outbound>* out) { out_ = out; }
   void end() { out_ = nullptr; }
@@ -35,7 +36,7 @@ class Delivery {
   size_t mark() const { return out_->size(); }
   void rollback(size_t mark) { out_->resize(mark); }
 
-  // An event just queued for c (its record is in cf events): sent now if it is its turn.
+  // An event just queued for c (and logged): sent now if it is its turn.
   void event(Connection& c, pb::Outbound&& event);
   // A reply or command for c, to follow c's events up to id `after`.
   void follow(Connection& c, pb::Outbound&& item, uint64_t after);
@@ -50,7 +51,7 @@ class Delivery {
   void restart(Connection& c);
 
  private:
-  StateReader& state_;
+  EventLog& log_;
   std::vector<pb::Outbound>* out_ = nullptr;
 };
 

@@ -87,6 +87,7 @@ Status Engine::recover() {
   DXS_RETURN_IF_ERROR(s.privacy.load_key(s.db, s.ws));
   keeper_.load(s.db, s.privacy);
   const size_t conns = s.connections.load(s.db);
+  s.events.load(s.db, s.connections, s.ws);
   const size_t domains = s.domains.load(s.db);
   const size_t watches = s.watches.load(s.db);
   const size_t txns = s.txns.load(s.db);
@@ -163,9 +164,11 @@ bool Engine::maintain(size_t budget) {
 }
 
 void Engine::commit_batch() {
-  state_.connections.flush(state_.ws);
+  state_.events.write(state_.ws, state_.connections);
+  state_.connections.flush(state_.ws, state_.events.batch());
   state_.txns.flush(state_.ws);
   state_.ws.commit();
+  state_.events.advance();
   if (commit_feed_) commit_feed_->publish(state_.history.next() - 1);
 }
 
@@ -453,13 +456,7 @@ void Engine::ack_events(const pb::EventAck& ack) {
   Connection* c = state_.connections.find(ack.conn());
   if (c == nullptr) return;
   const uint64_t upto = std::min(ack.event_id(), c->record.next_event_id());
-  for (uint64_t id = c->record.acked_event_id() + 1; id <= upto; ++id) {
-    state_.ws.del(Cf::kEvents, keys::event(ack.conn(), id));
-  }
-  if (upto > c->record.acked_event_id()) {
-    c->record.set_acked_event_id(upto);
-    state_.connections.save(*c);
-  }
+  if (upto > c->record.acked_event_id()) state_.events.acknowledge(state_.ws, *c, upto);
   state_.delivery.pump(*c);
 }
 

@@ -11,7 +11,8 @@ StoreState::StoreState(Db& db, const EngineOptions& options, Logger& log)
       ws(db),
       refusals(log),
       quotas(domains, this->options.quota, refusals),
-      delivery(ws),
+      events(ws),
+      delivery(events),
       privacy(options.private_paths) {
   history.set_privacy(&privacy);
 }
@@ -43,6 +44,7 @@ void StoreState::drop_connection_state(uint64_t conn) {
 
 void StoreState::forget_connection(uint64_t conn) {
   drop_connection_state(conn);
+  if (const Connection* c = connections.find(conn)) events.forget(*c);
   connections.remove(ws, conn);
 }
 

@@ -18,6 +18,7 @@
 #include "store/db.h"
 #include "store/delivery.h"
 #include "store/domain.h"
+#include "store/event_log.h"
 #include "store/history.h"
 #include "store/listing_cache.h"
 #include "store/policy.h"
@@ -74,6 +75,7 @@ struct StoreState {
   ListingCache listings{kListingCacheBytes};
   RefusalLog refusals;
   Quotas quotas;
+  EventLog events;
   Delivery delivery;
   Privacy privacy;
   EngineStats stats;

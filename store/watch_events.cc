@@ -122,9 +122,9 @@ void queue_event(StoreState& s, Request& r, uint64_t conn, std::string_view path
       })) {
     return;
   }
+  // Not saved: the event log holds the new id (event_log.h).
   const uint64_t id = c->record.next_event_id() + 1;
   c->record.set_next_event_id(id);
-  s.connections.save(*c);
 
   pb::Outbound o;
   pb::WatchEvent* e = o.mutable_event();
@@ -143,12 +143,7 @@ void queue_event(StoreState& s, Request& r, uint64_t conn, std::string_view path
 void settle_event(StoreState& s, Connection& c, pb::Outbound& event) {
   pb::WatchEvent& e = *event.mutable_event();
   e.set_rsp_end(place_in_ring(c, e.path().size() + e.token().size() + 2));
-  pb::EventRecord record;
-  record.set_path(e.path());
-  record.set_token(e.token());
-  record.set_rsp_end(e.rsp_end());
-  s.ws.put_record(Cf::kEvents, keys::event(c.record.id(), e.event_id()), record);
-  s.connections.save(c);
+  s.events.append(c, e);
 }
 
 }  // namespace dxs::store

@@ -1,5 +1,5 @@
 // The watch events a change fires (reference section 3.3), queued durably for each
-// watcher in the request's batch and handed to Delivery.
+// watcher in the request's batch (event_log.h) and handed to Delivery.
 //
 // A change at P fires every watch at or above P (a node removed below the root of an
 // RM, only those exactly on it); a merged transaction fires once per node it changed.
@@ -25,8 +25,8 @@ void fire_watches(StoreState& s, Request& r);
 void queue_event(StoreState& s, Request& r, uint64_t conn, std::string_view path,
                  std::string_view token, bool after_reply = false);
 
-// Gives an event queued for c its place in c's ring (ring_stream.h) and writes its
-// record to cf events. queue_event does so at once; for an event that follows r's reply,
+// Gives an event queued for c its place in c's ring (ring_stream.h) and logs it with
+// the batch (event_log.h). queue_event does so at once; for an event that follows r's reply,
 // the engine does once the reply has its place, so that places are in delivery order.
 void settle_event(StoreState& s, Connection& c, pb::Outbound& event);
 

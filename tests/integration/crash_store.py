@@ -70,6 +70,37 @@ class CrashStore(dxstest.PairTestCase):
                     killed = True
             self.assertEqual(c.read("/crash/seq"), b"v%d" % (pairs - 1))
 
+    def test_watch_events_survive_sigkill(self):
+        """Two watchers on /crash/w, one reading as events come and one not until the end,
+        while a writer makes 400 writes (a batch each, far more than the event log
+        keeps) and the store is killed after the 200th. Each watcher gets every write's
+        event, the first of each in write order (after a store restart an event whose
+        acknowledgement was lost comes again: socket events are at least once)."""
+        writes = 400
+        expected = [b"/crash/w/k%d" % i for i in range(writes)]
+
+        def firsts(client, token, count, seen):
+            while len(seen) < count:
+                path, got = client.event()
+                self.assertEqual(got, token)
+                if path in expected and path not in seen:
+                    seen.append(path)
+            return seen
+
+        with self.pair.client() as reader, self.pair.client() as idle, self.pair.client() as w:
+            reader.watch("/crash/w", "r")
+            idle.watch("/crash/w", "i")
+            self.assertEqual(reader.event(), (b"/crash/w", b"r"))
+            seen = []
+            for i in range(writes):
+                w.write("/crash/w/k%d" % i, "v")
+                if i == writes // 2:
+                    firsts(reader, b"r", i + 1, seen)
+                    self.pair.kill_store()
+                    self.pair.start_store()
+            self.assertEqual(firsts(reader, b"r", writes, seen), expected)
+            self.assertEqual(firsts(idle, b"i", writes, []), expected)
+
 
 if __name__ == "__main__":
     dxstest.main()

@@ -67,7 +67,7 @@ TEST_CASE("flush writes each changed record once per batch, with its last state"
     table.save(c);
   }
   uint64_t before = t.last_sequence();
-  table.flush(ws);
+  table.flush(ws, 0);
   ws.commit();
   CHECK(t.last_sequence() - before == 2);
 
@@ -79,7 +79,7 @@ TEST_CASE("flush writes each changed record once per batch, with its last state"
 
   // Nothing changed since: nothing written.
   before = t.last_sequence();
-  table.flush(ws);
+  table.flush(ws, 0);
   CHECK(ws.empty());
   ws.commit();
   CHECK(t.last_sequence() == before);
@@ -101,7 +101,7 @@ TEST_CASE("load after reopen restores the records; sent events restart at the ac
     c.sent_event_id = 9;
     c.open_transactions = 2;
     table.add(record(4, 0));
-    table.flush(ws);
+    table.flush(ws, 0);
     ws.commit();
     table.add(record(5, 0));  // never flushed
   }
@@ -131,7 +131,7 @@ TEST_CASE("remove forgets the record and its queued events, not another connecti
     table.add(record(id, 7));
     for (uint64_t e = 1; e <= 3; ++e) ws.put(Cf::kEvents, keys::event(id, e), "event");
   }
-  table.flush(ws);
+  table.flush(ws, 0);
   ws.commit();
 
   Connection* c = table.find(1);
@@ -140,7 +140,7 @@ TEST_CASE("remove forgets the record and its queued events, not another connecti
   table.remove(ws, 1);
   CHECK(table.find(1) == nullptr);
   CHECK(table.size() == 2);
-  table.flush(ws);
+  table.flush(ws, 0);
   ws.commit();
   std::string v;
   CHECK_FALSE(t.db().get(Cf::kConnections, keys::connection(1), &v));

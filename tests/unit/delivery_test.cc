@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "proto/records.pb.h"
+#include "store/event_log.h"
 #include "temp_db.h"
 
 using dxs::store::Connection;
@@ -21,7 +22,8 @@ namespace {
 struct Fixture {
   dxs::testing::TempDb tmp;
   store::WriteSet ws{tmp.db()};
-  Delivery delivery{ws};
+  store::EventLog log{ws};
+  Delivery delivery{log};
   Connection c;
   std::vector<pb::Outbound> out;
 
@@ -30,18 +32,16 @@ struct Fixture {
     delivery.begin(&out);
   }
 
-  // Queues the connection's next event, durably, as watch_events does.
+  // Queues the connection's next event, logged, as watch_events does.
   void queue_event() {
     const uint64_t id = c.record.next_event_id() + 1;
     c.record.set_next_event_id(id);
-    pb::EventRecord record;
-    record.set_path("/p" + std::to_string(id));
-    record.set_token("t");
-    ws.put_record(store::Cf::kEvents, store::keys::event(42, id), record);
     pb::Outbound o;
     o.mutable_event()->set_conn(42);
     o.mutable_event()->set_event_id(id);
-    o.mutable_event()->set_path(record.path());
+    o.mutable_event()->set_path("/p" + std::to_string(id));
+    o.mutable_event()->set_token("t");
+    log.append(c, o.event());
     delivery.event(c, std::move(o));
   }
   void reply(uint32_t req_id) {
@@ -51,7 +51,7 @@ struct Fixture {
     delivery.follow(c, std::move(o), c.record.next_event_id());
   }
   void ack(uint64_t upto) {
-    c.record.set_acked_event_id(upto);
+    log.acknowledge(ws, c, upto);
     delivery.pump(c);
   }
   // What went out since the last call: "e<id>" and "r<req_id>".
@@ -77,14 +77,14 @@ TEST_CASE("events and replies go out at once, in the order they arose, within th
   CHECK(f.sent() == std::vector<std::string>{"r1", "e1", "e2", "r2"});
 }
 
-TEST_CASE("beyond the window events wait in RocksDB and a later reply waits behind them") {
+TEST_CASE("beyond the window events wait in the log and a later reply waits behind them") {
   Fixture f;
   for (uint64_t i = 0; i < kEventWindow + 6; ++i) f.queue_event();
   f.reply(9);
   std::vector<std::string> first = f.sent();
   CHECK(first.size() == kEventWindow);
   CHECK(first.back() == "e" + std::to_string(kEventWindow));
-  // Acknowledging makes room: the rest of the events come from cf events, then the reply.
+  // Acknowledging makes room: the rest of the events come from the log, then the reply.
   f.ack(kEventWindow);
   std::vector<std::string> expected;
   for (uint64_t id = kEventWindow + 1; id <= kEventWindow + 6; ++id) {
