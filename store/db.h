@@ -146,6 +146,16 @@ class DbSnapshot final : public StateReader {
   const rocksdb::Snapshot* snapshot_;
 };
 
+// The RocksDB operations made through a WriteSet since it was created: point reads,
+// iterators opened, and the puts and deletes put into its batches (what a request costs
+// the database, for tests and benchmarks).
+struct DbOpCounts {
+  uint64_t reads = 0;
+  uint64_t iterators = 0;
+  uint64_t writes = 0;
+  uint64_t total() const { return reads + iterators + writes; }
+};
+
 // The writes of one group commit, readable before they are committed: every get and
 // iterator sees the database with this set's writes applied. Savepoints let one request
 // be undone without touching the others in the batch.
@@ -171,6 +181,8 @@ class WriteSet final : public StateReader {
   // empty set.
   void commit();
 
+  const DbOpCounts& op_counts() const { return counts_; }
+
  private:
   bool dirty(Cf c) const { return (dirty_ >> static_cast<unsigned>(c)) & 1u; }
   void mark_dirty(Cf c) { dirty_ |= 1u << static_cast<unsigned>(c); }
@@ -180,6 +192,7 @@ class WriteSet final : public StateReader {
   // Column families this set has written to since its last commit (a savepoint rolled
   // back leaves its bits set: harmless). Reads of the others skip the batch's index.
   uint32_t dirty_ = 0;
+  DbOpCounts counts_;
 };
 
 namespace keys {
