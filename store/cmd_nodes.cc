@@ -26,7 +26,7 @@ using Obs = pb::TxnLogEntry;
 template <typename Fn>
 auto with_tree(StoreState& s, Request& r, Fn&& fn) {
   if (r.txn != nullptr) {
-    TxnNodes view(s.ws, r.txn->conn, r.txn->record.id(), r.txn->read_base());
+    TxnNodes view(r.txn->view, s.ws, r.txn->read_base());
     TxnAccounting acct(s.quotas, s.domains, r.node_delta, r.quota_hits, r.txn->record.node_delta());
     Tree tree(view, acct);
     return fn(tree, static_cast<NodeView&>(view));
@@ -84,7 +84,7 @@ Result<std::string> mutate(StoreState& s, Request& r, Obs&& op,
     return kOkReply;
   }
   DXS_RETURN_IF_ERROR(check_txn_access(s, r, op.path()));
-  TxnNodes view(s.ws, r.txn->conn, r.txn->record.id(), r.txn->read_base());
+  TxnNodes view(r.txn->view, s.ws, r.txn->read_base());
   TxnAccounting acct(s.quotas, s.domains, r.node_delta, r.quota_hits, r.txn->record.node_delta());
   Tree tree(view, acct);
   ChangeList mine;
@@ -99,8 +99,8 @@ Result<std::string> mutate(StoreState& s, Request& r, Obs&& op,
       if (c.kind == Change::Kind::kChildren) observe(s, r, Obs::PERMS, c.path, c.before);
     }
   }
-  // Every node written, as TransactionTable::load counts them from the private view
-  // after a restart (and as C counts the parent whose children changed).
+  // Every node written, as rebuild_view counts them after a restart (and as C counts
+  // the parent whose children changed).
   for (const std::string& p : view.touched()) r.txn->accessed.insert(p);
   op.set_reply_type(r.req.type());
   op.set_reply_payload(kOkReply);

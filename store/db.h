@@ -11,9 +11,11 @@
 //   watches:     conn(BE64) path 0x00 token           -> WatchRecord
 //   events:      conn(BE64) event_id(BE64)            -> EventRecord
 //   domains:     domid(BE32)                          -> DomainRecord
-//   txns:        conn(BE64) tx_id(BE32)               -> TxnRecord
-//   txn_nodes:   conn(BE64) tx_id(BE32) node_key(path) -> NodeRecord (transaction overlay)
-//   txn_log:     conn(BE64) tx_id(BE32) index(BE32)   -> TxnLogEntry
+//   txns:        conn(BE64) tx_id(BE32)               -> TxnRecord, with its log
+//   txn_log:     conn(BE64) tx_id(BE32) index(BE32)   -> TxnLogChunk (a long log's
+//                                                         entries from index on)
+//   txn_nodes, and txn_log's TxnLogEntry per index: the layout before TxnRecord.layout 1,
+//                read only to migrate it (store/txn.h)
 //
 // node_key("/") = "/"; node_key(p) = dirname(p) 0x00 basename(p), where dirname of a
 // child of the root is "". So the children of p are exactly the keys starting with

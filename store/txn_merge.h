@@ -38,4 +38,11 @@ Status check_txn_access(StoreState& s, Request& r, std::string_view path);
 // returned; EAGAIN when an observation no longer holds or a replayed operation fails.
 Result<std::string> merge_transaction(StoreState& s, Request& r, Transaction& t);
 
+// Rebuilds t's private view after a restart (t.view_pending): its logged operations
+// replayed in order onto its base as its connection's caller, without quotas (each was
+// admitted when it ran, and counted in the record's node_delta). The base is the snapshot
+// they ran on, so the view is the one they left; if one fails now (the caller's rights
+// changed across the restart), t is unreplayable and its commit answers EAGAIN.
+void rebuild_view(StoreState& s, Transaction& t);
+
 }  // namespace dxs::store
