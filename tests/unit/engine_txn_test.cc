@@ -590,6 +590,34 @@ TEST_CASE("a transaction's view is rebuilt from its log after a restart, as it w
                            "/v/new/deep/er", "/v/perm"});
 }
 
+TEST_CASE("a long transaction, its log spilled out of its record, survives a restart") {
+  EngineFixture f;
+  uint64_t a = f.open_socket();
+  f.write(a, "/long", "");
+  uint32_t t = f.start(a);
+  const std::string value(1000, 'x');
+  for (int i = 0; i < 30; ++i) f.write(a, "/long/k" + std::to_string(i), value, t);
+  f.restart();
+  for (int i = 30; i < 40; ++i) f.write(a, "/long/k" + std::to_string(i), value, t);
+  f.restart();
+  {
+    auto it = f.db().iterate(Cf::kTxnLog);
+    it->SeekToFirst();
+    CHECK(it->Valid());  // 40 kB of log: spilled
+  }
+  CHECK(f.directory(a, "/long", t).size() == 40);
+  CHECK(f.read(a, "/long/k7", t) == value);
+  CHECK(f.commit(a, t) == "");
+  CHECK(f.directory(a, "/long").size() == 40);
+  CHECK(f.read(a, "/long/k39") == value);
+  // Its spilled chunks went with its record.
+  for (Cf c : {Cf::kTxns, Cf::kTxnLog}) {
+    auto it = f.db().iterate(c);
+    it->SeekToFirst();
+    CHECK_FALSE(it->Valid());
+  }
+}
+
 TEST_CASE("a transaction whose operations no longer apply after a restart answers EAGAIN") {
   // Domain 3 is privileged when it writes under the root in its transaction, and is no
   // longer after the restart: its view cannot be rebuilt as it was.
