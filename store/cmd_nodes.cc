@@ -52,7 +52,7 @@ Result<std::string> read_node(StoreState& s, Request& r, const std::string& raw_
   if (!path) return path.status();
   DXS_RETURN_IF_ERROR(check_txn_access(s, r, *path));
   return with_tree(s, r, [&](Tree& tree, NodeView& view) -> Result<std::string> {
-    if (r.txn) observe(s, r, kind, *path, view.get(*path));
+    if (r.txn) observe(r, kind, *path, view.get(*path));
     Result<Node> n = tree.lookup(*path, r.caller, kRightRead);
     if (!n) return n.status();
     return answer(*path, *n, view);
@@ -96,7 +96,7 @@ Result<std::string> mutate(StoreState& s, Request& r, Obs&& op,
       mine.begin(), mine.end(), [](const Change& c) { return c.kind == Change::Kind::kCreated; });
   if (created) {
     for (const Change& c : mine) {
-      if (c.kind == Change::Kind::kChildren) observe(s, r, Obs::PERMS, c.path, c.before);
+      if (c.kind == Change::Kind::kChildren) observe(r, Obs::PERMS, c.path, c.before);
     }
   }
   // Every node written, as rebuild_view counts them after a restart (and as C counts

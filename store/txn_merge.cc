@@ -102,7 +102,7 @@ ChangeList branch_changes(StoreState& s, const Transaction& t) {
 
 }  // namespace
 
-void observe(StoreState& s, Request& r, Obs::Observation kind, std::string_view path,
+void observe(Request& r, Obs::Observation kind, std::string_view path,
              const std::optional<Node>& seen) {
   if (r.txn == nullptr) return;
   std::string key = observation_key(kind, path);

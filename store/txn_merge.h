@@ -27,7 +27,7 @@ namespace dxs::store {
 // Notes that r's transaction saw `seen` (nullopt: nothing) at path. Each observation is
 // noted once per kind and path, and none of what the transaction wrote itself; they
 // are logged when the request is over, whether it succeeded or not.
-void observe(StoreState& s, Request& r, pb::TxnLogEntry::Observation kind, std::string_view path,
+void observe(Request& r, pb::TxnLogEntry::Observation kind, std::string_view path,
              const std::optional<Node>& seen);
 
 // The transaction-nodes quota: whether r's transaction may touch one more node, path.
