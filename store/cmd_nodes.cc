@@ -26,7 +26,7 @@ using Obs = pb::TxnLogEntry;
 template <typename Fn>
 auto with_tree(StoreState& s, Request& r, Fn&& fn) {
   if (r.txn != nullptr) {
-    TxnNodes view(s.ws, r.txn->conn, r.txn->record.id(), r.txn->read_base());
+    TxnNodes view(r.txn->view, s.ws, r.txn->read_base());
     TxnAccounting acct(s.quotas, s.domains, r.node_delta, r.quota_hits, r.txn->record.node_delta());
     Tree tree(view, acct);
     return fn(tree, static_cast<NodeView&>(view));
@@ -52,7 +52,7 @@ Result<std::string> read_node(StoreState& s, Request& r, const std::string& raw_
   if (!path) return path.status();
   DXS_RETURN_IF_ERROR(check_txn_access(s, r, *path));
   return with_tree(s, r, [&](Tree& tree, NodeView& view) -> Result<std::string> {
-    if (r.txn) observe(s, r, kind, *path, view.get(*path));
+    if (r.txn) observe(r, kind, *path, view.get(*path));
     Result<Node> n = tree.lookup(*path, r.caller, kRightRead);
     if (!n) return n.status();
     return answer(*path, *n, view);
@@ -84,7 +84,7 @@ Result<std::string> mutate(StoreState& s, Request& r, Obs&& op,
     return kOkReply;
   }
   DXS_RETURN_IF_ERROR(check_txn_access(s, r, op.path()));
-  TxnNodes view(s.ws, r.txn->conn, r.txn->record.id(), r.txn->read_base());
+  TxnNodes view(r.txn->view, s.ws, r.txn->read_base());
   TxnAccounting acct(s.quotas, s.domains, r.node_delta, r.quota_hits, r.txn->record.node_delta());
   Tree tree(view, acct);
   ChangeList mine;
@@ -96,11 +96,11 @@ Result<std::string> mutate(StoreState& s, Request& r, Obs&& op,
       mine.begin(), mine.end(), [](const Change& c) { return c.kind == Change::Kind::kCreated; });
   if (created) {
     for (const Change& c : mine) {
-      if (c.kind == Change::Kind::kChildren) observe(s, r, Obs::PERMS, c.path, c.before);
+      if (c.kind == Change::Kind::kChildren) observe(r, Obs::PERMS, c.path, c.before);
     }
   }
-  // Every node written, as TransactionTable::load counts them from the private view
-  // after a restart (and as C counts the parent whose children changed).
+  // Every node written, as rebuild_view counts them after a restart (and as C counts
+  // the parent whose children changed).
   for (const std::string& p : view.touched()) r.txn->accessed.insert(p);
   op.set_reply_type(r.req.type());
   op.set_reply_payload(kOkReply);

@@ -184,6 +184,7 @@ uint64_t Db::disk_bytes() {
 WriteSet::WriteSet(Db& db) : db_(db), batch_(rocksdb::BytewiseComparator(), 0, true) {}
 
 bool WriteSet::get(Cf c, std::string_view key, std::string* value) {
+  ++counts_.reads;
   const rocksdb::Slice k(key.data(), key.size());
   rocksdb::Status s =
       dirty(c) ? batch_.GetFromBatchAndDB(db_.raw(), rocksdb::ReadOptions(), db_.cf(c), k, value)
@@ -194,6 +195,7 @@ bool WriteSet::get(Cf c, std::string_view key, std::string* value) {
 }
 
 void WriteSet::put(Cf c, std::string_view key, std::string_view value) {
+  ++counts_.writes;
   mark_dirty(c);
   rocksdb::Status s = batch_.Put(db_.cf(c), rocksdb::Slice(key.data(), key.size()),
                                  rocksdb::Slice(value.data(), value.size()));
@@ -205,6 +207,7 @@ void WriteSet::put_record(Cf c, std::string_view key, const google::protobuf::Me
 }
 
 void WriteSet::del(Cf c, std::string_view key) {
+  ++counts_.writes;
   mark_dirty(c);
   rocksdb::Status s = batch_.Delete(db_.cf(c), rocksdb::Slice(key.data(), key.size()));
   if (!s.ok()) die("batch delete", s.ToString());
@@ -221,6 +224,7 @@ void WriteSet::del_prefix(Cf c, std::string_view prefix) {
 }
 
 std::unique_ptr<rocksdb::Iterator> WriteSet::iterate(Cf c, std::string_view prefix) {
+  ++counts_.iterators;
   if (!dirty(c)) return db_.iterate(c, prefix);
   return std::unique_ptr<rocksdb::Iterator>(
       batch_.NewIteratorWithBase(db_.cf(c), db_.iterate(c, prefix).release()));

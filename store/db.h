@@ -13,9 +13,11 @@
 //                                                         out of the event log)
 //                0(BE64) batch(BE64)                  -> EventLogRecord (event_log.h)
 //   domains:     domid(BE32)                          -> DomainRecord
-//   txns:        conn(BE64) tx_id(BE32)               -> TxnRecord
-//   txn_nodes:   conn(BE64) tx_id(BE32) node_key(path) -> NodeRecord (transaction overlay)
-//   txn_log:     conn(BE64) tx_id(BE32) index(BE32)   -> TxnLogEntry
+//   txns:        conn(BE64) tx_id(BE32)               -> TxnRecord, with its log
+//   txn_log:     conn(BE64) tx_id(BE32) index(BE32)   -> TxnLogChunk (a long log's
+//                                                         entries from index on)
+//   txn_nodes, and txn_log's TxnLogEntry per index: the layout before TxnRecord.layout 1,
+//                read only to migrate it (store/txn.h)
 //
 // node_key("/") = "/"; node_key(p) = dirname(p) 0x00 basename(p), where dirname of a
 // child of the root is "". So the children of p are exactly the keys starting with
@@ -148,6 +150,16 @@ class DbSnapshot final : public StateReader {
   const rocksdb::Snapshot* snapshot_;
 };
 
+// The RocksDB operations made through a WriteSet since it was created: point reads,
+// iterators opened, and the puts and deletes put into its batches (what a request costs
+// the database, for tests and benchmarks).
+struct DbOpCounts {
+  uint64_t reads = 0;
+  uint64_t iterators = 0;
+  uint64_t writes = 0;
+  uint64_t total() const { return reads + iterators + writes; }
+};
+
 // The writes of one group commit, readable before they are committed: every get and
 // iterator sees the database with this set's writes applied. Savepoints let one request
 // be undone without touching the others in the batch.
@@ -173,6 +185,8 @@ class WriteSet final : public StateReader {
   // empty set.
   void commit();
 
+  const DbOpCounts& op_counts() const { return counts_; }
+
  private:
   bool dirty(Cf c) const { return (dirty_ >> static_cast<unsigned>(c)) & 1u; }
   void mark_dirty(Cf c) { dirty_ |= 1u << static_cast<unsigned>(c); }
@@ -182,6 +196,7 @@ class WriteSet final : public StateReader {
   // Column families this set has written to since its last commit (a savepoint rolled
   // back leaves its bits set: harmless). Reads of the others skip the batch's index.
   uint32_t dirty_ = 0;
+  DbOpCounts counts_;
 };
 
 namespace keys {

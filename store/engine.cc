@@ -15,6 +15,7 @@
 #include "store/request.h"
 #include "store/ring_connection.h"
 #include "store/ring_stream.h"
+#include "store/txn_merge.h"
 #include "store/watch_events.h"
 
 namespace dxs::store {
@@ -90,8 +91,11 @@ Status Engine::recover() {
   s.events.load(s.db, s.connections, s.ws);
   const size_t domains = s.domains.load(s.db);
   const size_t watches = s.watches.load(s.db);
-  const size_t txns = s.txns.load(s.db);
+  const size_t txns = s.txns.load(s.db, s.ws);
   s.connections.for_each([&](Connection& c) { c.open_transactions = s.txns.count(c.record.id()); });
+  s.txns.for_each([&](Transaction& t) {
+    if (t.view_pending) rebuild_view(s, t);
+  });
   // Quotas set at run time (control quota set) outlive restarts and win over the config.
   auto it = s.db.iterate(Cf::kMeta, meta::kQuotaPrefix);
   for (it->Seek(meta::kQuotaPrefix);

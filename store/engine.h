@@ -70,6 +70,8 @@ class Engine {
   using Stats = EngineStats;
   const Stats& stats() const { return state_.stats; }
   uint64_t head() const { return state_.history.head(); }
+  // The RocksDB operations the engine's group commits made since it was opened.
+  const DbOpCounts& db_ops() const { return state_.ws.op_counts(); }
   // Which paths history keeps no values of; const, so readable from any thread.
   const Privacy& privacy() const { return state_.privacy; }
   // Where to publish the last commit once each group commit is written (nullptr: none);

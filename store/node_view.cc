@@ -4,6 +4,8 @@
 
 #include <set>
 
+#include "common/path.h"
+
 namespace dxs::store {
 namespace {
 
@@ -117,38 +119,54 @@ void FrozenNodes::erase(std::string_view path) {
   fail_stop(fmt::format("removal of {} through a read-only view", path));
 }
 
+PrivateNodes::Key PrivateNodes::key_of(std::string_view path) {
+  if (path == "/") return Key{};
+  return Key{std::string(path::parent(path)), std::string(path::basename(path))};
+}
+
+std::string PrivateNodes::path_of(const Key& key) {
+  if (key.first.empty()) return "/";
+  std::string p = key.first;
+  if (p != "/") p.push_back('/');
+  p.append(key.second);
+  return p;
+}
+
+const std::optional<Node>* PrivateNodes::find(std::string_view path) const {
+  auto it = nodes_.find(key_of(path));
+  return it == nodes_.end() ? nullptr : &it->second;
+}
+
+void PrivateNodes::set(std::string_view path, std::optional<Node> node) {
+  nodes_[key_of(path)] = std::move(node);
+}
+
 std::optional<Node> TxnNodes::get(std::string_view path) {
-  std::string value;
-  if (ws_.get(Cf::kTxnNodes, keys::txn_node(conn_, tx_id_, path), &value)) return decode(value);
+  if (const std::optional<Node>* mine = mine_.find(path)) return *mine;
   return snapshot_.get(path);
 }
 
 std::vector<std::string> TxnNodes::children(std::string_view path) {
   std::vector<std::string> base = snapshot_.children(path);
   std::set<std::string> names(base.begin(), base.end());
-  const std::string prefix = keys::txn_children_prefix(conn_, tx_id_, path);
-  auto it = ws_.iterate(Cf::kTxnNodes, prefix);
-  for (it->Seek(prefix); it->Valid() && keys::starts_with(it->key(), prefix); it->Next()) {
-    std::string name(it->key().data() + prefix.size(), it->key().size() - prefix.size());
-    if (decode(it->value().ToString())) {
-      names.insert(std::move(name));
+  mine_.for_each_child(path, [&](std::string_view name, const std::optional<Node>& state) {
+    if (state) {
+      names.emplace(name);
     } else {
-      names.erase(name);
+      names.erase(std::string(name));
     }
-  }
+  });
   return std::vector<std::string>(names.begin(), names.end());
 }
 
 void TxnNodes::put(std::string_view path, const Node& node) {
-  ws_.put(Cf::kTxnNodes, keys::txn_node(conn_, tx_id_, path), encode(node));
+  mine_.set(path, node);
   touched_.emplace_back(path);
 }
 
 void TxnNodes::erase(std::string_view path) {
+  mine_.set(path, std::nullopt);
   touched_.emplace_back(path);
-  pb::NodeRecord tombstone;
-  tombstone.set_deleted(true);
-  ws_.put_record(Cf::kTxnNodes, keys::txn_node(conn_, tx_id_, path), tombstone);
 }
 
 }  // namespace dxs::store

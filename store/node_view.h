@@ -1,11 +1,14 @@
 // Views of the tree: the current state (MainNodes), the state at an earlier commit
-// (SnapshotNodes), and a transaction's private state on top of its base (TxnNodes).
+// (SnapshotNodes), and a transaction's private state on top of its base (TxnNodes, over
+// the PrivateNodes it holds in memory).
 // Tree operations (tree.h) run unchanged on any of them.
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "store/db.h"
@@ -94,11 +97,36 @@ class FrozenNodes final : public NodeView {
   SnapshotNodes snapshot_;
 };
 
-// A transaction's view: its own writes (cf txn_nodes, stamped kTxnSeq) over its base.
+// A transaction's own nodes: those it wrote (stamped kTxnSeq) and those it removed. They
+// live in memory only; the transaction's log is what is durable, and rebuilds them after
+// a restart (txn.h). Kept by parent, then name, so a node's children are one range.
+class PrivateNodes {
+ public:
+  // The transaction's state of path: nullptr if it never wrote or removed it, else the
+  // node, or nullopt for one it removed.
+  const std::optional<Node>* find(std::string_view path) const;
+  void set(std::string_view path, std::optional<Node> node);
+  // fn(name, state) for each child of path the transaction wrote or removed, in byte order.
+  template <typename Fn>
+  void for_each_child(std::string_view path, Fn&& fn) const;
+  // fn(path, state) for every node it wrote or removed.
+  template <typename Fn>
+  void for_each(Fn&& fn) const;
+  size_t size() const { return nodes_.size(); }
+
+ private:
+  // (parent, name); the root is ("", "").
+  using Key = std::pair<std::string, std::string>;
+  static Key key_of(std::string_view path);
+  static std::string path_of(const Key& key);
+  std::map<Key, std::optional<Node>> nodes_;
+};
+
+// A transaction's view: its own nodes (PrivateNodes) over its base.
 class TxnNodes final : public NodeView {
  public:
-  TxnNodes(WriteSet& ws, uint64_t conn, uint32_t tx_id, uint64_t base)
-      : ws_(ws), snapshot_(ws, base), conn_(conn), tx_id_(tx_id) {}
+  TxnNodes(PrivateNodes& mine, StateReader& state, uint64_t base)
+      : mine_(mine), snapshot_(state, base) {}
   std::optional<Node> get(std::string_view path) override;
   std::vector<std::string> children(std::string_view path) override;
   void put(std::string_view path, const Node& node) override;
@@ -109,11 +137,24 @@ class TxnNodes final : public NodeView {
   const std::vector<std::string>& touched() const { return touched_; }
 
  private:
-  WriteSet& ws_;
+  PrivateNodes& mine_;
   SnapshotNodes snapshot_;
-  uint64_t conn_;
-  uint32_t tx_id_;
   std::vector<std::string> touched_;
 };
+
+template <typename Fn>
+void PrivateNodes::for_each_child(std::string_view path, Fn&& fn) const {
+  const std::string parent(path);
+  for (auto it = nodes_.lower_bound(Key{parent, std::string()});
+       it != nodes_.end() && it->first.first == parent; ++it) {
+    if (it->first.second.empty()) continue;  // the root, under ""
+    fn(std::string_view(it->first.second), it->second);
+  }
+}
+
+template <typename Fn>
+void PrivateNodes::for_each(Fn&& fn) const {
+  for (const auto& [key, state] : nodes_) fn(path_of(key), state);
+}
 
 }  // namespace dxs::store

@@ -184,4 +184,16 @@ class TxnAccounting final : public Accounting {
   const google::protobuf::Map<uint32_t, int64_t>& txn_deltas_;
 };
 
+// Accounting that admits everything and counts nothing: for rebuilding a transaction's
+// view after a restart from operations that were admitted, and counted, when they ran.
+class UncheckedAccounting final : public Accounting {
+ public:
+  int64_t limit(uint32_t, QuotaKind) override { return 0; }
+  int64_t node_count(uint32_t) override { return 0; }
+  void adjust_node_count(uint32_t, int64_t) override {}
+  Status refuse(uint32_t, QuotaKind, int err, std::string_view what) override {
+    return Status::error(err, std::string(what));
+  }
+};
+
 }  // namespace dxs::store

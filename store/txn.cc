@@ -2,7 +2,19 @@
 
 #include <algorithm>
 
+#include "store/node.h"
+
 namespace dxs::store {
+namespace {
+
+// What an entry adds to the transaction's derived sets.
+void note_entry(Transaction& t, const pb::TxnLogEntry& e) {
+  t.accessed.insert(e.path());
+  if (e.observed() != pb::TxnLogEntry::OBSERVATION_UNSPECIFIED)
+    t.observed.insert(observation_key(e.observed(), e.path()));
+}
+
+}  // namespace
 
 std::string observation_key(pb::TxnLogEntry::Observation kind, std::string_view path) {
   std::string k(1, static_cast<char>('0' + kind));
@@ -10,8 +22,9 @@ std::string observation_key(pb::TxnLogEntry::Observation kind, std::string_view 
   return k;
 }
 
-size_t TransactionTable::load(Db& db) {
+size_t TransactionTable::load(Db& db, WriteSet& ws) {
   by_key_.clear();
+  changed_.clear();
   for_each_record<pb::TxnRecord>(db, Cf::kTxns, {}, [&](std::string_view key, pb::TxnRecord& r) {
     if (key.size() != 12) fail_stop_corrupt(Cf::kTxns, key);
     Transaction t;
@@ -19,21 +32,46 @@ size_t TransactionTable::load(Db& db) {
     t.record = std::move(r);
     by_key_[{t.conn, t.record.id()}] = std::move(t);
   });
-  // Rebuild the derived sets from each transaction's log and private view.
   for (auto& [key, t] : by_key_) {
-    const std::string prefix = keys::txn_entries(key.first, key.second);
-    for_each_record<pb::TxnLogEntry>(db, Cf::kTxnLog, prefix,
-                                     [&](std::string_view, const pb::TxnLogEntry& e) {
-                                       t.accessed.insert(e.path());
-                                       if (e.observed() != pb::TxnLogEntry::OBSERVATION_UNSPECIFIED)
-                                         t.observed.insert(observation_key(e.observed(), e.path()));
-                                     });
-    for_each_record<pb::NodeRecord>(db, Cf::kTxnNodes, prefix,
-                                    [&](std::string_view node_key, const pb::NodeRecord&) {
-                                      t.accessed.insert(keys::path_of_txn_node_key(node_key));
-                                    });
+    if (t.record.layout() == 0) {
+      migrate(db, ws, t);
+      continue;
+    }
+    if (t.record.layout() != kTxnLayout)
+      fail_stop_corrupt(Cf::kTxns, keys::txn(key.first, key.second));
+    for (const pb::TxnLogEntry& e : read_log(db, t)) note_entry(t, e);
+    for (const pb::TxnLogEntry& e : t.record.log()) t.log_bytes += e.ByteSizeLong();
+    t.view_pending = t.record.writes() > 0;
   }
   return by_key_.size();
+}
+
+void TransactionTable::migrate(Db& db, WriteSet& ws, Transaction& t) {
+  const std::string prefix = keys::txn_entries(t.conn, t.record.id());
+  for_each_record<pb::TxnLogEntry>(db, Cf::kTxnLog, prefix,
+                                   [&](std::string_view, pb::TxnLogEntry& e) {
+                                     note_entry(t, e);
+                                     t.log_bytes += e.ByteSizeLong();
+                                     *t.record.add_log() = std::move(e);
+                                   });
+  // The old view is exact: taken as it is rather than replayed.
+  for_each_record<pb::NodeRecord>(db, Cf::kTxnNodes, prefix,
+                                  [&](std::string_view node_key, const pb::NodeRecord& rec) {
+                                    const std::string path = keys::path_of_txn_node_key(node_key);
+                                    t.accessed.insert(path);
+                                    if (rec.deleted()) {
+                                      t.view.set(path, std::nullopt);
+                                    } else {
+                                      t.view.set(path, node_from_record(rec));
+                                    }
+                                  });
+  ws.del_prefix(Cf::kTxnLog, prefix);
+  ws.del_prefix(Cf::kTxnNodes, prefix);
+  t.record.set_layout(kTxnLayout);
+  t.record.set_op_count(static_cast<uint32_t>(t.record.log_size()));
+  t.record.set_spilled(0);
+  spill_if_long(ws, t);
+  ws.put_record(Cf::kTxns, keys::txn(t.conn, t.record.id()), t.record);
 }
 
 uint64_t TransactionTable::oldest_base(uint64_t none) const {
@@ -67,6 +105,7 @@ Transaction& TransactionTable::start(uint64_t conn, uint32_t tx_id, uint64_t bas
   t.record.set_id(tx_id);
   t.record.set_base(base);
   t.record.set_started_ns(now_ns);
+  t.record.set_layout(kTxnLayout);
   save(t);
   return t;
 }
@@ -81,30 +120,47 @@ void TransactionTable::flush(WriteSet& ws) {
 }
 
 void TransactionTable::append(WriteSet& ws, Transaction& t, const pb::TxnLogEntry& entry) {
-  const uint32_t index = t.record.op_count();
-  ws.put_record(Cf::kTxnLog, keys::txn_log(t.conn, t.record.id(), index), entry);
-  t.record.set_op_count(index + 1);
-  if (entry.observed() != pb::TxnLogEntry::OBSERVATION_UNSPECIFIED) {
-    t.observed.insert(observation_key(entry.observed(), entry.path()));
-  }
-  t.accessed.insert(entry.path());
+  *t.record.add_log() = entry;
+  t.record.set_op_count(t.record.op_count() + 1);
+  t.log_bytes += entry.ByteSizeLong();
+  note_entry(t, entry);
+  spill_if_long(ws, t);
   save(t);
+}
+
+void TransactionTable::spill_if_long(WriteSet& ws, Transaction& t) {
+  if (t.log_bytes <= kLogSpillBytes) return;
+  pb::TxnLogChunk chunk;
+  chunk.mutable_entries()->Swap(t.record.mutable_log());
+  ws.put_record(Cf::kTxnLog, keys::txn_log(t.conn, t.record.id(), t.record.spilled()), chunk);
+  t.record.set_spilled(t.record.op_count());
+  t.log_bytes = 0;
 }
 
 std::vector<pb::TxnLogEntry> TransactionTable::read_log(StateReader& state, const Transaction& t) {
   std::vector<pb::TxnLogEntry> entries;
-  for_each_record<pb::TxnLogEntry>(
-      state, Cf::kTxnLog, keys::txn_entries(t.conn, t.record.id()),
-      [&](std::string_view, pb::TxnLogEntry& e) { entries.push_back(std::move(e)); });
+  entries.reserve(t.record.op_count());
+  if (t.record.spilled() > 0) {
+    for_each_record<pb::TxnLogChunk>(state, Cf::kTxnLog, keys::txn_entries(t.conn, t.record.id()),
+                                     [&](std::string_view, pb::TxnLogChunk& chunk) {
+                                       for (pb::TxnLogEntry& e : *chunk.mutable_entries())
+                                         entries.push_back(std::move(e));
+                                     });
+    if (entries.size() != t.record.spilled()) {
+      fail_stop_corrupt(Cf::kTxnLog, keys::txn_entries(t.conn, t.record.id()));
+    }
+  }
+  entries.insert(entries.end(), t.record.log().begin(), t.record.log().end());
   return entries;
 }
 
 void TransactionTable::discard(WriteSet& ws, uint64_t conn, uint32_t tx_id) {
-  const std::string prefix = keys::txn_entries(conn, tx_id);
+  auto it = by_key_.find({conn, tx_id});
   ws.del(Cf::kTxns, keys::txn(conn, tx_id));
-  ws.del_prefix(Cf::kTxnLog, prefix);
-  ws.del_prefix(Cf::kTxnNodes, prefix);
-  by_key_.erase({conn, tx_id});
+  if (it != by_key_.end() && it->second.record.spilled() > 0) {
+    ws.del_prefix(Cf::kTxnLog, keys::txn_entries(conn, tx_id));
+  }
+  if (it != by_key_.end()) by_key_.erase(it);
   changed_.erase({conn, tx_id});
 }
 

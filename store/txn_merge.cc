@@ -18,12 +18,11 @@ using Obs = pb::TxnLogEntry;
 namespace {
 
 // Whether what r's transaction sees at path is its own doing, which it need not observe.
-bool owned_by_txn(StoreState& s, const Transaction& t, std::string_view path, Obs::Observation kind,
+bool owned_by_txn(const Transaction& t, std::string_view path, Obs::Observation kind,
                   const std::optional<Node>& seen) {
   if (!seen) {
-    // Absent in the transaction's view: its own removal if the overlay says so.
-    std::string value;
-    return s.ws.get(Cf::kTxnNodes, keys::txn_node(t.conn, t.record.id(), path), &value);
+    // Absent in the transaction's view: its own removal if its view says so.
+    return t.view.find(path) != nullptr;
   }
   switch (kind) {
     case Obs::NODE:
@@ -84,34 +83,31 @@ Status replay(Tree& tree, const Obs& e, const Caller& caller, ChangeList& change
 ChangeList branch_changes(StoreState& s, const Transaction& t) {
   ChangeList branch;
   SnapshotNodes at_base(s.ws, t.record.base());
-  for_each_record<pb::NodeRecord>(
-      s.ws, Cf::kTxnNodes, keys::txn_entries(t.conn, t.record.id()),
-      [&](std::string_view key, const pb::NodeRecord& rec) {
-        std::string p = keys::path_of_txn_node_key(key);
-        if (rec.deleted()) {
-          // Created and removed again within the transaction: no change relative to the base.
-          if (!at_base.get(p)) return;
-          branch.push_back(Change{std::move(p), Change::Kind::kDeleted, Change::Fire::kNone,
-                                  std::nullopt, std::nullopt});
-        } else if (rec.created() == kTxnSeq) {
-          branch.push_back(Change{std::move(p), Change::Kind::kCreated, Change::Fire::kNone,
-                                  std::nullopt, node_from_record(rec)});
-        } else if (rec.modified() == kTxnSeq) {
-          branch.push_back(Change{std::move(p), Change::Kind::kModified, Change::Fire::kNone,
-                                  std::nullopt, node_from_record(rec)});
-        }
-      });
+  t.view.for_each([&](std::string p, const std::optional<Node>& mine) {
+    if (!mine) {
+      // Created and removed again within the transaction: no change relative to the base.
+      if (!at_base.get(p)) return;
+      branch.push_back(Change{std::move(p), Change::Kind::kDeleted, Change::Fire::kNone,
+                              std::nullopt, std::nullopt});
+    } else if (mine->created == kTxnSeq) {
+      branch.push_back(
+          Change{std::move(p), Change::Kind::kCreated, Change::Fire::kNone, std::nullopt, mine});
+    } else if (mine->modified == kTxnSeq) {
+      branch.push_back(
+          Change{std::move(p), Change::Kind::kModified, Change::Fire::kNone, std::nullopt, mine});
+    }
+  });
   return branch;
 }
 
 }  // namespace
 
-void observe(StoreState& s, Request& r, Obs::Observation kind, std::string_view path,
+void observe(Request& r, Obs::Observation kind, std::string_view path,
              const std::optional<Node>& seen) {
   if (r.txn == nullptr) return;
   std::string key = observation_key(kind, path);
   if (r.txn->observed.count(key) != 0) return;
-  if (owned_by_txn(s, *r.txn, path, kind, seen)) return;
+  if (owned_by_txn(*r.txn, path, kind, seen)) return;
   Obs entry;
   entry.set_observed(kind);
   entry.set_path(std::string(path));
@@ -135,6 +131,12 @@ Result<std::string> merge_transaction(StoreState& s, Request& r, Transaction& t)
     ++s.stats.eagain;
     return Status::error(
         EAGAIN, fmt::format("transaction {}: its base commit {} was pruned", t.record.id(), base));
+  }
+  if (t.unreplayable) {
+    ++s.stats.eagain;
+    return Status::error(EAGAIN, fmt::format("transaction {}: its view could not be rebuilt after "
+                                             "a restart",
+                                             t.record.id()));
   }
   const std::vector<Obs> log = s.txns.read_log(s.ws, t);
   // Read-only transactions always commit: everything they read was one consistent
@@ -175,6 +177,31 @@ Result<std::string> merge_transaction(StoreState& s, Request& r, Transaction& t)
   r.merged_branch = s.history.commit_branch(s.ws, info, base, branch_changes(s, t), now_ns());
   r.summary = fmt::format("{}: merge transaction {} ({} writes)", author(r), t.record.id(), writes);
   return kOkReply;
+}
+
+void rebuild_view(StoreState& s, Transaction& t) {
+  t.view_pending = false;
+  const Connection* c = s.connections.find(t.conn);
+  if (c == nullptr) return;  // its connection is gone: nobody can use it
+  const Caller caller = s.caller_of(*c);
+  TxnNodes view(t.view, s.ws, t.read_base());
+  UncheckedAccounting acct;
+  Tree tree(view, acct);
+  for (const Obs& e : s.txns.read_log(s.ws, t)) {
+    if (e.op_type() == 0) continue;
+    ChangeList ignored;
+    Status st = replay(tree, e, caller, ignored);
+    // An outdated transaction reads the current tree, where its operations may no longer
+    // apply; it commits EAGAIN whatever its view holds.
+    if (st.is_ok() || t.record.outdated()) continue;
+    s.log.warn(
+        "transaction {} of connection {}: replaying {} {} after the restart fails ({}): "
+        "its commit will answer EAGAIN",
+        t.record.id(), t.conn, wire::type_name(e.op_type()), e.path(), st.to_string());
+    t.unreplayable = true;
+    break;
+  }
+  for (const std::string& p : view.touched()) t.accessed.insert(p);
 }
 
 }  // namespace dxs::store

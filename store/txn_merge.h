@@ -27,7 +27,7 @@ namespace dxs::store {
 // Notes that r's transaction saw `seen` (nullopt: nothing) at path. Each observation is
 // noted once per kind and path, and none of what the transaction wrote itself; they
 // are logged when the request is over, whether it succeeded or not.
-void observe(StoreState& s, Request& r, pb::TxnLogEntry::Observation kind, std::string_view path,
+void observe(Request& r, pb::TxnLogEntry::Observation kind, std::string_view path,
              const std::optional<Node>& seen);
 
 // The transaction-nodes quota: whether r's transaction may touch one more node, path.
@@ -37,5 +37,12 @@ Status check_txn_access(StoreState& s, Request& r, std::string_view path);
 // r.merged_branch describe the merge commit (which the engine makes), and the reply is
 // returned; EAGAIN when an observation no longer holds or a replayed operation fails.
 Result<std::string> merge_transaction(StoreState& s, Request& r, Transaction& t);
+
+// Rebuilds t's private view after a restart (t.view_pending): its logged operations
+// replayed in order onto its base as its connection's caller, without quotas (each was
+// admitted when it ran, and counted in the record's node_delta). The base is the snapshot
+// they ran on, so the view is the one they left; if one fails now (the caller's rights
+// changed across the restart), t is unreplayable and its commit answers EAGAIN.
+void rebuild_view(StoreState& s, Transaction& t);
 
 }  // namespace dxs::store

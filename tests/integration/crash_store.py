@@ -2,6 +2,7 @@
 was acknowledged."""
 
 import collections
+import json
 import threading
 
 import dxstest
@@ -100,6 +101,45 @@ class CrashStore(dxstest.PairTestCase):
                     self.pair.start_store()
             self.assertEqual(firsts(reader, b"r", writes, seen), expected)
             self.assertEqual(firsts(idle, b"i", writes, []), expected)
+
+    def test_an_open_transaction_survives_sigkill_and_commits_as_it_would_have(self):
+        """A transaction's private view lives in the store's memory and its log in one
+        record: after a SIGKILL the view is rebuilt from the log, reads in it answer as
+        before, and its commit merges the same writes, a branch and a merge in history."""
+        with self.pair.client() as c, self.pair.client() as other:
+            c.write("/ct/old", "o")
+            c.write("/ct/gone/below", "g")
+            c.write("/ct/shared/pre", "p")
+            tx = c.transaction_start()
+            for i in range(5):
+                c.write("/ct/shared/k%d" % i, "v%d" % i, tx)
+            c.rm("/ct/gone", tx)
+            c.write("/ct/old", "new", tx)
+            listing = c.directory("/ct", tx)
+            self.pair.kill_store()
+            self.pair.start_store()
+            # Another client adds under the same parent meanwhile: it merges.
+            other.write("/ct/shared/theirs", "t")
+            self.assertEqual(c.directory("/ct", tx), listing)
+            self.assertEqual(c.read("/ct/shared/k3", tx), b"v3")
+            self.assertEqual(c.read("/ct/old", tx), b"new")
+            c.write("/ct/shared/k5", "v5", tx)
+            c.transaction_end(tx)
+            self.assertEqual(
+                sorted(other.directory("/ct/shared")), sorted([b"k%d" % i for i in range(6)] + [b"pre", b"theirs"])
+            )
+            self.assertEqual(other.read("/ct/old"), b"new")
+        merge = json.loads(self.pair.dxsctl("--json", "show", "HEAD").stdout)
+        self.assertEqual(merge["summary"], "dom0: merge transaction %d (8 writes)" % tx)
+        self.assertEqual(len(merge["parents"]), 2)
+        changed = {ch["path"]: ch["kind"] for ch in merge["changes"]}
+        for i in range(6):
+            self.assertEqual(changed["/ct/shared/k%d" % i], "CREATED")
+        self.assertEqual(changed["/ct/gone"], "DELETED")
+        self.assertEqual(changed["/ct/old"], "MODIFIED")
+        branch = json.loads(self.pair.dxsctl("--json", "show", str(merge["parents"][1])).stdout)
+        self.assertEqual(branch["summary"], "dom0: transaction %d (8 writes)" % tx)
+        self.assertIn("/ct/shared/k0", {ch["path"] for ch in branch["changes"]})
 
 
 if __name__ == "__main__":

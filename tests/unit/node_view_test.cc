@@ -189,7 +189,8 @@ TEST_CASE("TxnNodes overlays its own writes and erasures on its base and reports
   tree.write("/a", "a-main");
 
   WriteSet& ws = tree.ws();
-  TxnNodes tx(ws, 1, 1, base);
+  PrivateNodes mine;
+  TxnNodes tx(mine, ws, base);
   CHECK(tx.stamp() == kTxnSeq);
   CHECK(value_of(tx, "/a") == "a0");  // as of the base, not main's later value
   CHECK(value_of(tx, "/late") == "<absent>");
@@ -227,21 +228,24 @@ TEST_CASE("TxnNodes overlays its own writes and erasures on its base and reports
   CHECK(value_of(main, "/b") == "b0");
   CHECK(value_of(main, "/c") == "<absent>");
   CHECK(main.children("/") == Names{"a", "b", "keep", "late"});
-  TxnNodes other_tx(ws, 1, 2, base);
-  TxnNodes other_conn(ws, 2, 1, base);
-  for (TxnNodes* o : {&other_tx, &other_conn}) {
-    CHECK(value_of(*o, "/a") == "a0");
-    CHECK(value_of(*o, "/c") == "<absent>");
-    CHECK(o->children("/") == Names{"a", "b", "keep"});
-    CHECK(o->touched().empty());
-  }
+  // The transaction's nodes are its own: another transaction's view does not see them.
+  PrivateNodes theirs;
+  TxnNodes other_tx(theirs, ws, base);
+  CHECK(value_of(other_tx, "/a") == "a0");
+  CHECK(value_of(other_tx, "/c") == "<absent>");
+  CHECK(other_tx.children("/") == Names{"a", "b", "keep"});
+  CHECK(other_tx.touched().empty());
 
-  // The overlay is durable: a new view of the same transaction after a commit sees it.
+  // The private nodes outlive the view: a new view of the same transaction sees them,
+  // and they are nothing in the database.
   ws.commit();
-  TxnNodes again(ws, 1, 1, base);
+  TxnNodes again(mine, ws, base);
   CHECK(value_of(again, "/a") == "a-tx");
   CHECK(value_of(again, "/b") == "b-again");
   CHECK(again.children("/") == Names{"a", "b", "c", "keep"});
+  auto it = t.db().iterate(Cf::kTxnNodes);
+  it->SeekToFirst();
+  CHECK_FALSE(it->Valid());
   CHECK(again.touched().empty());  // touched() is this view's, not the overlay's
 }
 
