@@ -31,7 +31,6 @@
 #include <sys/types.h>
 
 #include <algorithm>
-#include <fstream>
 
 #include <atomic>
 #include <chrono>
@@ -48,7 +47,7 @@
 
 #include "dom0_client.h"
 #include "guest.h"
-#include "proc_cpu.h"
+#include "proc_usage.h"
 
 namespace {
 
@@ -178,13 +177,7 @@ void print_phase(const Options& o, const char* what, double seconds, const CpuSa
 // Resident memory of the --pid processes, in kB (0 for one that cannot be read).
 uint64_t rss_kb(const Options& o) {
   uint64_t total = 0;
-  for (const Options::Pid& p : o.pids) {
-    std::ifstream status("/proc/" + std::to_string(p.pid) + "/status");
-    std::string line;
-    while (std::getline(status, line)) {
-      if (line.rfind("VmRSS:", 0) == 0) total += std::strtoull(line.c_str() + 6, nullptr, 10);
-    }
-  }
+  for (const Options::Pid& p : o.pids) total += bench::process_rss_kb(p.pid).value_or(0);
   return total;
 }
 

@@ -47,7 +47,7 @@
 #include <thread>
 #include <vector>
 
-#include "proc_cpu.h"
+#include "proc_usage.h"
 #include "xs_connection.h"
 
 namespace xsbench {
@@ -631,11 +631,7 @@ int run_watch(const Options& o) {
 uint64_t rss_kb(const std::vector<std::string>& pids) {
   uint64_t total = 0;
   for (const std::string& pid : pids) {
-    std::ifstream status("/proc/" + pid + "/status");
-    std::string line;
-    while (std::getline(status, line)) {
-      if (line.rfind("VmRSS:", 0) == 0) total += std::strtoull(line.c_str() + 6, nullptr, 10);
-    }
+    total += bench::process_rss_kb(static_cast<pid_t>(std::stol(pid))).value_or(0);
   }
   return total;
 }

@@ -1,8 +1,10 @@
-#include "proc_cpu.h"
+#include "proc_usage.h"
 
 #include <dirent.h>
 
 #include <cstdio>
+#include <cstdlib>
+#include <fstream>
 #include <string>
 
 namespace bench {
@@ -22,6 +24,15 @@ std::optional<uint64_t> process_cpu_ns(pid_t pid) {
   }
   closedir(dir);
   return total;
+}
+
+std::optional<uint64_t> process_rss_kb(pid_t pid) {
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::strtoull(line.c_str() + 6, nullptr, 10);
+  }
+  return std::nullopt;
 }
 
 }  // namespace bench
