@@ -88,6 +88,9 @@ Result<std::string> mutate(StoreState& s, Request& r, Obs&& op,
   TxnAccounting acct(s.quotas, s.domains, r.node_delta, r.quota_hits, r.txn->record.node_delta());
   Tree tree(view, acct);
   ChangeList mine;
+  // The view is in memory (PrivateNodes), outside the savepoint a failed request is
+  // rolled back to: it is left as it was only because a Tree operation checks everything
+  // before its first put, and nothing after this point fails the request.
   DXS_RETURN_IF_ERROR(fn(tree, mine));
   // Creating nodes reads the permissions of the closest existing ancestor (the right to
   // write there, and what the new nodes inherit, which the client can read back): an
