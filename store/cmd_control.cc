@@ -59,9 +59,11 @@ Result<std::string> memreport(StoreState& s, const Args& args) {
   s.domains.for_each([&](pb::DomainRecord&) { ++domains; });
   return text_reply(fmt::format(
       "head commit: {}\nconnections: {}\ndomains known: {}\nopen transactions: {}\n"
-      "requests: {}\nbatches: {}\ncommits: {}\ntransaction conflicts: {}\nbytes on disk: {}\n",
+      "requests: {}\nbatches: {}\ncommits: {}\ntransaction conflicts: {}\nbytes on disk: {}\n"
+      "guarded transactions: {}\nrequests held for them: {}\n",
       s.history.head(), s.connections.size(), domains, s.txns.size(), s.stats.requests,
-      s.stats.batches, s.stats.commits, s.stats.eagain, s.db.disk_bytes()));
+      s.stats.batches, s.stats.commits, s.stats.eagain, s.db.disk_bytes(), s.stats.guards,
+      s.stats.held));
 }
 
 // quota set <name> <value> [<domid>]: the global limit, or one domain's override. Both

@@ -20,6 +20,7 @@ Result<std::string> cmd_transaction_start(StoreState& s, Request& r) {
   while (id == 0 || s.txns.find(c.record.id(), id) != nullptr) ++id;
   c.record.set_next_tx_id(id + 1);
   s.txns.start(c.record.id(), id, s.history.head(), now_ns());
+  if (s.guard.began(c.record.id(), id, steady_ns())) ++s.stats.guards;
   c.open_transactions += 1;
   s.connections.save(c);
   return std::to_string(id) + '\0';
@@ -41,15 +42,27 @@ Result<std::string> cmd_transaction_end(StoreState& s, Request& r) {
   };
   if (arg == "F") {
     r.txn = nullptr;
+    s.guard.ended(conn, id);
     forget();
     return kOkReply;
   }
   Result<std::string> committed = merge_transaction(s, r, t);
   r.txn = nullptr;
   if (!committed) {
-    r.on_failure.push_back(forget);
+    // A lost commit counts towards a guard for the next attempt, which will most
+    // likely read what this one did (conflict_guard.h).
+    const bool lost = committed.status().err() == EAGAIN;
+    std::vector<Observed> observed;
+    if (lost) observed = observations_of(s.txns.read_log(s.ws, t));
+    r.on_failure.push_back([&s, conn, id, lost, observed = std::move(observed),
+                            privileged = r.caller.privileged, forget]() {
+      if (lost) s.guard.lost(conn, privileged, observed);
+      s.guard.ended(conn, id);
+      forget();
+    });
     return committed;
   }
+  s.guard.won(conn);
   forget();
   return committed;
 }

@@ -12,6 +12,7 @@
 #include "common/xs_error.h"
 #include "store/command_table.h"
 #include "store/node_view.h"
+#include "store/planned_changes.h"
 #include "store/request.h"
 #include "store/ring_connection.h"
 #include "store/ring_stream.h"
@@ -57,7 +58,12 @@ void log_observations(StoreState& s, Request& r) {
   if (r.observations.empty()) return;
   Transaction* t = s.txns.find(r.req.conn(), r.req.tx_id());
   if (t == nullptr) return;
-  for (const pb::TxnLogEntry& e : r.observations) s.txns.append(s.ws, *t, e);
+  for (const pb::TxnLogEntry& e : r.observations) {
+    s.txns.append(s.ws, *t, e);
+    if (s.guard.any_guarded()) {
+      s.guard.observed(t->conn, t->record.id(), e.path(), seen_of(e.observed()));
+    }
+  }
 }
 
 }  // namespace
@@ -196,6 +202,9 @@ Result<pb::Welcome> Engine::hello(const pb::Hello& hello, std::vector<pb::Outbou
     return Status::error(ESTALE, fmt::format("frontend generation {} was replaced by generation {}",
                                              hello.generation(), generation));
   }
+  // What the previous frontend sent and the store held back was not applied: the new
+  // one sends it again (every request after each connection's applied_seq).
+  held_.clear();
   if (hello.generation() == 0) {
     ++generation;
     std::string encoded;
@@ -286,6 +295,8 @@ void Engine::apply(const google::protobuf::RepeatedPtrField<pb::Inbound>& items,
                    std::vector<pb::Outbound>& out) {
   state_.delivery.begin(&out);
   ++state_.stats.batches;
+  state_.guard.expire(steady_ns());
+  release_held();
   for (const pb::Inbound& item : items) {
     switch (item.item_case()) {
       case pb::Inbound::kOpen:
@@ -309,9 +320,46 @@ void Engine::apply(const google::protobuf::RepeatedPtrField<pb::Inbound>& items,
       case pb::Inbound::ITEM_NOT_SET:
         break;
     }
+    release_held();
   }
   state_.delivery.end();
   commit_batch();
+}
+
+void Engine::lift_expired_guards(int64_t now, std::vector<pb::Outbound>& out) {
+  if (!state_.guard.expire(now)) return;
+  state_.delivery.begin(&out);
+  release_held();
+  state_.delivery.end();
+  commit_batch();
+}
+
+void Engine::release_held() {
+  while (!held_.empty() && state_.guard.lifted() != lifted_seen_) {
+    lifted_seen_ = state_.guard.lifted();
+    for (uint64_t conn : held_.connections()) {
+      Connection* c = state_.connections.find(conn);
+      if (c == nullptr) {
+        held_.drop(conn);  // gone meanwhile: nobody waits for its answers
+        continue;
+      }
+      while (held_.holds(conn)) {
+        const pb::Request& next = held_.front(conn);
+        if (state_.guard.must_wait(conn, state_.caller_of(*c).privileged,
+                                   planned_changes(state_, *c, next))) {
+          break;
+        }
+        serve_request(held_.pop(conn), true);
+        // Serving it may have closed its connection (a privileged domain released
+        // itself).
+        c = state_.connections.find(conn);
+        if (c == nullptr) {
+          held_.drop(conn);
+          break;
+        }
+      }
+    }
+  }
 }
 
 void Engine::ops_request(const pb::Request& request, std::string_view identity, pb::Reply& reply,
@@ -373,6 +421,7 @@ void Engine::open_connection(const pb::OpenConnection& open) {
 void Engine::close_connection(uint64_t conn, std::string_view reason) {
   const Connection* c = state_.connections.find(conn);
   if (c == nullptr || conn == kOpsConnection) return;
+  held_.drop(conn);
   if (c->record.kind() == pb::RING) {
     log_.info("ring connection {} of domain {} closed by the frontend ({})", conn,
               c->record.domid(), reason);
@@ -491,6 +540,25 @@ bool Engine::answer_resent(Connection& c, const pb::Request& req, bool unrecorde
 }
 
 void Engine::handle_request(const pb::Request& req, bool record) {
+  // The ops API's requests are answered at once (and are dom0's); a re-sent request is
+  // answered as it was the first time.
+  if (record && (!held_.empty() || state_.guard.any_guarded()) && req.conn() != kOpsConnection) {
+    if (Connection* c = state_.connections.find(req.conn())) {
+      const bool waits = held_.holds(req.conn()) ||
+                         (state_.guard.any_guarded() && req.seq() > c->record.applied_seq() &&
+                          state_.guard.must_wait(req.conn(), state_.caller_of(*c).privileged,
+                                                 planned_changes(state_, *c, req)));
+      if (waits) {
+        held_.hold(req);
+        ++state_.stats.held;
+        return;
+      }
+    }
+  }
+  serve_request(req, record);
+}
+
+void Engine::serve_request(const pb::Request& req, bool record) {
   Connection* conn = state_.connections.find(req.conn());
   if (conn == nullptr) {
     log_.warn("request {} for unknown connection {}; answered EIO", wire::type_name(req.type()),

@@ -28,6 +28,7 @@
 #include "store/commands.h"
 #include "store/commit_feed.h"
 #include "store/db.h"
+#include "store/held_requests.h"
 #include "store/retention.h"
 #include "store/state.h"
 
@@ -67,6 +68,13 @@ class Engine {
   // The oldest commit history holds.
   uint64_t history_horizon() const { return keeper_.horizon(); }
 
+  // When a guarded transaction's hold ends by itself (steady_ns(), state.h), if one is
+  // up: lift_expired_guards() is then due, should no batch come first.
+  std::optional<int64_t> guard_deadline() const { return state_.guard.next_expiry(); }
+  // Lifts the guards held up to `now` (steady_ns()) and applies, as one group commit,
+  // the requests that waited for them; `out` as apply()'s.
+  void lift_expired_guards(int64_t now, std::vector<pb::Outbound>& out);
+
   using Stats = EngineStats;
   const Stats& stats() const { return state_.stats; }
   uint64_t head() const { return state_.history.head(); }
@@ -94,7 +102,12 @@ class Engine {
   void dom0_ring(uint32_t port, std::vector<pb::Outbound>& commands);
   void domain_states(const pb::DomainStates& states);
   void reset_ring(const pb::ResetRing& reset);
+  // Holds req back if it must wait for a guarded transaction (conflict_guard.h), or
+  // behind its connection's held requests; else serves it.
   void handle_request(const pb::Request& req, bool record);
+  void serve_request(const pb::Request& req, bool record);
+  // Serves the held requests that need wait no more, once a guard has lifted.
+  void release_held();
   // A request the store makes itself (a domain found dead), through the same path as
   // a client's, with the rights of dom0 and `handler` for a command of no message type;
   // its history names the store as author.
@@ -122,6 +135,8 @@ class Engine {
   HistoryKeeper keeper_;
   // The connection the store's own requests are made on (kStoreConnection).
   Connection store_self_;
+  HeldRequests held_;
+  uint64_t lifted_seen_ = 0;
   Logger& log_;
 };
 

@@ -3,8 +3,10 @@
 #include <rocksdb/perf_level.h>
 #include <sched.h>
 
+#include <algorithm>
 #include <chrono>
 #include <deque>
+#include <optional>
 
 #include "common/daemon.h"
 
@@ -241,10 +243,25 @@ void SessionServer::run() {
   // Pinged from the thread that runs the engine, so a hung engine is caught. When it
   // is enabled, an idle wait ends after a ping period (TIMEOUT, handled as a spin).
   Watchdog watchdog;
-  auto idle_deadline = [&watchdog] {
-    if (!watchdog.enabled()) return gpr_inf_future(GPR_CLOCK_MONOTONIC);
-    return gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
-                        gpr_time_from_micros(watchdog.period().count(), GPR_TIMESPAN));
+  // A guarded transaction's hold (conflict_guard.h) also ends a wait, so that what it
+  // held goes on when no batch comes to release it.
+  auto idle_deadline = [this, &watchdog] {
+    std::optional<int64_t> lift;
+    {
+      std::lock_guard lock(engine_mu_);
+      lift = engine_.guard_deadline();
+    }
+    gpr_timespec deadline = gpr_inf_future(GPR_CLOCK_MONOTONIC);
+    if (watchdog.enabled()) {
+      deadline = gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
+                              gpr_time_from_micros(watchdog.period().count(), GPR_TIMESPAN));
+    }
+    if (lift) {
+      const int64_t wait_ns = std::max<int64_t>(0, *lift - steady_ns());
+      deadline = gpr_time_min(deadline, gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
+                                                     gpr_time_from_nanos(wait_ns, GPR_TIMESPAN)));
+    }
+    return deadline;
   };
   for (;;) {
     watchdog.ping_if_due();
@@ -255,6 +272,7 @@ void SessionServer::run() {
         cq_->AsyncNext(&tag, &ok, spinning ? gpr_time_0(GPR_CLOCK_MONOTONIC) : idle_deadline());
     if (status == grpc::CompletionQueue::SHUTDOWN) break;
     if (status == grpc::CompletionQueue::TIMEOUT) {
+      if (!spinning) lift_expired_guards();
       // Polling: let any other runnable thread (a client, the frontend) have the CPU.
       sched_yield();
       continue;
@@ -266,6 +284,15 @@ void SessionServer::run() {
     }
     spin_until = Clock::now() + spin;
   }
+}
+
+void SessionServer::lift_expired_guards() {
+  std::vector<pb::Outbound> out;
+  {
+    std::lock_guard lock(engine_mu_);
+    engine_.lift_expired_guards(steady_ns(), out);
+  }
+  deliver(std::move(out));
 }
 
 // On this thread only, between events: no operation is being started meanwhile, and

@@ -13,7 +13,8 @@ StoreState::StoreState(Db& db, const EngineOptions& options, Logger& log)
       quotas(domains, this->options.quota, refusals),
       events(ws),
       delivery(events),
-      privacy(options.private_paths) {
+      privacy(options.private_paths),
+      guard(options.guard) {
   history.set_privacy(&privacy);
 }
 
@@ -38,6 +39,7 @@ uint32_t StoreState::home_domid(const Connection& c) {
 
 void StoreState::drop_connection_state(uint64_t conn) {
   watches.remove_all(ws, conn);
+  guard.forget(conn);
   txns.discard_all(ws, conn);
   if (Connection* c = connections.find(conn)) c->open_transactions = 0;
 }
@@ -46,6 +48,12 @@ void StoreState::forget_connection(uint64_t conn) {
   drop_connection_state(conn);
   if (const Connection* c = connections.find(conn)) events.forget(*c);
   connections.remove(ws, conn);
+}
+
+int64_t steady_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
 }
 
 int64_t now_ns() {

@@ -14,6 +14,7 @@
 #include <string>
 
 #include "common/log.h"
+#include "store/conflict_guard.h"
 #include "store/connection.h"
 #include "store/db.h"
 #include "store/delivery.h"
@@ -41,6 +42,8 @@ struct EngineOptions {
   // How much history is kept, and the paths whose values it never keeps.
   RetentionLimits retention;
   PrivatePaths private_paths;
+  // When a connection that keeps losing conflicts gets a guarded transaction.
+  ConflictGuardOptions guard;
 };
 
 // Memory for recent DIRECTORY answers (listing_cache.h).
@@ -58,6 +61,9 @@ struct EngineStats {
   uint64_t batches = 0;
   uint64_t commits = 0;
   uint64_t eagain = 0;
+  // Transactions guarded after losing (conflict_guard.h), and requests held for them.
+  uint64_t guards = 0;
+  uint64_t held = 0;
 };
 
 struct StoreState {
@@ -78,6 +84,7 @@ struct StoreState {
   EventLog events;
   Delivery delivery;
   Privacy privacy;
+  ConflictGuard guard;
   EngineStats stats;
 
   // The identity c's requests are checked against.
@@ -93,5 +100,7 @@ struct StoreState {
 
 // Wall-clock time for commit records.
 int64_t now_ns();
+// A monotonic clock, for what lasts a while (a guard's hold).
+int64_t steady_ns();
 
 }  // namespace dxs::store

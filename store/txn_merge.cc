@@ -117,6 +117,27 @@ void observe(Request& r, Obs::Observation kind, std::string_view path,
   r.observations.push_back(std::move(entry));
 }
 
+uint8_t seen_of(Obs::Observation kind) {
+  switch (kind) {
+    case Obs::NODE:
+      return kSeenNode;
+    case Obs::PERMS:
+      return kSeenPerms;
+    case Obs::CHILDREN:
+      return kSeenChildren;
+    default:
+      return 0;
+  }
+}
+
+std::vector<Observed> observations_of(const std::vector<Obs>& log) {
+  std::vector<Observed> out;
+  for (const Obs& e : log) {
+    if (const uint8_t seen = seen_of(e.observed()); seen != 0) out.push_back({e.path(), seen});
+  }
+  return out;
+}
+
 Status check_txn_access(StoreState& s, Request& r, std::string_view path) {
   if (r.txn == nullptr || r.txn->accessed.count(std::string(path)) != 0) return Status::ok();
   return s.quotas.admit(

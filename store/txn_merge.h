@@ -15,9 +15,11 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/result.h"
 #include "proto/records.pb.h"
+#include "store/conflict_guard.h"
 #include "store/node.h"
 #include "store/request.h"
 #include "store/state.h"
@@ -29,6 +31,11 @@ namespace dxs::store {
 // are logged when the request is over, whether it succeeded or not.
 void observe(Request& r, pb::TxnLogEntry::Observation kind, std::string_view path,
              const std::optional<Node>& seen);
+
+// An observation's kind, as the conflict guard holds it (conflict_guard.h).
+uint8_t seen_of(pb::TxnLogEntry::Observation kind);
+// What a transaction's log says it observed.
+std::vector<Observed> observations_of(const std::vector<pb::TxnLogEntry>& log);
 
 // The transaction-nodes quota: whether r's transaction may touch one more node, path.
 Status check_txn_access(StoreState& s, Request& r, std::string_view path);

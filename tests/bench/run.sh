@@ -82,17 +82,17 @@ case "$mode" in
   smoke)
     SERIAL_OPS=200; PAR_OPS=320; DIR_CHILDREN=500; DIR_OPS=100; TREE_NODES=2000
     TXN_CLIENTS=4; TXN_COUNT=20; TXN_KEYS=5; WATCHERS=10; WATCH_WRITES=20
-    RING_ARGS="--smoke"; HOSTILE_SECONDS=1
+    RING_ARGS="--smoke"; HOSTILE_SECONDS=1; STARVE_TXNS=5
     default_repeat=1; limit=120 ;;
   quick)
     SERIAL_OPS=5000; PAR_OPS=10000; DIR_CHILDREN=500; DIR_OPS=2000; TREE_NODES=20000
     TXN_CLIENTS=4; TXN_COUNT=500; TXN_KEYS=5; WATCHERS=100; WATCH_WRITES=200
-    RING_ARGS="--guests 50 --ops 200"; HOSTILE_SECONDS=3
+    RING_ARGS="--guests 50 --ops 200"; HOSTILE_SECONDS=3; STARVE_TXNS=50
     default_repeat=1; limit=900 ;;
   full)
     SERIAL_OPS=20000; PAR_OPS=40000; DIR_CHILDREN=500; DIR_OPS=10000; TREE_NODES=100000
     TXN_CLIENTS=4; TXN_COUNT=500; TXN_KEYS=5; WATCHERS=100; WATCH_WRITES=1000
-    RING_ARGS="--guests 50 --ops 1000"; HOSTILE_SECONDS=5
+    RING_ARGS="--guests 50 --ops 1000"; HOSTILE_SECONDS=5; STARVE_TXNS=100
     default_repeat=3; limit=1800 ;;
 esac
 repeat=${repeat:-$default_repeat}
@@ -351,6 +351,7 @@ bench_daemon() {
     workload "$daemon" dir directory --children "$DIR_CHILDREN" --ops "$DIR_OPS"
     workload "$daemon" txn txn --clients "$TXN_CLIENTS" --txns "$TXN_COUNT" --keys "$TXN_KEYS"
     workload "$daemon" watch watch --watchers "$WATCHERS" --writes "$WATCH_WRITES"
+    workload "$daemon" starve starve --txns "$STARVE_TXNS" --rivals 2
   done
   stop_daemon
 
@@ -482,6 +483,11 @@ add_row txn.commits_per_s "$TXN_CLIENTS clients x $TXN_COUNT transactions, $TXN_
 add_row txn.eagain "  the same: EAGAIN (each retried)" count lower
 add_row watch.events_per_s "watch fan-out: $WATCHERS watchers, 1 writer ($WATCH_WRITES writes)" events/s higher
 add_row watch.lost "  the same: events lost" count lower
+add_row starve.max_attempts "a transaction 2 writers keep overtaking ($STARVE_TXNS of them): most attempts one needed (at most 100)" count lower
+add_row starve.mean_attempts "  the same: attempts per transaction" count lower
+add_row starve.gave_up "  the same: transactions still losing after 100 attempts" count lower
+add_row starve.txns_per_s "  the same: its transactions committed" txns/s higher
+add_row starve.rival_writes_per_s "  the same: the 2 writers' writes meanwhile" writes/s info
 add_row hostile.ratio "hostile mix: a victim's serial reads, under attack / alone" x higher
 add_row hostile.alone_per_s "  the victim alone" ops/s higher
 add_row hostile.attacked_per_s "  the victim beside 2 never-reading flooders, a transaction hoarder, an unread watch" ops/s higher

@@ -9,6 +9,7 @@
 //   xsbench populate  --socket S --nodes N [--connections 4]   a tree under /bench/tree
 //   xsbench ls        --socket S --nodes N                     xenstore-ls of that tree
 //   xsbench txn       --socket S --clients C --txns T --keys K
+//   xsbench starve    --socket S --txns N --rivals R   transactions others keep overtaking
 //   xsbench watch     --socket S --watchers W --writes N [--ahead 32]
 //   xsbench hostile   --socket S --seconds T [--pid P]...   a victim's serial reads, alone
 //                     and beside hostile clients (see run_hostile)
@@ -509,6 +510,80 @@ int run_txn(const Options& o) {
   return 0;
 }
 
+// --- a transaction that others keep overtaking ---------------------------------------------
+
+// No transaction is tried more often than this; one that still loses gives up.
+constexpr uint64_t kMaxAttempts = 100;
+
+// ARCHITECTURE.md section 5: a client that keeps losing must win within a bounded number
+// of retries. One client runs N transactions, each reading /.../state and writing a key
+// of its own (the toolstack reading a guest's state before it acts), while R rivals
+// write that state back to back, each as soon as its last write is answered. Each
+// transaction is retried until it commits, at most kMaxAttempts times. Reports the most
+// attempts one transaction needed, the mean, how many gave up, and the rivals' writes/s.
+int run_starve(const Options& o) {
+  const std::string sock = o.str("socket");
+  const size_t txns = o.num("txns");
+  const size_t rivals = o.num("rivals", 1);
+  const std::string dir = run_dir("starve");
+  const std::string state = dir + "/state";
+  {
+    Connection c(sock);
+    c.call_ok(kWrite, write_payload(state, kValue));
+  }
+  std::atomic<bool> stop{false};
+  std::atomic<uint64_t> rival_writes{0};
+  std::latch rivals_ready(static_cast<std::ptrdiff_t>(rivals));
+  std::vector<std::thread> threads;
+  for (size_t j = 0; j < rivals; ++j) {
+    threads.emplace_back([&, j] {
+      Connection c(sock);
+      const std::string payload = write_payload(state, "rival " + std::to_string(j));
+      c.call_ok(kWrite, payload);
+      rivals_ready.count_down();
+      while (!stop.load(std::memory_order_relaxed)) {
+        c.call_ok(kWrite, payload);
+        ++rival_writes;
+      }
+    });
+  }
+  rivals_ready.wait();
+  Connection c(sock);
+  uint64_t most = 0, attempts_total = 0, gave_up = 0;
+  const auto t0 = Clock::now();
+  const uint64_t rival_writes0 = rival_writes.load();
+  for (size_t t = 0; t < txns; ++t) {
+    const std::string mine = write_payload(dir + "/mine" + std::to_string(t % 16), kValue);
+    uint64_t attempts = 0;
+    for (;;) {
+      ++attempts;
+      const Message start = c.call_ok(kTransactionStart, std::string_view("\0", 1));
+      const uint32_t tx = static_cast<uint32_t>(std::strtoul(start.payload.c_str(), nullptr, 10));
+      c.call_ok(kRead, path_payload(state), tx);
+      c.call_ok(kWrite, mine, tx);
+      const Message end = c.call(kTransactionEnd, std::string_view("T\0", 2), tx);
+      if (!end.is_error()) break;
+      if (end.error() != "EAGAIN") die("TRANSACTION_END: " + end.error());
+      if (attempts == kMaxAttempts) {
+        ++gave_up;
+        break;
+      }
+    }
+    most = std::max(most, attempts);
+    attempts_total += attempts;
+  }
+  const double secs = seconds_since(t0);
+  const uint64_t overtaking = rival_writes.load() - rival_writes0;
+  stop = true;
+  for (auto& th : threads) th.join();
+  report("max_attempts", most);
+  report("mean_attempts", static_cast<double>(attempts_total) / static_cast<double>(txns));
+  report("gave_up", gave_up);
+  report("txns_per_s", static_cast<double>(txns) / secs);
+  report("rival_writes_per_s", static_cast<double>(overtaking) / secs);
+  return 0;
+}
+
 // --- watch fan-out --------------------------------------------------------------------------
 
 // How long the watch fan-out waits for an event before it counts the rest as lost.
@@ -810,6 +885,8 @@ int main(int argc, char** argv) {
     status = run_ls(o);
   } else if (workload == "txn") {
     status = run_txn(o);
+  } else if (workload == "starve") {
+    status = run_starve(o);
   } else if (workload == "watch") {
     status = run_watch(o);
   } else if (workload == "hostile") {

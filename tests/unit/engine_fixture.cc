@@ -196,6 +196,17 @@ Answer EngineFixture::call(uint64_t conn, wire::MsgType type, std::string_view p
   return *answer;
 }
 
+std::optional<Answer> EngineFixture::submit(uint64_t conn, wire::MsgType type,
+                                            std::string_view payload, uint32_t tx_id) {
+  return send(conn, ++next_seq_[conn], type, payload, tx_id);
+}
+
+void EngineFixture::lift_guards(int64_t now) {
+  std::vector<pb::Outbound> out;
+  engine_->lift_expired_guards(now, out);
+  route(out, 0, nullptr);
+}
+
 std::optional<Answer> EngineFixture::resend(uint64_t conn, uint64_t seq, wire::MsgType type,
                                             std::string_view payload, uint32_t tx_id) {
   return send(conn, seq, type, payload, tx_id);

@@ -67,6 +67,13 @@ class EngineFixture {
   // it holds unanswered when it attaches to a restarted store. nullopt: no reply.
   std::optional<Answer> resend(uint64_t conn, uint64_t seq, wire::MsgType type,
                                std::string_view payload, uint32_t tx_id = 0);
+  // A request that may not be answered at once (the store holds it back): its answer,
+  // or nullopt; a later answer is among take_sent(conn).
+  std::optional<Answer> submit(uint64_t conn, wire::MsgType type, std::string_view payload,
+                               uint32_t tx_id = 0);
+  // The engine lifts the guards held up to `now` (store::steady_ns()); what it then
+  // sends is routed as call()'s output.
+  void lift_guards(int64_t now);
   // The payload of a successful request; fails the test otherwise.
   std::string ok(uint64_t conn, wire::MsgType type, std::string_view payload, uint32_t tx_id = 0);
   // The error name of a failing request; fails the test if it succeeds.

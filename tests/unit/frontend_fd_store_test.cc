@@ -87,8 +87,8 @@ bool same_file(int a, int b) {
 }  // namespace
 
 TEST_CASE("stored and removed descriptors reach the notification socket, even a new one") {
-  for (const std::string path : {std::string("/tmp/dxs-fdstore-test-") + std::to_string(getpid()),
-                                 std::string("@dxs-fdstore-test-") + std::to_string(getpid())}) {
+  for (const std::string& path : {std::string("/tmp/dxs-fdstore-test-") + std::to_string(getpid()),
+                                  std::string("@dxs-fdstore-test-") + std::to_string(getpid())}) {
     CAPTURE(path);
     if (path[0] == '/') unlink(path.c_str());
     int sock = bind_notify_socket(path);

@@ -397,7 +397,14 @@ class Run {
     head_ = head;
   }
 
-  EngineFixture f_;
+  // One thread drives every connection and waits for each answer, so nothing may be
+  // held back: no conflict guard (engine_conflict_guard_test.cc has it).
+  static dxs::store::EngineOptions unguarded() {
+    dxs::store::EngineOptions o;
+    o.guard.losses = 0;
+    return o;
+  }
+  EngineFixture f_{unguarded()};
   std::mt19937 rng_;
   std::vector<uint64_t> conns_;
   std::optional<OpenTxn> txns_[2];
