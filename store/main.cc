@@ -73,9 +73,9 @@ store::EngineOptions engine_options_from(const Cli& cli, const Settings& setting
       static_cast<uint64_t>(cli.must(settings.get_int(config, "history.max-commits"), "config"));
   options.retention.max_age_s = cli.must(settings.get_int(config, "history.max-age-s"), "config");
   options.guard.losses =
-      static_cast<uint32_t>(cli.must(settings.get_int(config, "txn.guard-after"), "config"));
+      static_cast<uint32_t>(cli.must(settings.get_int(config, "store.txn-guard-after"), "config"));
   options.guard.hold_ns =
-      cli.must(settings.get_int(config, "txn.guard-ms"), "config") * int64_t{1'000'000};
+      cli.must(settings.get_int(config, "store.txn-guard-ms"), "config") * int64_t{1'000'000};
   options.private_paths = cli.must(
       store::PrivatePaths::parse(settings.get_string(config, "history.private-paths")), "config");
   return options;

@@ -35,11 +35,11 @@ std::vector<Setting> declare() {
        "a domain with dom0's rights besides dom0 (xenstored -p)"},
       {"store.keep-orphans", Type::kBool, boolean(engine.keep_orphans), 0, 0,
        "hand a released domain's nodes to dom0 instead of removing them (xenstored -K)"},
-      {"txn.guard-after", Type::kInt, std::to_string(engine.guard.losses), 0, 1000,
+      {"store.txn-guard-after", Type::kInt, std::to_string(engine.guard.losses), 0, 1000,
        "after this many commits of one connection in a row answered EAGAIN, its next\n"
        "transaction is guarded: others' changes to what it reads wait until it ends\n"
        "(0: never; docs/design.md, \"A connection that keeps losing\")"},
-      {"txn.guard-ms", Type::kInt, std::to_string(engine.guard.hold_ns / 1'000'000), 1, 60000,
+      {"store.txn-guard-ms", Type::kInt, std::to_string(engine.guard.hold_ns / 1'000'000), 1, 60000,
        "the longest a guarded transaction holds others' changes back, in milliseconds\n"
        "(a guest's guard holds up other guests only, never dom0)"},
       {"ops.group", Type::kString, "", 0, 0,

@@ -538,11 +538,14 @@ int run_starve(const Options& o) {
   for (size_t j = 0; j < rivals; ++j) {
     threads.emplace_back([&, j] {
       Connection c(sock);
-      const std::string payload = write_payload(state, "rival " + std::to_string(j));
-      c.call_ok(kWrite, payload);
+      const std::string name = "rival " + std::to_string(j) + " write ";
+      c.call_ok(kWrite, write_payload(state, name + "0"));
       rivals_ready.count_down();
-      while (!stop.load(std::memory_order_relaxed)) {
-        c.call_ok(kWrite, payload);
+      // A new value each time, as a guest's state changes: a daemon that compares values
+      // (oxenstored replays a transaction and compares its replies) would not see a
+      // rewrite of the same one as a change.
+      for (uint64_t n = 1; !stop.load(std::memory_order_relaxed); ++n) {
+        c.call_ok(kWrite, write_payload(state, name + std::to_string(n)));
         ++rival_writes;
       }
     });
