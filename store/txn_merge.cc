@@ -36,6 +36,33 @@ bool owned_by_txn(const Transaction& t, std::string_view path, Obs::Observation 
   }
 }
 
+// Whether what e observed at the base, which changed since, is back as it was: a node
+// written again with the value it had, permissions set to the same, a child added and
+// removed. The transaction's reads then hold on the live tree as they are, and it can
+// commit as if it had run just now (oxenstored commits such a transaction too: it
+// replays it and compares the replies). A value history keeps only as a digest (a
+// private path) is taken as changed.
+bool as_seen(StoreState& s, uint64_t base, const Obs& e, const Node& now) {
+  SnapshotNodes then_view(s.ws, base);
+  std::optional<Node> then = then_view.get(e.path());
+  if (!then || then->redacted) return false;
+  switch (e.observed()) {
+    case Obs::NODE:
+      return then->value == now.value && then->perms == now.perms;
+    case Obs::PERMS:
+      return then->perms == now.perms;
+    case Obs::CHILDREN: {
+      std::vector<std::string> before = then_view.children(e.path());
+      std::vector<std::string> after = CurrentNodes(s.ws).children(e.path());
+      std::sort(before.begin(), before.end());
+      std::sort(after.begin(), after.end());
+      return before == after;
+    }
+    default:
+      return false;
+  }
+}
+
 // The first observation of t that no longer holds on the live tree, if any.
 const Obs* broken_observation(StoreState& s, const Transaction& t, const std::vector<Obs>& log) {
   const uint64_t base = t.record.base();
@@ -58,6 +85,7 @@ const Obs* broken_observation(StoreState& s, const Transaction& t, const std::ve
         default:
           break;
       }
+      if (changed) changed = !as_seen(s, base, e, *now);
     }
     if (changed) return &e;
   }
