@@ -78,7 +78,9 @@ bool ConflictGuard::began(uint64_t conn, uint32_t tx, int64_t now_ns) {
   if (!e.armed || e.tx != 0) return false;
   e.armed = false;
   e.tx = tx;
-  e.order = next_order_++;
+  // Seniority is kept from the first guard until a win: a guarded attempt that loses to
+  // an older guard's commit is not sent to the back of the line.
+  if (e.order == 0) e.order = next_order_++;
   e.until_ns = now_ns + options_.hold_ns;
   ++guarded_;
   return true;

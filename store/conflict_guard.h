@@ -15,9 +15,10 @@
 // transaction, and commits (TRANSACTION_END T); inside a transaction they change only
 // its view. A guard costs its connection a lost commit, which a guest can provoke at
 // will, so the guard of an unprivileged connection holds up unprivileged connections
-// only: no guest holds up the toolstack. Guards are ordered by when they began, and a
-// guarded connection waits for older guards only, so none waits for another in a cycle
-// and every wait ends within `hold_ns` of the guard's start.
+// only: no guest holds up the toolstack. Guards are ordered by when a connection was
+// first guarded since its last win, and a guarded connection waits for older guards
+// only, so none waits for another in a cycle, every wait ends within `hold_ns` of the
+// guard's start, and the connection that has been losing longest goes first.
 //
 // Not durable: a restarted store counts losses afresh, and the requests it held are
 // re-sent by the frontend, which holds them unanswered.

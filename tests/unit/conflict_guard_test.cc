@@ -148,3 +148,20 @@ TEST_CASE("a guard remembers a bounded number of paths") {
   for (const Observed& o : many) held += waits(g, kB, o.path, Reach::kValue) ? 1 : 0;
   CHECK(held == ConflictGuard::kMaxPaths);
 }
+
+TEST_CASE("a guarded connection that loses again keeps its place before younger guards") {
+  ConflictGuard g;
+  guard(g, kA, 1, nodes({"/shared"}));
+  guard(g, kB, 1, nodes({"/shared"}));
+  // A loses anyway (it read something new) and tries again: still older than B.
+  g.lost(kA, true, nodes({"/shared"}));
+  g.ended(kA, 1);
+  REQUIRE(g.began(kA, 2, 0));
+  CHECK(waits(g, kB, "/shared", Reach::kValue));
+  CHECK_FALSE(waits(g, kA, "/shared", Reach::kValue));
+  // Once it wins it starts afresh, behind B.
+  g.won(kA);
+  guard(g, kA, 3, nodes({"/shared"}));
+  CHECK(waits(g, kA, "/shared", Reach::kValue));
+  CHECK_FALSE(waits(g, kB, "/shared", Reach::kValue));
+}
