@@ -22,7 +22,8 @@
 namespace dxs::store {
 
 // Where one unacknowledged watch event of a connection is kept (event_log.h): in the
-// EventLogRecord of batch `batch`, or, batch 0, in an EventRecord of its own.
+// EventLogRecord of batch `batch`; with EventLog::kInChunk set, in the connection's
+// EventChunk that starts at event `batch & ~kInChunk`; batch 0, in an EventRecord of its own.
 struct EventRef {
   uint64_t id = 0;
   uint64_t batch = 0;

@@ -9,8 +9,10 @@
 //   connections: conn(BE64)                           -> ConnectionRecord (with the
 //                                                         replies not yet delivered)
 //   watches:     conn(BE64) path 0x00 token           -> WatchRecord
-//   events:      conn(BE64) event_id(BE64)            -> EventRecord (an event moved
-//                                                         out of the event log)
+//   events:      conn(BE64) event_id(BE64)            -> EventChunk (the events from
+//                                                         this one on, moved out of the
+//                                                         event log), or EventRecord (one
+//                                                         event, as stores before wrote)
 //                0(BE64) batch(BE64)                  -> EventLogRecord (event_log.h)
 //   domains:     domid(BE32)                          -> DomainRecord
 //   txns:        conn(BE64) tx_id(BE32)               -> TxnRecord, with its log
