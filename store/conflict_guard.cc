@@ -107,10 +107,13 @@ void ConflictGuard::forget(uint64_t conn) {
 }
 
 void ConflictGuard::lift(Entry& e) {
-  if (e.tx == 0) return;
-  e.tx = 0;
-  --guarded_;
-  ++lifted_;
+  if (e.tx != 0) {
+    e.tx = 0;
+    --guarded_;
+    ++lifted_;
+  }
+  // The paths are kept only for a guard still to come (a loss armed it again).
+  if (!e.armed) Paths().swap(e.paths);
 }
 
 bool ConflictGuard::is_guarded(uint64_t conn, uint32_t tx) const {

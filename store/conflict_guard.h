@@ -23,6 +23,9 @@
 // Not durable: a restarted store counts losses afresh, and the requests it held are
 // re-sent by the frontend, which holds them unanswered.
 //
+// Memory: a count per connection that lost and has not won since, and, while a guard is
+// up or due (armed), at most kMaxPaths paths of what it observed.
+//
 // Thread-safety: none (the engine's thread).
 #pragma once
 

@@ -165,3 +165,23 @@ TEST_CASE("a guarded connection that loses again keeps its place before younger 
   CHECK(waits(g, kA, "/shared", Reach::kValue));
   CHECK_FALSE(waits(g, kB, "/shared", Reach::kValue));
 }
+
+TEST_CASE("a guard that lifts without a new loss forgets its paths; one re-armed keeps them") {
+  ConflictGuard g(ConflictGuardOptions{1, 1000});
+  g.lost(kA, true, nodes({"/first"}));
+  REQUIRE(g.began(kA, 1, 0));
+  g.observed(kA, 1, "/seen-while-guarded", kSeenNode);
+  // It loses again: the next guard holds both what it had and what it saw since.
+  g.lost(kA, true, nodes({"/second"}));
+  g.ended(kA, 1);
+  REQUIRE(g.began(kA, 2, 0));
+  CHECK(waits(g, kB, "/first", Reach::kValue));
+  CHECK(waits(g, kB, "/seen-while-guarded", Reach::kValue));
+  CHECK(waits(g, kB, "/second", Reach::kValue));
+  // Abandoned: nothing is armed, and a guard given later holds only the new loss's paths.
+  g.ended(kA, 2);
+  g.lost(kA, true, nodes({"/third"}));
+  REQUIRE(g.began(kA, 3, 0));
+  CHECK_FALSE(waits(g, kB, "/first", Reach::kValue));
+  CHECK(waits(g, kB, "/third", Reach::kValue));
+}
