@@ -486,7 +486,7 @@ add_row watch.lost "  the same: events lost" count lower
 add_row starve.max_attempts "a transaction 2 writers keep overtaking ($STARVE_TXNS of them): most attempts one needed (at most 100)" count lower
 add_row starve.mean_attempts "  the same: attempts per transaction" count lower
 add_row starve.gave_up "  the same: transactions still losing after 100 attempts" count lower
-add_row starve.txns_per_s "  the same: its transactions committed" txns/s higher
+add_row starve.commits_per_s "  the same: its transactions committed" commits/s higher
 add_row starve.rival_writes_per_s "  the same: the 2 writers' writes meanwhile" writes/s info
 add_row hostile.ratio "hostile mix: a victim's serial reads, under attack / alone" x higher
 add_row hostile.alone_per_s "  the victim alone" ops/s higher
