@@ -344,11 +344,7 @@ void Engine::release_held() {
         continue;
       }
       while (held_.holds(conn)) {
-        const pb::Request& next = held_.front(conn);
-        if (state_.guard.must_wait(conn, state_.caller_of(*c).privileged,
-                                   planned_changes(state_, *c, next))) {
-          break;
-        }
+        if (waits_for_guard(*c, held_.front(conn))) break;
         serve_request(held_.pop(conn), true);
         // Serving it may have closed its connection (a privileged domain released
         // itself).
@@ -545,9 +541,7 @@ void Engine::handle_request(const pb::Request& req, bool record) {
   if (record && (!held_.empty() || state_.guard.any_guarded()) && req.conn() != kOpsConnection) {
     if (Connection* c = state_.connections.find(req.conn())) {
       const bool waits = held_.holds(req.conn()) ||
-                         (state_.guard.any_guarded() && req.seq() > c->record.applied_seq() &&
-                          state_.guard.must_wait(req.conn(), state_.caller_of(*c).privileged,
-                                                 planned_changes(state_, *c, req)));
+                         (req.seq() > c->record.applied_seq() && waits_for_guard(*c, req));
       if (waits) {
         held_.hold(req);
         ++state_.stats.held;
@@ -556,6 +550,12 @@ void Engine::handle_request(const pb::Request& req, bool record) {
     }
   }
   serve_request(req, record);
+}
+
+bool Engine::waits_for_guard(const Connection& c, const pb::Request& req) {
+  return state_.guard.any_guarded() &&
+         state_.guard.must_wait(c.record.id(), state_.caller_of(c).privileged,
+                                planned_changes(state_, c, req));
 }
 
 void Engine::serve_request(const pb::Request& req, bool record) {

@@ -108,6 +108,8 @@ class Engine {
   void serve_request(const pb::Request& req, bool record);
   // Serves the held requests that need wait no more, once a guard has lifted.
   void release_held();
+  // Whether req, of c, would change what a guarded transaction observes (and must wait).
+  bool waits_for_guard(const Connection& c, const pb::Request& req);
   // A request the store makes itself (a domain found dead), through the same path as
   // a client's, with the rights of dom0 and `handler` for a command of no message type;
   // its history names the store as author.

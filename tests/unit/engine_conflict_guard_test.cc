@@ -37,6 +37,19 @@ void lose_once(EngineFixture& f, uint64_t loser, uint64_t rival, int round) {
   REQUIRE(f.commit(loser, t) == "EAGAIN");
 }
 
+// Two dom0 connections; `loser` has lost two commits in a row to `rival`'s writes of
+// /vm/state, so its next transaction is guarded.
+struct Losing {
+  Losing() {
+    f.write(rival, "/vm/state", "initial");
+    lose_once(f, loser, rival, 1);
+    lose_once(f, loser, rival, 2);
+  }
+  EngineFixture f;
+  const uint64_t loser = f.open_socket();
+  const uint64_t rival = f.open_socket();
+};
+
 std::string memreport_line(EngineFixture& f, std::string_view name) {
   const std::string report = f.ok(f.admin(), MsgType::kControl, args({"memreport"}));
   const size_t at = report.find(std::string(name) + ": ");
@@ -48,12 +61,9 @@ std::string memreport_line(EngineFixture& f, std::string_view name) {
 }  // namespace
 
 TEST_CASE("after two lost commits, a transaction commits though others keep writing") {
-  EngineFixture f;
-  const uint64_t loser = f.open_socket();
-  const uint64_t rival = f.open_socket();
-  f.write(rival, "/vm/state", "initial");
-  lose_once(f, loser, rival, 1);
-  lose_once(f, loser, rival, 2);
+  Losing losing;
+  EngineFixture& f = losing.f;
+  const uint64_t loser = losing.loser, rival = losing.rival;
 
   // The third attempt is guarded: the rival's write of what it read waits.
   uint32_t t = f.start(loser);
@@ -84,12 +94,9 @@ TEST_CASE("after two lost commits, a transaction commits though others keep writ
 }
 
 TEST_CASE("a connection's requests behind a held one wait too, and are answered in order") {
-  EngineFixture f;
-  const uint64_t loser = f.open_socket();
-  const uint64_t rival = f.open_socket();
-  f.write(rival, "/vm/state", "initial");
-  lose_once(f, loser, rival, 1);
-  lose_once(f, loser, rival, 2);
+  Losing losing;
+  EngineFixture& f = losing.f;
+  const uint64_t loser = losing.loser, rival = losing.rival;
   uint32_t t = f.start(loser);
   f.read(loser, "/vm/state", t);
   f.set_report_delivered(false);  // the rival's replies are not delivered meanwhile
@@ -109,12 +116,9 @@ TEST_CASE("a connection's requests behind a held one wait too, and are answered 
 }
 
 TEST_CASE("a guard's hold ends by itself, and a guard is paid for by a lost commit") {
-  EngineFixture f;
-  const uint64_t loser = f.open_socket();
-  const uint64_t rival = f.open_socket();
-  f.write(rival, "/vm/state", "initial");
-  lose_once(f, loser, rival, 1);
-  lose_once(f, loser, rival, 2);
+  Losing losing;
+  EngineFixture& f = losing.f;
+  const uint64_t loser = losing.loser, rival = losing.rival;
   uint32_t t = f.start(loser);
   f.read(loser, "/vm/state", t);
   replies(f, rival);
@@ -170,12 +174,9 @@ TEST_CASE("a guest's guard holds up other guests, never dom0") {
 }
 
 TEST_CASE("a connection that goes away takes what it had held with it") {
-  EngineFixture f;
-  const uint64_t loser = f.open_socket();
-  const uint64_t rival = f.open_socket();
-  f.write(rival, "/vm/state", "initial");
-  lose_once(f, loser, rival, 1);
-  lose_once(f, loser, rival, 2);
+  Losing losing;
+  EngineFixture& f = losing.f;
+  const uint64_t loser = losing.loser, rival = losing.rival;
   uint32_t t = f.start(loser);
   f.read(loser, "/vm/state", t);
   CHECK_FALSE(f.submit(rival, MsgType::kWrite, write_payload("/vm/state", "dropped")));
@@ -188,12 +189,9 @@ TEST_CASE("a connection that goes away takes what it had held with it") {
 }
 
 TEST_CASE("a store restarted with requests held applies them when the frontend sends them again") {
-  EngineFixture f;
-  const uint64_t loser = f.open_socket();
-  const uint64_t rival = f.open_socket();
-  f.write(rival, "/vm/state", "initial");
-  lose_once(f, loser, rival, 1);
-  lose_once(f, loser, rival, 2);
+  Losing losing;
+  EngineFixture& f = losing.f;
+  const uint64_t loser = losing.loser, rival = losing.rival;
   uint32_t t = f.start(loser);
   f.read(loser, "/vm/state", t);
   CHECK_FALSE(f.submit(rival, MsgType::kWrite, write_payload("/vm/state", "re-sent")));
