@@ -41,7 +41,7 @@ void EventLoop::run() {
   bool asleep_logged = false;
   while (!stopping_ && !session_.superseded()) {
     watchdog.ping_if_due();
-    int handled = session_.poll(microseconds(0));
+    int handled = session_.poll_if_ready();
     // What the store answered goes out before any client is read again: a socket's
     // requests are consumed as their replies are written, and only then may a request
     // read later report those replies delivered (socket_transport.h).
@@ -52,6 +52,8 @@ void EventLoop::run() {
         notify_systemd("READY=1");
         announced = true;
       }
+      // The Poller also says when the store's socket is readable (the session's handler
+      // notes it for the next round's poll_if_ready()).
       handled += serve_clients(0);
     }
     flush_clients();
@@ -63,9 +65,18 @@ void EventLoop::run() {
     }
     if (now - last_work < spin) {
       sched_yield();  // polling: any other runnable thread (a client, the store) goes first
-    } else if (!session_.attached() || session_.awaiting()) {
+    } else if (session_.needs_grpc_wait()) {
       if (session_.poll(await_slice) > 0) last_event = Clock::now();
       flush_clients();
+    } else if (session_.awaiting()) {
+      // The store's answer or a client's request ends the wait. The slice bounds what a
+      // completion gRPC queues from a thread of its own (never seen by the Poller) waits.
+      if (serve_clients(static_cast<int>(await_slice.count() / 1000)) > 0) {
+        last_event = Clock::now();
+      } else if (session_.poll(microseconds(0)) > 0) {
+        last_event = Clock::now();
+        flush_clients();
+      }
     } else if (may_sleep && now - last_event >= sleep_after) {
       if (!asleep_logged) {
         log_.debug("idle for {} ms: sleeping until a client, a guest or the store has something",
@@ -80,6 +91,9 @@ void EventLoop::run() {
       }
     } else if (serve_clients(idle_ms) > 0) {
       last_event = Clock::now();
+    } else if (session_.poll(microseconds(0)) > 0) {
+      last_event = Clock::now();
+      flush_clients();
     }
   }
   flush_clients();

@@ -3,13 +3,16 @@
 // itself, so a request and its reply are never handed between threads: on a small VM a
 // thread wake-up costs more than the request.
 //
-// The loop blocks where the next event is expected: in gRPC while a batch is at the
-// store (client requests that arrive meanwhile are read with the reply, into the next
-// batch), in the Poller when nothing is. Before blocking it polls both for `spin_us`
-// after its last piece of work, which spares the wake-up when the next event is a few
-// microseconds away: the store's answer to a small batch usually is. An idle loop waits
-// in the Poller, looking at the session every `idle_ms` for messages no request is
-// waiting for (watch events caused through the Ops API, rings to open, ...).
+// The store's socket is in the Poller beside the clients' (session_client.h), so one
+// epoll_wait waits for a client and for the store, and the completion queue is asked only
+// when that socket was readable or an operation is under way. Before blocking the loop
+// polls for `spin_us` after its last piece of work, which spares the wake-up when the
+// next event is a few microseconds away: the store's answer to a small batch usually is.
+// While a batch is at the store it blocks in the Poller for at most a millisecond at a
+// time, then asks the session once (a completion gRPC queued from a thread of its own
+// is not seen by the Poller); while the stream is set up, wound down or has a write the
+// socket has not taken, it blocks in gRPC instead. An idle loop waits in the Poller,
+// looking at the session every `idle_ms`.
 //
 // After `sleep_after_ms` without work it sleeps instead: in gRPC, with no deadline but
 // the transports' timers (next_timer()) and the watchdog's, and with the IdleWaker

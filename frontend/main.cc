@@ -106,11 +106,11 @@ int main(int argc, char** argv) {
 #else
   if (serve_rings) cli.fail("built without Xen's libraries (libxen-dev): no rings");
 #endif
-  SessionClient session(session_options, log);
-  Dispatch dispatch(session, log, dispatch_options);
-  session.set_handler(&dispatch);
   Poller poller(log);
   if (Status s = poller.open(); !s) cli.fail(s.to_string());
+  SessionClient session(session_options, poller, log);
+  Dispatch dispatch(session, log, dispatch_options);
+  session.set_handler(&dispatch);
   FdStore fd_store(log);
   SocketTransport sockets(poller, dispatch, fd_store, log, socket_options);
   // What systemd passed: the listening socket, and the client sockets of the frontend

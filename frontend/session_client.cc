@@ -1,24 +1,31 @@
 #include "frontend/session_client.h"
 
+#include <fcntl.h>
+#include <grpcpp/create_channel_posix.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "common/unix_socket.h"
+
 namespace dxs::frontend {
 
-SessionClient::SessionClient(SessionClientOptions options, Logger& log)
-    : options_(std::move(options)), log_(log) {
-  grpc::ChannelArguments args;
-  args.SetMaxReceiveMessageSize(256 << 20);
-  args.SetMaxSendMessageSize(256 << 20);
-  // A connection attempt on a Unix socket costs microseconds, and every client waits
-  // while the store is away: try often (a restarted store is answered within 50 ms of
-  // listening, not after a backoff grown to half a second; docs/performance.md).
-  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 10);
-  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 10);
-  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 50);
-  channel_ = grpc::CreateCustomChannel("unix:" + options_.store_path,
-                                       grpc::InsecureChannelCredentials(), args);
-  stub_ = pb::Session::NewStub(channel_);
+namespace {
+// A connection attempt on a Unix socket costs microseconds, and every client waits while
+// the store is away: try often (a restarted store is answered within about 10 ms of
+// listening; docs/performance.md, "Restart time").
+constexpr std::chrono::milliseconds kReconnect(10);
+}  // namespace
+
+SessionClient::SessionClient(SessionClientOptions options, Poller& poller, Logger& log)
+    : options_(std::move(options)), poller_(poller), log_(log) {
+  channel_args_.SetMaxReceiveMessageSize(256 << 20);
+  channel_args_.SetMaxSendMessageSize(256 << 20);
 }
 
 SessionClient::~SessionClient() {
+  unwatch_socket();
   retry_alarm_.Cancel();
   cq_.Shutdown();
   void* tag;
@@ -35,9 +42,36 @@ void SessionClient::start() {
 }
 
 void SessionClient::attach() {
+  unwatch_socket();
   stream_.reset();  // before the context that owns its arena
+  ctx_.reset();
+  // Blocking, which on a Unix socket waits only if the store's listen backlog is full
+  // (one frontend connects to it).
+  Result<int> fd = connect_unix(options_.store_path);
+  if (!fd) {
+    if (!unreachable_logged_) {
+      log_.info("store not reachable at {} ({}); trying again every {} ms", options_.store_path,
+                fd.status().to_string(), kReconnect.count());
+      unreachable_logged_ = true;
+    }
+    retry_in(kReconnect);
+    return;
+  }
+  unreachable_logged_ = false;
+  const int watch = fcntl(*fd, F_DUPFD_CLOEXEC, 0);
+  // gRPC owns the descriptor from here, and closes it with the channel.
+  channel_ = grpc::CreateCustomInsecureChannelFromFd(options_.store_path, *fd, channel_args_);
+  stub_ = pb::Session::NewStub(channel_);
+  if (watch >= 0) {
+    watch_socket(watch);
+  } else {
+    log_.warn("cannot duplicate the store's socket ({}): looking at it every round",
+              std::strerror(errno));
+  }
   ctx_ = std::make_unique<grpc::ClientContext>();
-  ctx_->set_wait_for_ready(true);
+  // The channel is this one connection: once it is gone, a call fails at once and the
+  // stream is attached again on a new one.
+  ctx_->set_wait_for_ready(false);
   stream_ = stub_->PrepareAsyncAttach(ctx_.get(), &cq_);
   stream_ok_ = true;
   attached_ = false;
@@ -147,11 +181,49 @@ void SessionClient::handle(Tag tag, bool ok) {
   }
   // Once the old stream is finished and drained, attach again after a pause.
   if (finished_ && outstanding_ == 0 && !stopping_ && !retry_scheduled_) {
-    retry_scheduled_ = true;
-    retry_alarm_.Set(&cq_, std::chrono::system_clock::now() + std::chrono::milliseconds(retry_ms_),
-                     &retry_op_);
+    unwatch_socket();
+    retry_in(std::chrono::milliseconds(retry_ms_));
     retry_ms_ = std::min(retry_ms_ * 2, 100);
   }
+}
+
+void SessionClient::retry_in(std::chrono::milliseconds delay) {
+  retry_scheduled_ = true;
+  retry_due_ = std::chrono::steady_clock::now() + delay;
+  retry_alarm_.Set(&cq_, std::chrono::system_clock::now() + delay, &retry_op_);
+}
+
+void SessionClient::watch_socket(int fd) {
+  if (Status s = poller_.add(fd, EPOLLIN, *this); !s) {
+    log_.warn("cannot watch the store's socket ({}): looking at it every round", s.to_string());
+    ::close(fd);
+    return;
+  }
+  watch_fd_ = fd;
+}
+
+void SessionClient::unwatch_socket() {
+  if (watch_fd_ < 0) return;
+  poller_.remove(watch_fd_, *this);
+  ::close(watch_fd_);
+  watch_fd_ = -1;
+  readable_ = false;
+}
+
+bool SessionClient::needs_grpc_wait() const {
+  if (retry_scheduled_ || writing_ || watch_fd_ < 0) return true;
+  // Set up (no Welcome yet) or wound down (cancelled, operations to collect).
+  return stream_ != nullptr && (!attached_ || !stream_ok_);
+}
+
+int SessionClient::poll_if_ready() {
+  if (!readable_ && !needs_grpc_wait()) return 0;
+  if (retry_scheduled_ && !readable_ && !writing_ &&
+      std::chrono::steady_clock::now() < retry_due_) {
+    return 0;  // nothing but the retry, and it is not due
+  }
+  readable_ = false;
+  return poll(std::chrono::microseconds(0));
 }
 
 int SessionClient::poll(std::chrono::microseconds timeout) {

@@ -4,13 +4,18 @@
 // queue. Items submitted while a batch is being written are collected into the next
 // batch, so load turns into larger batches rather than more messages. Batches are
 // numbered and the store answers each one, so the loop knows when it is waiting for the
-// store and can wait in gRPC rather than in epoll.
+// store.
 //
-// If the store goes away the client attaches again (gRPC waits for the socket with
-// wait-for-ready, so a restarting store costs clients a delay, never an error); the
-// handler then says what must be sent again before anything new. It attaches with the
-// generation the store gave it first: should the store have taken a newer frontend
-// since, it refuses this one, which is then superseded() and attaches no more.
+// It connects to the store's socket itself and gives gRPC the connected descriptor,
+// keeping a duplicate in the Poller: the loop then waits for a client and for the store
+// in one epoll_wait, and asks gRPC's completion queue (a poll(2) each time) only when
+// the store's socket was readable, an operation is under way, or a wait timed out
+// (poll_if_ready()). If the store goes away the client connects and attaches again,
+// every 10 ms until the store listens (a restarting store costs clients a delay, never
+// an error); the handler then says what must be sent again before anything new. It
+// attaches with the generation the store gave it first: should the store have taken a
+// newer frontend since, it refuses this one, which is then superseded() and attaches no
+// more.
 #pragma once
 
 #include <grpcpp/alarm.h>
@@ -24,6 +29,7 @@
 #include <vector>
 
 #include "common/log.h"
+#include "frontend/poller.h"
 #include "frontend/session_link.h"
 #include "proto/session.grpc.pb.h"
 
@@ -40,9 +46,10 @@ struct SessionClientOptions {
   int batches_in_flight = 2;
 };
 
-class SessionClient final : public SessionLink {
+class SessionClient final : public SessionLink, private FdHandler {
  public:
-  SessionClient(SessionClientOptions options, Logger& log);
+  // REQUIRES: the Poller outlives the client.
+  SessionClient(SessionClientOptions options, Poller& poller, Logger& log);
   ~SessionClient() override;
 
   void set_handler(SessionHandler* handler) { handler_ = handler; }
@@ -57,6 +64,13 @@ class SessionClient final : public SessionLink {
   // wake() counting none.
   static constexpr std::chrono::microseconds kForever = std::chrono::microseconds::max();
   int poll(std::chrono::microseconds timeout);
+  // poll(0) if the session may have something: its socket was readable at the Poller's
+  // last look, or needs_grpc_wait(). Otherwise 0, without a system call.
+  int poll_if_ready();
+  // Progress may need gRPC's own wait rather than the Poller's: a write the socket has
+  // not taken whole yet, a stream being set up or wound down, a retry due. The loop then
+  // blocks in poll().
+  bool needs_grpc_wait() const;
 
   // Thread-safe: makes a blocked (or the next) poll() return. Wakes that come before
   // the last one has reached poll() are one wake.
@@ -78,13 +92,20 @@ class SessionClient final : public SessionLink {
     Tag tag;
   };
   void attach();
+  void retry_in(std::chrono::milliseconds delay);
+  // The duplicate of the store's socket the Poller watches (gRPC owns the original).
+  void watch_socket(int fd);
+  void unwatch_socket();
+  void on_fd_ready(uint32_t) override { readable_ = true; }
   void handle(Tag tag, bool ok);
   void write_pending();
   void start_read();
   void broken(const char* what);
 
   SessionClientOptions options_;
+  Poller& poller_;
   Logger& log_;
+  grpc::ChannelArguments channel_args_;
   SessionHandler* handler_ = nullptr;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<pb::Session::Stub> stub_;
@@ -116,6 +137,10 @@ class SessionClient final : public SessionLink {
   uint64_t generation_ = 0;  // from the first Welcome; 0 until then
   int outstanding_ = 0;      // operations on the current stream not yet completed
   int retry_ms_ = 50;
+  std::chrono::steady_clock::time_point retry_due_;
+  bool unreachable_logged_ = false;  // since the last attach
+  int watch_fd_ = -1;
+  bool readable_ = false;  // the Poller saw the store's socket readable since the last poll
 };
 
 }  // namespace dxs::frontend

@@ -3,6 +3,7 @@ was acknowledged."""
 
 import collections
 import json
+import os
 import threading
 
 import dxstest
@@ -101,6 +102,43 @@ class CrashStore(dxstest.PairTestCase):
                     self.pair.start_store()
             self.assertEqual(firsts(reader, b"r", writes, seen), expected)
             self.assertEqual(firsts(idle, b"i", writes, []), expected)
+
+    def test_a_frontend_started_before_its_store_serves_once_the_store_listens(self):
+        """The frontend connects to the store itself: with no store yet it keeps trying
+        (saying so once), and a client's write sent meanwhile is answered once the store
+        listens."""
+        self.c.close()
+        self.pair.kill_frontend()
+        self.pair.kill_store()
+        self.pair.start_frontend(wait=False)
+
+        def said_unreachable():
+            with open(self.pair.frontend_log) as f:
+                return f.read().count("store not reachable")
+
+        dxstest.wait_until(lambda: said_unreachable() >= 1, what="the frontend to find no store")
+        dxstest.wait_until(lambda: os.path.exists(self.pair.socket), what="the frontend to listen")
+        answered = []
+        errors = []
+
+        def writer():
+            try:
+                with self.pair.client() as c:
+                    c.write("/early/k", "v")
+                    answered.append(True)
+            except Exception as e:  # noqa: BLE001 - reported below
+                errors.append(e)
+
+        t = threading.Thread(target=writer)
+        t.start()
+        self.pair.start_store()
+        t.join(timeout=dxstest.DEFAULT_TIMEOUT)
+        self.assertFalse(t.is_alive(), "the write hung after the store started")
+        self.assertEqual(errors, [])
+        self.assertEqual(answered, [True])
+        self.c = self.pair.client()
+        self.assertEqual(self.c.read("/early/k"), b"v")
+        self.assertEqual(said_unreachable(), 1, "the retries are not logged one by one")
 
     def test_an_open_transaction_survives_sigkill_and_commits_as_it_would_have(self):
         """A transaction's private view lives in the store's memory and its log in one

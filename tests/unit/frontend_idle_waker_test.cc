@@ -128,7 +128,7 @@ TEST_CASE("through SessionClient::wake(), a Poller fd ends a session poll withou
   REQUIRE(poller.add(p.fd[0], EPOLLIN, handler));
   SessionClientOptions options;
   options.store_path = "/nonexistent/store.sock";  // never started: only its queue is used
-  SessionClient session(options, log);
+  SessionClient session(options, poller, log);
   IdleWaker waker(
       poller.fd(), [&] { session.wake(); }, log);
   REQUIRE(waker.start());
