@@ -45,6 +45,8 @@ void SessionClient::attach() {
   unwatch_socket();
   stream_.reset();  // before the context that owns its arena
   ctx_.reset();
+  stream_ok_ = attached_ = finished_ = writing_ = false;
+  sent_batch_ = acked_batch_ = 0;
   // Blocking, which on a Unix socket waits only if the store's listen backlog is full
   // (one frontend connects to it).
   Result<int> fd = connect_unix(options_.store_path);
@@ -74,10 +76,6 @@ void SessionClient::attach() {
   ctx_->set_wait_for_ready(false);
   stream_ = stub_->PrepareAsyncAttach(ctx_.get(), &cq_);
   stream_ok_ = true;
-  attached_ = false;
-  finished_ = false;
-  writing_ = false;
-  sent_batch_ = acked_batch_ = 0;
   outstanding_ = 1;
   stream_->StartCall(&started_op_);
 }
