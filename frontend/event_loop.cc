@@ -16,6 +16,7 @@ void EventLoop::run() {
   // wait far sooner; the slice only bounds how long new client requests may sit unread
   // if the store is slow.
   const microseconds await_slice(1000);
+  const auto await_slice_ms = std::chrono::duration_cast<std::chrono::milliseconds>(await_slice);
   const microseconds spin(options_.spin_us);
   const std::chrono::milliseconds sleep_after(options_.sleep_after_ms);
 
@@ -68,16 +69,7 @@ void EventLoop::run() {
     } else if (session_.needs_grpc_wait()) {
       if (session_.poll(await_slice) > 0) last_event = Clock::now();
       flush_clients();
-    } else if (session_.awaiting()) {
-      // The store's answer or a client's request ends the wait. The slice bounds what a
-      // completion gRPC queues from a thread of its own (never seen by the Poller) waits.
-      if (serve_clients(static_cast<int>(await_slice.count() / 1000)) > 0) {
-        last_event = Clock::now();
-      } else if (session_.poll(microseconds(0)) > 0) {
-        last_event = Clock::now();
-        flush_clients();
-      }
-    } else if (may_sleep && now - last_event >= sleep_after) {
+    } else if (may_sleep && !session_.awaiting() && now - last_event >= sleep_after) {
       if (!asleep_logged) {
         log_.debug("idle for {} ms: sleeping until a client, a guest or the store has something",
                    options_.sleep_after_ms);
@@ -89,11 +81,18 @@ void EventLoop::run() {
         last_event = Clock::now();
         asleep_logged = false;
       }
-    } else if (serve_clients(idle_ms) > 0) {
-      last_event = Clock::now();
-    } else if (session_.poll(microseconds(0)) > 0) {
-      last_event = Clock::now();
-      flush_clients();
+    } else {
+      // The store's answer (its socket is in the Poller) or a client's request ends the
+      // wait; then the session is asked once, for what gRPC completed from a thread of its
+      // own, which the Poller never sees. A batch at the store bounds the wait to a slice.
+      const int timeout_ms =
+          session_.awaiting() ? static_cast<int>(await_slice_ms.count()) : idle_ms;
+      if (serve_clients(timeout_ms) > 0) {
+        last_event = Clock::now();
+      } else if (session_.poll(microseconds(0)) > 0) {
+        last_event = Clock::now();
+        flush_clients();
+      }
     }
   }
   flush_clients();

@@ -216,10 +216,8 @@ bool SessionClient::needs_grpc_wait() const {
 
 int SessionClient::poll_if_ready() {
   if (!readable_ && !needs_grpc_wait()) return 0;
-  if (retry_scheduled_ && !readable_ && !writing_ &&
-      std::chrono::steady_clock::now() < retry_due_) {
-    return 0;  // nothing but the retry, and it is not due
-  }
+  // A retry is scheduled only once there is no stream left to collect operations of.
+  if (retry_scheduled_ && std::chrono::steady_clock::now() < retry_due_) return 0;
   readable_ = false;
   return poll(std::chrono::microseconds(0));
 }

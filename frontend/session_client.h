@@ -11,8 +11,9 @@
 // in one epoll_wait, and asks gRPC's completion queue (a poll(2) each time) only when
 // the store's socket was readable, an operation is under way, or a wait timed out
 // (poll_if_ready()). If the store goes away the client connects and attaches again,
-// every 10 ms until the store listens (a restarting store costs clients a delay, never
-// an error); the handler then says what must be sent again before anything new. It
+// 50 ms after the stream ended (100 ms if the last attach did not last to a Welcome),
+// then every 10 ms until the store listens (a restarting store costs clients a delay,
+// never an error); the handler then says what must be sent again before anything new. It
 // attaches with the generation the store gave it first: should the store have taken a
 // newer frontend since, it refuses this one, which is then superseded() and attaches no
 // more.
