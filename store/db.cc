@@ -78,8 +78,12 @@ Result<std::unique_ptr<Db>> Db::open(const DbOptions& options, Logger& log) {
 
   // One memory budget for the whole store: the memtables of every column family are
   // charged to the block cache, so memory stays near block_cache_bytes however many
-  // nodes there are (the data itself is on disk).
-  std::shared_ptr<rocksdb::Cache> cache = rocksdb::NewLRUCache(options.block_cache_bytes);
+  // nodes there are (the data itself is on disk). One shard, not RocksDB's default of a
+  // shard per 512 KiB: the memtables are charged as pinned 256 KiB entries, which fill
+  // any small shard they hash to, and every data block that shard is given afterwards is
+  // evicted as soon as it is read, to be read from the file again by the next lookup.
+  std::shared_ptr<rocksdb::Cache> cache =
+      rocksdb::NewLRUCache(options.block_cache_bytes, /*num_shard_bits=*/0);
   auto table_options = rocksdb::BlockBasedTableOptions();
   table_options.block_cache = cache;
   table_options.cache_index_and_filter_blocks = true;

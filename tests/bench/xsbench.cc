@@ -13,6 +13,8 @@
 //   xsbench watch     --socket S --watchers W --writes N [--ahead 32]
 //   xsbench hostile   --socket S --seconds T [--pid P]...   a victim's serial reads, alone
 //                     and beside hostile clients (see run_hostile)
+//                     [--attackers flood,hoard,watch]   which of them (default: all; "writer"
+//                     is the watch attacker's writer alone, with no watch)
 //
 // Every workload but ping, populate and ls also takes --pid P (repeatable): the daemon's
 // processes, whose CPU time over the measured phase it reports per request
@@ -115,6 +117,10 @@ class Options {
     auto it = values_.find(name);
     if (it == values_.end()) die(std::string("missing --") + name);
     return it->second;
+  }
+  std::string str(const char* name, const char* fallback) const {
+    auto it = values_.find(name);
+    return it == values_.end() ? fallback : it->second;
   }
   size_t num(const char* name) const { return parse(name, str(name)); }
   size_t num(const char* name, size_t fallback) const {
@@ -776,18 +782,22 @@ void hoard_transactions(const std::string& sock, const std::atomic<bool>& stop,
 }
 
 // A watcher of a subtree that never reads its events, while `writer` writes into that
-// subtree as fast as its replies come back.
+// subtree as fast as its replies come back. Without `watched`, only the writer: what a
+// second busy client costs the victim, told apart from what the unread events cost.
 void unread_watch(const std::string& sock, const std::string& root, const std::atomic<bool>& stop,
-                  std::atomic<uint64_t>& writes) {
-  const int watcher = Connection::try_connect(sock);
-  if (watcher < 0) die("hostile: connect: " + std::string(std::strerror(errno)));
-  std::string watch = root;
-  watch.push_back('\0');
-  watch += "hostile";
-  watch.push_back('\0');
-  const std::string req = raw_request(kWatch, watch, 1);
-  if (::send(watcher, req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size()))
-    die("hostile: WATCH not sent");
+                  std::atomic<uint64_t>& writes, bool watched = true) {
+  int watcher = -1;
+  if (watched) {
+    watcher = Connection::try_connect(sock);
+    if (watcher < 0) die("hostile: connect: " + std::string(std::strerror(errno)));
+    std::string watch = root;
+    watch.push_back('\0');
+    watch += "hostile";
+    watch.push_back('\0');
+    const std::string req = raw_request(kWatch, watch, 1);
+    if (::send(watcher, req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size()))
+      die("hostile: WATCH not sent");
+  }
   Connection writer(sock);
   for (uint64_t i = 0; !stop.load(std::memory_order_relaxed); ++i) {
     const std::optional<Message> m = call_until(
@@ -796,7 +806,7 @@ void unread_watch(const std::string& sock, const std::string& root, const std::a
     if (m->is_error()) die("hostile: WRITE under the watch: " + m->error());
     ++writes;
   }
-  ::close(watcher);
+  if (watcher >= 0) ::close(watcher);
 }
 
 // The victim: serial READs for `seconds`, each answered before the next; requests per second.
@@ -822,6 +832,12 @@ int run_hostile(const Options& o) {
   const std::string sock = o.str("socket");
   const double seconds = static_cast<double>(o.num("seconds", 5));
   const std::vector<std::string> pids = o.all("pid");
+  // --attackers flood,hoard,watch (the default: all of them) picks which ones run, to see
+  // what each costs the victim; "writer" is the watch attacker's writer without its watch.
+  const std::string chosen = o.str("attackers", "flood,hoard,watch");
+  auto wanted = [&](std::string_view name) {
+    return ("," + chosen + ",").find("," + std::string(name) + ",") != std::string::npos;
+  };
   const std::string dir = run_dir("hostile");
   const std::string victim_key = dir + "/victim";
   {
@@ -836,10 +852,18 @@ int run_hostile(const Options& o) {
   std::atomic<uint64_t> held{0};
   std::atomic<uint64_t> watched_writes{0};
   std::vector<std::thread> attackers;
-  attackers.emplace_back([&] { flood_without_reading(sock, dir + "/flood0", stop); });
-  attackers.emplace_back([&] { flood_without_reading(sock, dir + "/flood1", stop); });
-  attackers.emplace_back([&] { hoard_transactions(sock, stop, held); });
-  attackers.emplace_back([&] { unread_watch(sock, dir + "/watched", stop, watched_writes); });
+  if (wanted("flood")) {
+    attackers.emplace_back([&] { flood_without_reading(sock, dir + "/flood0", stop); });
+    attackers.emplace_back([&] { flood_without_reading(sock, dir + "/flood1", stop); });
+  }
+  if (wanted("hoard")) attackers.emplace_back([&] { hoard_transactions(sock, stop, held); });
+  if (wanted("watch")) {
+    attackers.emplace_back([&] { unread_watch(sock, dir + "/watched", stop, watched_writes); });
+  }
+  if (wanted("writer")) {
+    attackers.emplace_back(
+        [&] { unread_watch(sock, dir + "/watched", stop, watched_writes, /*watched=*/false); });
+  }
   uint64_t rss_peak = rss_before;
   std::thread sampler([&] {
     while (!stop.load()) {
