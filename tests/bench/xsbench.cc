@@ -13,8 +13,8 @@
 //   xsbench watch     --socket S --watchers W --writes N [--ahead 32]
 //   xsbench hostile   --socket S --seconds T [--pid P]...   a victim's serial reads, alone
 //                     and beside hostile clients (see run_hostile)
-//                     [--attackers flood,hoard,watch]   which of them (default: all; "writer"
-//                     is the watch attacker's writer alone, with no watch)
+//                     [--attackers flood,hoard,watch,writer]   which of them (default: the
+//                     first three; "writer" is the watch attacker's writer with no watch)
 //
 // Every workload but ping, populate and ls also takes --pid P (repeatable): the daemon's
 // processes, whose CPU time over the measured phase it reports per request
@@ -46,6 +46,8 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -781,23 +783,9 @@ void hoard_transactions(const std::string& sock, const std::atomic<bool>& stop,
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
 }
 
-// A watcher of a subtree that never reads its events, while `writer` writes into that
-// subtree as fast as its replies come back. Without `watched`, only the writer: what a
-// second busy client costs the victim, told apart from what the unread events cost.
-void unread_watch(const std::string& sock, const std::string& root, const std::atomic<bool>& stop,
-                  std::atomic<uint64_t>& writes, bool watched = true) {
-  int watcher = -1;
-  if (watched) {
-    watcher = Connection::try_connect(sock);
-    if (watcher < 0) die("hostile: connect: " + std::string(std::strerror(errno)));
-    std::string watch = root;
-    watch.push_back('\0');
-    watch += "hostile";
-    watch.push_back('\0');
-    const std::string req = raw_request(kWatch, watch, 1);
-    if (::send(watcher, req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size()))
-      die("hostile: WATCH not sent");
-  }
+// A client that writes into `root` as fast as its replies come back.
+void write_as_answered(const std::string& sock, const std::string& root,
+                       const std::atomic<bool>& stop, std::atomic<uint64_t>& writes) {
   Connection writer(sock);
   for (uint64_t i = 0; !stop.load(std::memory_order_relaxed); ++i) {
     const std::optional<Message> m = call_until(
@@ -806,7 +794,23 @@ void unread_watch(const std::string& sock, const std::string& root, const std::a
     if (m->is_error()) die("hostile: WRITE under the watch: " + m->error());
     ++writes;
   }
-  if (watcher >= 0) ::close(watcher);
+}
+
+// A watcher of a subtree that never reads its events, while a writer writes into that
+// subtree as fast as its replies come back.
+void unread_watch(const std::string& sock, const std::string& root, const std::atomic<bool>& stop,
+                  std::atomic<uint64_t>& writes) {
+  const int watcher = Connection::try_connect(sock);
+  if (watcher < 0) die("hostile: connect: " + std::string(std::strerror(errno)));
+  std::string watch = root;
+  watch.push_back('\0');
+  watch += "hostile";
+  watch.push_back('\0');
+  const std::string req = raw_request(kWatch, watch, 1);
+  if (::send(watcher, req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size()))
+    die("hostile: WATCH not sent");
+  write_as_answered(sock, root, stop, writes);
+  ::close(watcher);
 }
 
 // The victim: serial READs for `seconds`, each answered before the next; requests per second.
@@ -834,10 +838,16 @@ int run_hostile(const Options& o) {
   const std::vector<std::string> pids = o.all("pid");
   // --attackers flood,hoard,watch (the default: all of them) picks which ones run, to see
   // what each costs the victim; "writer" is the watch attacker's writer without its watch.
-  const std::string chosen = o.str("attackers", "flood,hoard,watch");
-  auto wanted = [&](std::string_view name) {
-    return ("," + chosen + ",").find("," + std::string(name) + ",") != std::string::npos;
-  };
+  std::set<std::string> chosen;
+  {
+    std::stringstream list(o.str("attackers", "flood,hoard,watch"));
+    for (std::string name; std::getline(list, name, ',');) {
+      if (name != "flood" && name != "hoard" && name != "watch" && name != "writer")
+        die("hostile: unknown attacker " + name + " (flood, hoard, watch, writer)");
+      chosen.insert(name);
+    }
+  }
+  auto wanted = [&](const char* name) { return chosen.count(name) != 0; };
   const std::string dir = run_dir("hostile");
   const std::string victim_key = dir + "/victim";
   {
@@ -862,7 +872,7 @@ int run_hostile(const Options& o) {
   }
   if (wanted("writer")) {
     attackers.emplace_back(
-        [&] { unread_watch(sock, dir + "/watched", stop, watched_writes, /*watched=*/false); });
+        [&] { write_as_answered(sock, dir + "/watched", stop, watched_writes); });
   }
   uint64_t rss_peak = rss_before;
   std::thread sampler([&] {
