@@ -3,6 +3,8 @@
 #include "store/db.h"
 
 #include <doctest/doctest.h>
+#include <rocksdb/perf_context.h>
+#include <rocksdb/perf_level.h>
 
 #include <algorithm>
 #include <set>
@@ -345,4 +347,43 @@ TEST_CASE("WriteSet::commit of an empty set writes nothing; a commit writes each
   ws.del(Cf::kMeta, "c");
   ws.commit();
   CHECK(t.last_sequence() == before + 3);
+}
+
+TEST_CASE("Db: data blocks read once stay cached beside full memtables") {
+  // The memtables are charged to the block cache as pinned entries (db.cc). Split into
+  // RocksDB's default shards of 512 KiB, the shards they land in hold nothing else, and
+  // every block read through such a shard is read from the file again on the next
+  // lookup. Here the memtables hold about 6 MiB of the 16 MiB cache, the flushed nodes
+  // about 2 MiB: each of their blocks must come from the file once, and never again.
+  TempDb t;
+  const std::string value(1024, 'v');
+  constexpr int kNodes = 2000;
+  {
+    WriteSet ws(t.db());
+    for (int i = 0; i < kNodes; ++i)
+      ws.put(Cf::kNodes, keys::node("/n/" + std::to_string(i)), value);
+    ws.commit();
+  }
+  REQUIRE(t.db().raw()->Flush(rocksdb::FlushOptions(), t.db().cf(Cf::kNodes)).ok());
+  // Unflushed, below each column family's 4 MiB write buffer.
+  for (Cf c : {Cf::kVersions, Cf::kCommits}) {
+    WriteSet ws(t.db());
+    for (int i = 0; i < 3000; ++i) ws.put(c, be64(static_cast<uint64_t>(i)), value);
+    ws.commit();
+  }
+
+  rocksdb::SetPerfLevel(rocksdb::PerfLevel::kEnableCount);
+  auto blocks_read_by_reading_all = [&] {
+    rocksdb::get_perf_context()->Reset();
+    std::string v;
+    for (int i = 0; i < kNodes; ++i) {
+      REQUIRE(t.db().get(Cf::kNodes, keys::node("/n/" + std::to_string(i)), &v));
+    }
+    return rocksdb::get_perf_context()->block_read_count;
+  };
+  const uint64_t first = blocks_read_by_reading_all();
+  const uint64_t again = blocks_read_by_reading_all();
+  rocksdb::SetPerfLevel(rocksdb::PerfLevel::kDisable);
+  CHECK(first >= kNodes / 4);  // the nodes were read from the file: ~4 per 4 KiB block
+  CHECK(again == 0);
 }
