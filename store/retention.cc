@@ -158,13 +158,13 @@ void redact_commit(Db& db, WriteSet& ws, const Privacy& privacy, uint64_t seq, p
   }
 }
 
-// Whether a limit lets commit seq (record c) go, the newest commit being `last`.
-bool prunable(const RetentionLimits& limits, uint64_t last, uint64_t seq, const pb::CommitRecord& c,
+// Whether a limit lets commit seq (made at time_ns) go, the newest commit being `last`.
+bool prunable(const RetentionLimits& limits, uint64_t last, uint64_t seq, int64_t time_ns,
               int64_t now_ns) {
   if (limits.max_commits != 0 && last >= limits.max_commits && seq <= last - limits.max_commits) {
     return true;
   }
-  return limits.max_age_s != 0 && c.time_ns() < now_ns - limits.max_age_s * 1'000'000'000;
+  return limits.max_age_s != 0 && time_ns < now_ns - limits.max_age_s * 1'000'000'000;
 }
 
 std::string redacted_marker(uint64_t upto, const Privacy& privacy) {
@@ -208,8 +208,13 @@ bool HistoryKeeper::run(StoreState& s, const RetentionLimits& limits, int64_t no
   const bool redaction_due = s.privacy.enabled() && std::max(redacted_ + 1, horizon_) <= head;
   bool pruning_due = false;
   if (horizon_ < head) {
-    std::optional<pb::CommitRecord> oldest = read_commit(s.db, horizon_);
-    pruning_due = !oldest || prunable(limits, s.history.next() - 1, horizon_, *oldest, now_ns);
+    if (oldest_seq_ != horizon_) {
+      std::optional<pb::CommitRecord> oldest = read_commit(s.db, horizon_);
+      oldest_seq_ = oldest ? horizon_ : 0;
+      oldest_time_ns_ = oldest ? oldest->time_ns() : 0;
+    }
+    pruning_due = oldest_seq_ != horizon_ ||
+                  prunable(limits, s.history.next() - 1, horizon_, oldest_time_ns_, now_ns);
   }
   if (!redaction_due && !pruning_due) return false;
   // Redacted first: in one batch, a version pruned after it was redacted stays deleted.
@@ -243,7 +248,7 @@ bool HistoryKeeper::prune(StoreState& s, const RetentionLimits& limits, uint64_t
   for (; seq < upto && n < budget; ++seq, ++n) {
     std::optional<pb::CommitRecord> c = commits.at(seq);
     if (c) {
-      if (!prunable(limits, last, seq, *c, now_ns)) break;
+      if (!prunable(limits, last, seq, c->time_ns(), now_ns)) break;
       prune_commit(s.db, s.ws, seq, *c);
     }
   }

@@ -62,6 +62,11 @@ class HistoryKeeper {
   void outdate_readers(StoreState& s);
 
   uint64_t horizon_ = 1;
+  // The time of the commit at the horizon, read once per horizon: run() asks after every
+  // batch whether it is old enough to go, and a RocksDB read there costs as much as a
+  // READ request's own. A commit's time never changes (redaction rewrites values only).
+  uint64_t oldest_seq_ = 0;  // 0: not read yet
+  int64_t oldest_time_ns_ = 0;
   // Every private version superseded by a commit <= redacted_ is redacted (0: none yet).
   uint64_t redacted_ = 0;
 };
