@@ -13,9 +13,12 @@
 #   SIMXEN_DIR   the simulated machine (required)
 #   SIMXEN_LIB   libsimxen.so to preload (default: the build tree's, build/tests/simxen/)
 #   XENSTORE_PEER_BIN  where the daemons are (default /usr/lib/xen-4.17/bin)
+#   XENSTORE_PEER_WRAPPER  a command the daemon runs under, such as valgrind and its
+#                options (tests/bench/instructions.sh); split on spaces; the pid is still
+#                the script's
 set -euo pipefail
 
-usage() { sed -n '2,17p' "$0" >&2; exit 2; }
+usage() { sed -n '2,20p' "$0" >&2; exit 2; }
 [ $# -ge 3 ] || usage
 KIND=$1 SOCK=$2 STATE=$3
 shift 3
@@ -24,6 +27,7 @@ shift 3
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 LIB=${SIMXEN_LIB:-$HERE/../../build/tests/simxen/libsimxen.so}
 BIN=${XENSTORE_PEER_BIN:-/usr/lib/xen-4.17/bin}
+read -r -a WRAP <<<"${XENSTORE_PEER_WRAPPER:-}"
 [ -r "$LIB" ] || { echo "start-peer.sh: $LIB not found (build it, or set SIMXEN_LIB)" >&2; exit 1; }
 LIB=$(cd "$(dirname "$LIB")" && pwd)/$(basename "$LIB")
 
@@ -41,7 +45,7 @@ c)
   [ -x "$DAEMON" ] || { echo "start-peer.sh: $DAEMON missing (deploy/install-deps.sh --tests installs xen-utils-4.17)" >&2; exit 1; }
   # -N: stay in the foreground. Its run directory (tdb) and socket follow the environment.
   export XENSTORED_RUNDIR=$STATE XENSTORED_PATH=$SOCK
-  LD_PRELOAD=$LIB exec "$DAEMON" -N "$@"
+  LD_PRELOAD=$LIB exec "${WRAP[@]}" "$DAEMON" -N "$@"
   ;;
 ocaml)
   DAEMON=$BIN/oxenstored
@@ -60,7 +64,7 @@ ocaml)
     echo "xenstored-log-level = warn"
     echo "access-log-file = $STATE/access.log"
   } > "$CONF"
-  LD_PRELOAD=$LIB exec "$DAEMON" --no-fork --no-access-log --config-file "$CONF" "$@"
+  LD_PRELOAD=$LIB exec "${WRAP[@]}" "$DAEMON" --no-fork --no-access-log --config-file "$CONF" "$@"
   ;;
 *) usage ;;
 esac
