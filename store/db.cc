@@ -164,6 +164,7 @@ std::unique_ptr<rocksdb::Iterator> Db::iterate(Cf c, std::string_view prefix) {
 void Db::write(rocksdb::WriteBatch* batch) {
   rocksdb::Status s = db_->Write(write_options_, batch);
   if (!s.ok()) die("RocksDB write of a group commit failed", s.ToString());
+  writes_.fetch_add(1, std::memory_order_release);
 }
 
 DbSnapshot::DbSnapshot(Db& db) : db_(db), snapshot_(db.raw()->GetSnapshot()) {}
@@ -199,6 +200,7 @@ WriteSet::WriteSet(Db& db) : db_(db), batch_(rocksdb::BytewiseComparator(), 0, t
 
 bool WriteSet::get(Cf c, std::string_view key, std::string* value) {
   ++counts_.reads;
+  if (c == Cf::kNodes && !written_nodes_.contains(key)) return get_node(key, value);
   const rocksdb::Slice k(key.data(), key.size());
   rocksdb::Status s =
       dirty(c) ? batch_.GetFromBatchAndDB(db_.raw(), rocksdb::ReadOptions(), db_.cf(c), k, value)
@@ -208,9 +210,32 @@ bool WriteSet::get(Cf c, std::string_view key, std::string* value) {
   return true;
 }
 
+// A node the batch has not written: as committed, from the cache or the database.
+bool WriteSet::get_node(std::string_view key, std::string* value) {
+  if (nodes_as_of_ != db_.writes()) {
+    nodes_cache_.clear();
+    nodes_as_of_ = db_.writes();
+  }
+  if (const std::string* cached = nodes_cache_.find(key)) {
+    *value = *cached;
+    return true;
+  }
+  rocksdb::Status s = db_.raw()->Get(rocksdb::ReadOptions(), db_.cf(Cf::kNodes),
+                                     rocksdb::Slice(key.data(), key.size()), value);
+  if (s.IsNotFound()) return false;
+  if (!s.ok()) die("read", s.ToString());
+  nodes_cache_.insert(key, *value);
+  return true;
+}
+
+void WriteSet::note_written(Cf c, std::string_view key) {
+  mark_dirty(c);
+  if (c == Cf::kNodes && !written_nodes_.contains(key)) written_nodes_.emplace(key);
+}
+
 void WriteSet::put(Cf c, std::string_view key, std::string_view value) {
   ++counts_.writes;
-  mark_dirty(c);
+  note_written(c, key);
   rocksdb::Status s = batch_.Put(db_.cf(c), rocksdb::Slice(key.data(), key.size()),
                                  rocksdb::Slice(value.data(), value.size()));
   if (!s.ok()) die("batch put", s.ToString());
@@ -222,7 +247,7 @@ void WriteSet::put_record(Cf c, std::string_view key, const google::protobuf::Me
 
 void WriteSet::del(Cf c, std::string_view key) {
   ++counts_.writes;
-  mark_dirty(c);
+  note_written(c, key);
   rocksdb::Status s = batch_.Delete(db_.cf(c), rocksdb::Slice(key.data(), key.size()));
   if (!s.ok()) die("batch delete", s.ToString());
 }
@@ -255,9 +280,17 @@ void WriteSet::pop_savepoint() {
 }
 
 void WriteSet::commit() {
+  const bool cache_current = nodes_as_of_ == db_.writes();
   if (batch_.GetWriteBatch()->Count() > 0) db_.write(batch_.GetWriteBatch());
   batch_.Clear();
   dirty_ = 0;
+  if (cache_current) {
+    for (const std::string& key : written_nodes_) nodes_cache_.erase(key);
+  } else {
+    nodes_cache_.clear();
+  }
+  nodes_as_of_ = db_.writes();
+  written_nodes_.clear();
 }
 
 namespace keys {

@@ -33,9 +33,11 @@
 #include <rocksdb/utilities/write_batch_with_index.h>
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -43,6 +45,7 @@
 #include "common/log.h"
 #include "common/result.h"
 #include "store/fail_stop.h"
+#include "store/record_cache.h"
 
 namespace google::protobuf {
 class MessageLite;
@@ -120,8 +123,11 @@ class Db final : public StateReader {
   bool get(Cf c, std::string_view key, std::string* value) override;
   std::unique_ptr<rocksdb::Iterator> iterate(Cf c, std::string_view prefix = {}) override;
   // Writes one batch atomically. A write RocksDB refuses stops the store (fail_stop):
-  // what the engine holds in memory would no longer match the disk.
+  // what the engine holds in memory would no longer match the disk. Every write to the
+  // database goes through here.
   void write(rocksdb::WriteBatch* batch);
+  // How many batches write() has written: a WriteSet's node cache is as of one count.
+  uint64_t writes() const { return writes_.load(std::memory_order_acquire); }
 
   // Approximate on-disk bytes (SST + WAL) for benchmarks and `control memreport`.
   uint64_t disk_bytes();
@@ -132,6 +138,7 @@ class Db final : public StateReader {
   std::array<rocksdb::ColumnFamilyHandle*, static_cast<size_t>(Cf::kCount)> handles_{};
   rocksdb::WriteOptions write_options_;
   std::string dir_;
+  std::atomic<uint64_t> writes_{0};
 };
 
 // The database as it was when the snapshot was taken, whatever is committed after: for
@@ -164,7 +171,8 @@ struct DbOpCounts {
 
 // The writes of one group commit, readable before they are committed: every get and
 // iterator sees the database with this set's writes applied. Savepoints let one request
-// be undone without touching the others in the batch.
+// be undone without touching the others in the batch. Nodes read again are served from a
+// cache of committed values (record_cache.h) while the batch has not written them.
 class WriteSet final : public StateReader {
  public:
   explicit WriteSet(Db& db);
@@ -192,9 +200,19 @@ class WriteSet final : public StateReader {
  private:
   bool dirty(Cf c) const { return (dirty_ >> static_cast<unsigned>(c)) & 1u; }
   void mark_dirty(Cf c) { dirty_ |= 1u << static_cast<unsigned>(c); }
+  bool get_node(std::string_view key, std::string* value);
+  void note_written(Cf c, std::string_view key);
 
   Db& db_;
   rocksdb::WriteBatchWithIndex batch_;
+  // Committed nodes, as of Db::writes() == nodes_as_of_ (a write not made by commit(),
+  // as tests make, empties it), and the node keys this batch has written since its last
+  // commit, which are read from the batch instead (a savepoint rolled back leaves them
+  // in: harmless).
+  RecordCache nodes_cache_{kNodeCacheBytes};
+  uint64_t nodes_as_of_ = 0;
+  std::set<std::string, std::less<>> written_nodes_;
+  static constexpr size_t kNodeCacheBytes = 1 << 20;
   // Column families this set has written to since its last commit (a savepoint rolled
   // back leaves its bits set: harmless). Reads of the others skip the batch's index.
   uint32_t dirty_ = 0;

@@ -194,6 +194,78 @@ TEST_CASE("WriteSet: reads see the set's own writes before commit; Db::get sees 
   CHECK_FALSE(t.db().get(Cf::kMeta, "k", &v));
 }
 
+// The nodes column family's reads go through the WriteSet's cache of committed values:
+// whatever was read before, a read returns what the batch or the database holds now.
+TEST_CASE("WriteSet: a node read again is what was written since, committed or not") {
+  TempDb t;
+  WriteSet ws(t.db());
+  std::string v;
+  ws.put(Cf::kNodes, "/a", "one");
+  ws.put(Cf::kNodes, "/b", "bee");
+  ws.commit();
+  REQUIRE(ws.get(Cf::kNodes, "/a", &v));  // now cached
+  CHECK(v == "one");
+  REQUIRE(ws.get(Cf::kNodes, "/b", &v));
+  CHECK(v == "bee");
+
+  SUBCASE("written in the batch, then committed") {
+    ws.put(Cf::kNodes, "/a", "two");
+    REQUIRE(ws.get(Cf::kNodes, "/a", &v));
+    CHECK(v == "two");
+    ws.commit();
+    REQUIRE(ws.get(Cf::kNodes, "/a", &v));
+    CHECK(v == "two");
+    REQUIRE(ws.get(Cf::kNodes, "/b", &v));  // untouched: still served
+    CHECK(v == "bee");
+  }
+  SUBCASE("deleted in the batch, then committed") {
+    ws.del(Cf::kNodes, "/a");
+    CHECK_FALSE(ws.get(Cf::kNodes, "/a", &v));
+    ws.commit();
+    CHECK_FALSE(ws.get(Cf::kNodes, "/a", &v));
+  }
+  SUBCASE("written, then rolled back") {
+    ws.set_savepoint();
+    ws.put(Cf::kNodes, "/a", "rolled back");
+    ws.del(Cf::kNodes, "/b");
+    ws.rollback_to_savepoint();
+    REQUIRE(ws.get(Cf::kNodes, "/a", &v));
+    CHECK(v == "one");
+    REQUIRE(ws.get(Cf::kNodes, "/b", &v));
+    CHECK(v == "bee");
+    ws.commit();
+    REQUIRE(ws.get(Cf::kNodes, "/a", &v));
+    CHECK(v == "one");
+  }
+  SUBCASE("written to the database by another WriteSet") {
+    WriteSet other(t.db());
+    other.put(Cf::kNodes, "/a", "theirs");
+    other.del(Cf::kNodes, "/b");
+    other.commit();
+    REQUIRE(ws.get(Cf::kNodes, "/a", &v));
+    CHECK(v == "theirs");
+    CHECK_FALSE(ws.get(Cf::kNodes, "/b", &v));
+  }
+  SUBCASE("written by another WriteSet while this one has a batch") {
+    ws.put(Cf::kNodes, "/c", "mine");
+    WriteSet other(t.db());
+    other.put(Cf::kNodes, "/a", "theirs");
+    other.commit();
+    ws.commit();
+    REQUIRE(ws.get(Cf::kNodes, "/a", &v));
+    CHECK(v == "theirs");
+    REQUIRE(ws.get(Cf::kNodes, "/c", &v));
+    CHECK(v == "mine");
+  }
+  SUBCASE("written with Db::write directly") {
+    rocksdb::WriteBatch batch;
+    REQUIRE(batch.Put(t.db().cf(Cf::kNodes), "/a", "direct").ok());
+    t.db().write(&batch);
+    REQUIRE(ws.get(Cf::kNodes, "/a", &v));
+    CHECK(v == "direct");
+  }
+}
+
 TEST_CASE("WriteSet: records round-trip through put_record and get_record") {
   TempDb t;
   WriteSet ws(t.db());
