@@ -282,13 +282,24 @@ void WriteSet::pop_savepoint() {
 void WriteSet::commit() {
   const bool cache_current = nodes_as_of_ == db_.writes();
   if (batch_.GetWriteBatch()->Count() > 0) db_.write(batch_.GetWriteBatch());
-  batch_.Clear();
-  dirty_ = 0;
   if (cache_current) {
-    for (const std::string& key : written_nodes_) nodes_cache_.erase(key);
+    // What the batch wrote is committed now: a node written is cached as written (the
+    // next request on it usually reads it first), one deleted or rolled back is dropped.
+    static const rocksdb::DBOptions kNoMergeOperator;
+    std::string value;
+    for (const std::string& key : written_nodes_) {
+      rocksdb::Status s = batch_.GetFromBatch(db_.cf(Cf::kNodes), kNoMergeOperator, key, &value);
+      if (s.ok()) {
+        nodes_cache_.insert(key, value);
+      } else {
+        nodes_cache_.erase(key);
+      }
+    }
   } else {
     nodes_cache_.clear();
   }
+  batch_.Clear();
+  dirty_ = 0;
   nodes_as_of_ = db_.writes();
   written_nodes_.clear();
 }

@@ -5,7 +5,7 @@
 // backend's state, a driver re-reading its configuration.
 //
 // It holds no uncommitted value: WriteSet (db.h) consults it only for keys its batch has
-// not written, and forgets, when a batch commits, every key the batch wrote.
+// not written, and updates it with what a batch wrote once the batch is committed.
 // Thread-safety: none; one owner (the engine's WriteSet).
 #pragma once
 

@@ -266,6 +266,36 @@ TEST_CASE("WriteSet: a node read again is what was written since, committed or n
   }
 }
 
+TEST_CASE("WriteSet: a node committed or read before is read again without RocksDB") {
+  TempDb t;
+  WriteSet ws(t.db());
+  std::string v;
+  ws.put(Cf::kNodes, "/written", "w");
+  ws.commit();
+  {
+    WriteSet other(t.db());  // committed behind ws's back: ws's cache starts again
+    other.put(Cf::kNodes, "/other", "o");
+    other.commit();
+  }
+  // RocksDB's count of the point reads it served, over one read through ws.
+  auto rocksdb_gets = [&](std::string_view key) {
+    rocksdb::SetPerfLevel(rocksdb::PerfLevel::kEnableCount);
+    rocksdb::get_perf_context()->Reset();
+    REQUIRE(ws.get(Cf::kNodes, key, &v));
+    const uint64_t n = rocksdb::get_perf_context()->get_from_memtable_count;
+    rocksdb::SetPerfLevel(rocksdb::PerfLevel::kDisable);
+    return n;
+  };
+  CHECK(rocksdb_gets("/other") == 1);
+  CHECK(rocksdb_gets("/other") == 0);
+  CHECK(v == "o");
+  ws.put(Cf::kNodes, "/written", "again");
+  ws.commit();
+  CHECK(rocksdb_gets("/written") == 0);
+  CHECK(v == "again");
+  CHECK(rocksdb_gets("/other") == 0);
+}
+
 TEST_CASE("WriteSet: records round-trip through put_record and get_record") {
   TempDb t;
   WriteSet ws(t.db());
