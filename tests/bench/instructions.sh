@@ -15,17 +15,21 @@
 #                                    [--ops N1,N2] [--config FILE]
 #
 #   --daemons    which to count (default dxs, plus each peer its launcher can start)
-#   --workloads  serial-write, serial-read, par4-write, par4-read (default the four)
+#   --workloads  serial-write, serial-read, par4-write, par4-read (default the four), and
+#                vm: the VM-lifecycle replay (vm_lifecycle), N1/100 VMs then N2/100, its
+#                figure divided by the difference of the requests the replay counted
 #   --ops        the two runs' requests per client (default 1000,3000; N1 at least 1000:
 #                a run writes as many keys as it has requests, up to 1000 a client, then
 #                overwrites or reads them, so both runs create the same)
 #   --config     more dxs configuration lines (the spins stay 0)
 #
 # Environment: DXS_BUILD, DXS_STORE, DXS_FRONTEND, XSBENCH, SIMXEN_LIB, DXS_PEERS as for
-# run.sh; VALGRIND (default valgrind). Needs valgrind (apt-get install valgrind).
+# run.sh; VALGRIND (default valgrind); DXS_KEEP_TMP=1 keeps the callgrind dumps (one
+# after each run: callgrind_annotate, or cgdiff.py of two) and the daemons' logs. Needs
+# valgrind (apt-get install valgrind).
 set -eu
 
-usage() { sed -n '2,25p' "$0" >&2; exit 2; }
+usage() { sed -n '2,29p' "$0" >&2; exit 2; }
 
 daemons=""
 workloads="serial-write,serial-read,par4-write,par4-read"
@@ -51,6 +55,7 @@ build=${DXS_BUILD:-$top/build}
 store_bin=${DXS_STORE:-$build/store/dxs-store}
 frontend_bin=${DXS_FRONTEND:-$build/frontend/dxs-frontend}
 xsbench=${XSBENCH:-$build/tests/bench/xsbench}
+vm_lifecycle=${VM_LIFECYCLE:-$build/tests/bench/vm_lifecycle}
 simxen_lib=${SIMXEN_LIB:-$build/tests/simxen/libsimxen.so}
 valgrind=${VALGRIND:-valgrind}
 if [ -n "${DXS_PEERS:-}" ]; then start_peer=$DXS_PEERS/start-peer.sh; else start_peer=$top/tests/simxen/start-peer.sh; fi
@@ -84,7 +89,10 @@ stop_all() {
   done
   pids=""
 }
-trap 'stop_all; rm -rf "$tmp"' EXIT
+keep_or_remove() {
+  if [ "${DXS_KEEP_TMP:-0}" = 1 ]; then echo "instructions.sh: kept $tmp" >&2; else rm -rf "$tmp"; fi
+}
+trap 'stop_all; keep_or_remove' EXIT
 trap 'exit 130' INT TERM
 
 callgrind=("$valgrind" --tool=callgrind --instr-atstart=no --dump-instr=no)
@@ -100,6 +108,19 @@ xsbench_args() {
 }
 
 clients() { case "$1" in par4-*) echo 4 ;; *) echo 1 ;; esac; }
+
+# Runs workload $1 with $2 requests a client on socket $3; prints the requests it made.
+run_workload() {
+  if [ "$1" = vm ]; then
+    [ -x "$vm_lifecycle" ] || { echo "instructions.sh: $vm_lifecycle not found" >&2; return 1; }
+    "$vm_lifecycle" --socket "$3" --vms $(($2 / 100)) --json 2>/dev/null |
+      awk -F'"requests": ' 'NF > 1 { split($2, a, ","); n += a[1] } END { print n }'
+  else
+    # shellcheck disable=SC2046
+    "$xsbench" $(xsbench_args "$1" "$2") --socket "$3" >/dev/null
+    echo $(($(clients "$1") * $2))
+  fi
+}
 
 # The instruction total of a callgrind dump.
 total() { awk '/^(summary|totals):/ { print $2; exit }' "$1"; }
@@ -136,17 +157,16 @@ run_daemon() {
   for i in "${procs[@]}"; do callgrind_control -i on "$i" >/dev/null 2>&1; done
   IFS=, read -r -a ws <<<"$workloads"
   for w in "${ws[@]}"; do
-    local before=() after=()
-    # shellcheck disable=SC2046
-    "$xsbench" $(xsbench_args "$w" "$n1") --socket "$dir/xs.sock" >/dev/null
+    local before=() after=() r1 r2
+    r1=$(run_workload "$w" "$n1" "$dir/xs.sock")
     for i in "${procs[@]}"; do callgrind_control -d "$i" >/dev/null 2>&1; done
     for i in "${!procs[@]}"; do before+=("$(total "$(newest "$dir/${labels[$i]}")")"); done
-    # shellcheck disable=SC2046
-    "$xsbench" $(xsbench_args "$w" "$n2") --socket "$dir/xs.sock" >/dev/null
+    r2=$(run_workload "$w" "$n2" "$dir/xs.sock")
     for i in "${procs[@]}"; do callgrind_control -d "$i" >/dev/null 2>&1; done
     for i in "${!procs[@]}"; do after+=("$(total "$(newest "$dir/${labels[$i]}")")"); done
+    [ "${r2:-0}" -gt "${r1:-0}" ] || { echo "instructions.sh: $w: no requests counted" >&2; exit 1; }
     for i in "${!procs[@]}"; do
-      result[$daemon,$w,${labels[$i]}]=$(((after[i] - before[i]) / ($(clients "$w") * (n2 - n1))))
+      result[$daemon,$w,${labels[$i]}]=$(((after[i] - before[i]) / (r2 - r1)))
     done
   done
   stop_all
