@@ -147,8 +147,14 @@ Status Tree::remove(const std::string& p, const Caller& caller, ChangeList& chan
     std::vector<std::string> children;
     size_t next = 0;
   };
+  // A node's record counts its children: most nodes of a subtree are leaves, and listing
+  // one is a scan of the database.
+  auto children_of = [&](const std::string& path, const Node& n) {
+    return n.child_count == 0 ? std::vector<std::string>() : view_.children(path);
+  };
   std::vector<Frame> stack;
-  stack.push_back(Frame{p, std::move(found.value()), view_.children(p)});
+  std::vector<std::string> top_children = children_of(p, found.value());
+  stack.push_back(Frame{p, std::move(found.value()), std::move(top_children)});
   while (!stack.empty()) {
     Frame& top = stack.back();
     if (top.next < top.children.size()) {
@@ -157,7 +163,7 @@ Status Tree::remove(const std::string& p, const Caller& caller, ChangeList& chan
       ++top.next;
       std::optional<Node> n = view_.get(child);
       if (!n) continue;  // listed but gone: nothing to remove
-      std::vector<std::string> grandchildren = view_.children(child);
+      std::vector<std::string> grandchildren = children_of(child, *n);
       stack.push_back(Frame{std::move(child), std::move(*n), std::move(grandchildren)});
       continue;
     }

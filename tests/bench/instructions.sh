@@ -110,10 +110,14 @@ xsbench_args() {
 clients() { case "$1" in par4-*) echo 4 ;; *) echo 1 ;; esac; }
 
 # Runs workload $1 with $2 requests a client on socket $3; prints the requests it made.
+# $4: the simxen machine the daemon runs on, if any (the replay then creates the domains
+# there, as Xen would: the peers refuse permissions naming a domain that does not exist).
 run_workload() {
   if [ "$1" = vm ]; then
     [ -x "$vm_lifecycle" ] || { echo "instructions.sh: $vm_lifecycle not found" >&2; return 1; }
-    "$vm_lifecycle" --socket "$3" --vms $(($2 / 100)) --json 2>/dev/null |
+    local on_simxen=()
+    if [ -n "${4:-}" ]; then on_simxen=(--simxen "$4"); fi
+    "$vm_lifecycle" --socket "$3" --vms $(($2 / 100)) "${on_simxen[@]}" --json 2>/dev/null |
       awk -F'"requests": ' 'NF > 1 { split($2, a, ","); n += a[1] } END { print n }'
   else
     # shellcheck disable=SC2046
@@ -129,7 +133,7 @@ newest() { ls -v "$1".out.* 2>/dev/null | tail -n 1; }
 
 declare -A result  # result[daemon,workload,process] = instructions per request
 run_daemon() {
-  local daemon=$1 dir=$tmp/$1 procs=() labels=() i w
+  local daemon=$1 dir=$tmp/$1 procs=() labels=() i w simxen_dir=
   mkdir -p "$dir"
   case "$daemon" in
     dxs)
@@ -144,6 +148,7 @@ run_daemon() {
       procs+=($!); labels+=(frontend); pids+=" $!"
       ;;
     c|ocaml)
+      simxen_dir=$dir/simxen
       SIMXEN_DIR=$dir/simxen SIMXEN_LIB=$simxen_lib \
         XENSTORE_PEER_WRAPPER="${callgrind[*]} --callgrind-out-file=$dir/daemon.out" \
         "$start_peer" "$daemon" "$dir/xs.sock" "$dir/peer" >"$dir/peer.log" 2>&1 &
@@ -158,10 +163,10 @@ run_daemon() {
   IFS=, read -r -a ws <<<"$workloads"
   for w in "${ws[@]}"; do
     local before=() after=() r1 r2
-    r1=$(run_workload "$w" "$n1" "$dir/xs.sock")
+    r1=$(run_workload "$w" "$n1" "$dir/xs.sock" "$simxen_dir")
     for i in "${procs[@]}"; do callgrind_control -d "$i" >/dev/null 2>&1; done
     for i in "${!procs[@]}"; do before+=("$(total "$(newest "$dir/${labels[$i]}")")"); done
-    r2=$(run_workload "$w" "$n2" "$dir/xs.sock")
+    r2=$(run_workload "$w" "$n2" "$dir/xs.sock" "$simxen_dir")
     for i in "${procs[@]}"; do callgrind_control -d "$i" >/dev/null 2>&1; done
     for i in "${!procs[@]}"; do after+=("$(total "$(newest "$dir/${labels[$i]}")")"); done
     [ "${r2:-0}" -gt "${r1:-0}" ] || { echo "instructions.sh: $w: no requests counted" >&2; exit 1; }
