@@ -239,6 +239,25 @@ TEST_CASE("remove: the subtree children first, then the parent's list; absent ca
   CHECK(f.acct.nodes[0] == 1);
 }
 
+TEST_CASE("remove: the children of a node are listed only if its record counts some") {
+  Fixture f;
+  Tree t3 = f.at(3);
+  for (const char* p : {"/d/a", "/d/b", "/d/c", "/d/e/x", "/leaf"}) {
+    REQUIRE(t3.write(p, "v", kDom0, f.changes).is_ok());
+  }
+  f.changes.clear();
+  Tree tree = f.at(7);
+  // One scan of the database each for /d and /d/e; none for the four leaves.
+  uint64_t before = f.ws.op_counts().iterators;
+  REQUIRE(tree.remove("/d", kDom0, f.changes).is_ok());
+  CHECK(f.ws.op_counts().iterators - before == 2);
+  CHECK(f.changes.size() == 7);  // six nodes and the root's list
+  before = f.ws.op_counts().iterators;
+  REQUIRE(tree.remove("/leaf", kDom0, f.changes).is_ok());
+  CHECK(f.ws.op_counts().iterators - before == 0);
+  CHECK(MainNodes(f.ws, 0).children("/").empty());
+}
+
 TEST_CASE("lookup: ENOENT only if the closest existing ancestor grants a requested right") {
   Fixture f;
   f.setup("/pub", "p", P({{0, R}}));
