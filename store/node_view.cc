@@ -66,6 +66,15 @@ std::optional<Node> SnapshotNodes::get(std::string_view path) {
   // Every change of a node's record (value, permissions, list of children) is a version:
   // a node unchanged since the base is as now, any other is its version at the base.
   if (current && current->modified <= base_ && current->children_modified <= base_) return current;
+  if (!current && path != "/") {
+    // Absent now under a parent that existed at the base with the children it has now
+    // (as children() below): absent then too, without a seek in the versions.
+    // Transactions read many paths that do not exist.
+    std::optional<Node> parent = current_.get(path::parent(path));
+    if (parent && parent->created <= base_ && parent->children_modified <= base_) {
+      return std::nullopt;
+    }
+  }
   return version_at_base(path);
 }
 

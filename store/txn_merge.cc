@@ -52,6 +52,7 @@ bool as_seen(StoreState& s, uint64_t base, const Obs& e, const Node& now) {
     case Obs::PERMS:
       return then->perms == now.perms;
     case Obs::CHILDREN: {
+      if (then->child_count != now.child_count) return false;  // no scan needed
       std::vector<std::string> before = then_view.children(e.path());
       std::vector<std::string> after = CurrentNodes(s.ws).children(e.path());
       std::sort(before.begin(), before.end());

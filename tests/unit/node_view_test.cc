@@ -145,6 +145,39 @@ TEST_CASE("SnapshotNodes at a base sees the tree as of that commit") {
   }
 }
 
+TEST_CASE(
+    "SnapshotNodes: a path absent now is absent at the base without a seek if its parent's "
+    "children are as then") {
+  TempDb t;
+  History h(t.db());
+  const uint64_t c7 = h.tree.write("/b/gone", "g");
+  const uint64_t c8 = h.tree.remove("/b/gone");
+  WriteSet& ws = h.tree.ws();
+  auto iterators_for = [&](SnapshotNodes& at, std::string_view p, std::string& value) {
+    const uint64_t before = ws.op_counts().iterators;
+    value = value_of(at, p);
+    return ws.op_counts().iterators - before;
+  };
+  std::string v;
+  // /b's children changed after c7: the versions say what was there.
+  SnapshotNodes at7(ws, c7);
+  CHECK(iterators_for(at7, "/b/gone", v) == 1);
+  CHECK(v == "g");
+  CHECK(iterators_for(at7, "/b/never", v) == 1);
+  CHECK(v == "<absent>");
+  // Not since c8: absent now is absent then.
+  SnapshotNodes at8(ws, c8);
+  CHECK(iterators_for(at8, "/b/gone", v) == 0);
+  CHECK(v == "<absent>");
+  CHECK(iterators_for(at8, "/b/never", v) == 0);
+  // A parent absent now, or created after the base, proves nothing.
+  CHECK(iterators_for(at8, "/nowhere/x", v) == 1);
+  CHECK(v == "<absent>");
+  SnapshotNodes at1(ws, h.c1);
+  CHECK(iterators_for(at1, "/a/old", v) == 1);
+  CHECK(v == "<absent>");
+}
+
 TEST_CASE("SnapshotNodes survive reopening the database (versions are committed state)") {
   TempDb t;
   uint64_t c2 = 0, c4 = 0;
