@@ -243,13 +243,17 @@ bool WriteSet::get_node(std::string_view key, std::string* value) {
     nodes_cache_.clear();
     nodes_as_of_ = db_.writes();
   }
-  if (const std::string* cached = nodes_cache_.find(key)) {
-    *value = *cached;
+  if (const std::optional<std::string>* cached = nodes_cache_.find(key)) {
+    if (!*cached) return false;
+    *value = **cached;
     return true;
   }
   rocksdb::Status s = db_.raw()->Get(rocksdb::ReadOptions(), db_.cf(Cf::kNodes),
                                      rocksdb::Slice(key.data(), key.size()), value);
-  if (s.IsNotFound()) return false;
+  if (s.IsNotFound()) {
+    nodes_cache_.insert_absent(key);
+    return false;
+  }
   if (!s.ok()) die("read", s.ToString());
   nodes_cache_.insert(key, *value);
   return true;

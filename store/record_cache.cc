@@ -2,7 +2,7 @@
 
 namespace dxs::store {
 
-const std::string* RecordCache::find(std::string_view key) {
+const std::optional<std::string>* RecordCache::find(std::string_view key) {
   auto it = index_.find(key);
   if (it == index_.end()) return nullptr;
   lru_.splice(lru_.begin(), lru_, it->second);
@@ -10,8 +10,15 @@ const std::string* RecordCache::find(std::string_view key) {
 }
 
 void RecordCache::insert(std::string_view key, std::string_view value) {
-  erase(key);
-  Entry e{std::string(key), std::string(value)};
+  put(Entry{std::string(key), std::string(value)});
+}
+
+void RecordCache::insert_absent(std::string_view key) {
+  put(Entry{std::string(key), std::nullopt});
+}
+
+void RecordCache::put(Entry e) {
+  erase(e.key);
   const size_t c = cost(e);
   if (c > max_bytes_) return;
   evict_to(max_bytes_ - c);

@@ -238,6 +238,27 @@ TEST_CASE("WriteSet: a node read again is what was written since, committed or n
     REQUIRE(ws.get(Cf::kNodes, "/a", &v));
     CHECK(v == "one");
   }
+  SUBCASE("read as absent, then written in the batch and committed, or rolled back") {
+    CHECK_FALSE(ws.get(Cf::kNodes, "/c", &v));  // now cached as absent
+    ws.set_savepoint();
+    ws.put(Cf::kNodes, "/c", "rolled back");
+    ws.rollback_to_savepoint();
+    CHECK_FALSE(ws.get(Cf::kNodes, "/c", &v));
+    ws.put(Cf::kNodes, "/c", "sea");
+    REQUIRE(ws.get(Cf::kNodes, "/c", &v));
+    CHECK(v == "sea");
+    ws.commit();
+    REQUIRE(ws.get(Cf::kNodes, "/c", &v));
+    CHECK(v == "sea");
+  }
+  SUBCASE("read as absent, then written by another WriteSet") {
+    CHECK_FALSE(ws.get(Cf::kNodes, "/c", &v));
+    WriteSet other(t.db());
+    other.put(Cf::kNodes, "/c", "theirs");
+    other.commit();
+    REQUIRE(ws.get(Cf::kNodes, "/c", &v));
+    CHECK(v == "theirs");
+  }
   SUBCASE("written to the database by another WriteSet") {
     WriteSet other(t.db());
     other.put(Cf::kNodes, "/a", "theirs");
@@ -295,6 +316,21 @@ TEST_CASE("WriteSet: a node committed or read before is read again without Rocks
   CHECK(rocksdb_gets("/written") == 0);
   CHECK(v == "again");
   CHECK(rocksdb_gets("/other") == 0);
+  // A key found absent is remembered as absent, until written.
+  auto rocksdb_gets_absent = [&](std::string_view key) {
+    rocksdb::SetPerfLevel(rocksdb::PerfLevel::kEnableCount);
+    rocksdb::get_perf_context()->Reset();
+    CHECK_FALSE(ws.get(Cf::kNodes, key, &v));
+    const uint64_t n = rocksdb::get_perf_context()->get_from_memtable_count;
+    rocksdb::SetPerfLevel(rocksdb::PerfLevel::kDisable);
+    return n;
+  };
+  CHECK(rocksdb_gets_absent("/missing") == 1);
+  CHECK(rocksdb_gets_absent("/missing") == 0);
+  ws.put(Cf::kNodes, "/missing", "found");
+  ws.commit();
+  CHECK(rocksdb_gets("/missing") == 0);
+  CHECK(v == "found");
 }
 
 TEST_CASE("WriteSet: records round-trip through put_record and get_record") {

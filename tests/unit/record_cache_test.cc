@@ -18,13 +18,29 @@ TEST_CASE("RecordCache: what is inserted is found, replaced, erased and cleared"
   CHECK(cache.size() == 1);
   cache.insert("/b", "");
   REQUIRE(cache.find("/b") != nullptr);
-  CHECK(cache.find("/b")->empty());
+  CHECK(**cache.find("/b") == "");
   cache.erase("/a");
   CHECK(cache.find("/a") == nullptr);
   CHECK(cache.size() == 1);
   cache.clear();
   CHECK(cache.find("/b") == nullptr);
   CHECK(cache.size() == 0);
+  CHECK(cache.bytes() == 0);
+}
+
+TEST_CASE("RecordCache: a key known to be absent is cached as such, charged its key") {
+  RecordCache cache(1 << 20);
+  cache.insert_absent("/gone");
+  REQUIRE(cache.find("/gone") != nullptr);
+  CHECK_FALSE(cache.find("/gone")->has_value());
+  CHECK(cache.bytes() == 5 + 200);
+  cache.insert("/gone", "back");
+  CHECK(*cache.find("/gone") == "back");
+  cache.insert_absent("/gone");
+  CHECK_FALSE(cache.find("/gone")->has_value());
+  CHECK(cache.size() == 1);
+  cache.erase("/gone");
+  CHECK(cache.find("/gone") == nullptr);
   CHECK(cache.bytes() == 0);
 }
 
