@@ -9,6 +9,7 @@
 #include "common/config.h"
 #include "common/path.h"
 #include "store/commands.h"
+#include "store/domain_nodes.h"
 #include "store/history.h"
 
 namespace dxs::store {
@@ -141,8 +142,9 @@ Result<std::string> quota(StoreState& s, Request& r, const Args& args) {
   return domain_usage(s, args[0]);
 }
 
-// check: every node's recorded children match the tree, and every domain's count
-// matches the nodes it owns. One pass over the nodes, no recursion.
+// check: every node's recorded children match the tree, every domain's count matches
+// the nodes it owns, and the domain index lists exactly the nodes naming each domain.
+// A pass over the nodes each, no recursion.
 Result<std::string> check(StoreState& s, const Args& args) {
   if (!args.empty()) return Status::error(EINVAL);
   std::map<std::string, std::pair<uint32_t, uint32_t>> children;  // path -> count, bytes
@@ -177,6 +179,7 @@ Result<std::string> check(StoreState& s, const Args& args) {
           fmt::format("dom{}: counts {} nodes, owns {}\n", d.domid(), d.node_count(), actual);
     }
   });
+  problems += domain_nodes::verify(s.ws);
   if (problems.empty()) return kOkReply;
   s.log.error("control check found inconsistencies:\n{}", problems);
   return text_reply(std::move(problems));

@@ -25,8 +25,8 @@ namespace {
 
 constexpr const char* kCfNames[] = {
     "default",  // meta (RocksDB's default column family)
-    "nodes",   "versions", "commits", "connections", "watches",
-    "events",  "domains",  "txns",    "txn_nodes",   "txn_log",
+    "nodes",   "versions", "commits",   "connections", "watches",      "events",
+    "domains", "txns",     "txn_nodes", "txn_log",     "domain_nodes",
 };
 static_assert(std::size(kCfNames) == static_cast<size_t>(Cf::kCount));
 
@@ -488,6 +488,21 @@ std::string txn_log(uint64_t conn, uint32_t tx_id, uint32_t index) {
   std::string k = txn_entries(conn, tx_id);
   append_be32(k, index);
   return k;
+}
+
+std::string domain_node(uint32_t domid, std::string_view path) {
+  std::string k = be32(domid);
+  k.append(path);
+  return k;
+}
+
+std::string domain_nodes_of(uint32_t domid) {
+  return be32(domid);
+}
+
+std::optional<std::pair<uint32_t, std::string_view>> parse_domain_node(std::string_view key) {
+  if (key.size() < 5) return std::nullopt;
+  return std::make_pair(load_be32(key.substr(0, 4)), key.substr(4));
 }
 
 uint64_t conn_of_key(std::string_view key) {

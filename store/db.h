@@ -65,10 +65,13 @@ enum class Cf {
   kTxns,
   kTxnNodes,
   kTxnLog,
+  kDomainNodes,
   kCount,
 };
 
-constexpr uint32_t kSchemaVersion = 1;
+// 2: the domain_nodes column family (store/domain_nodes.h), which a store of schema 1
+// builds when it opens.
+constexpr uint32_t kSchemaVersion = 2;
 
 struct DbOptions {
   std::string dir;
@@ -258,10 +261,17 @@ std::string txn_node(uint64_t conn, uint32_t tx_id, std::string_view path);
 std::string txn_children_prefix(uint64_t conn, uint32_t tx_id, std::string_view path);
 std::string txn_log(uint64_t conn, uint32_t tx_id, uint32_t index);
 
+// A node whose permissions name domid (store/domain_nodes.h): BE32 domid, then the path.
+std::string domain_node(uint32_t domid, std::string_view path);
+// Prefix of every domain_nodes key of domid.
+std::string domain_nodes_of(uint32_t domid);
+
 // Decoders of the keys above. REQUIRES: a key of that column family.
 uint64_t conn_of_key(std::string_view key);  // watches, events, txns, txn_nodes, txn_log
 // The path of a txn_nodes key.
 std::string path_of_txn_node_key(std::string_view key);
+// The domid and the path of a domain_nodes key; nullopt if it is too short to be one.
+std::optional<std::pair<uint32_t, std::string_view>> parse_domain_node(std::string_view key);
 
 // Big-endian fixed-width integers, so byte order is numeric order.
 void append_be64(std::string& out, uint64_t v);

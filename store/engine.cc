@@ -11,6 +11,7 @@
 #include "common/wire.h"
 #include "common/xs_error.h"
 #include "store/command_table.h"
+#include "store/domain_nodes.h"
 #include "store/node_view.h"
 #include "store/planned_changes.h"
 #include "store/request.h"
@@ -85,8 +86,18 @@ Result<std::unique_ptr<Engine>> Engine::open(Db& db, const EngineOptions& option
 Status Engine::recover() {
   StoreState& s = state_;
   std::string schema;
-  if (s.db.get(Cf::kMeta, meta::kSchemaVersion, &schema) &&
-      schema != std::to_string(kSchemaVersion)) {
+  const bool has_schema = s.db.get(Cf::kMeta, meta::kSchemaVersion, &schema);
+  if (has_schema && schema == "1") {
+    // Schema 1 is schema 2 without the index of the nodes naming each domain. The index
+    // and the new version are one write: a crash before it leaves schema 1 to upgrade.
+    const size_t entries = domain_nodes::build(s.ws);
+    s.ws.put(Cf::kMeta, meta::kSchemaVersion, std::to_string(kSchemaVersion));
+    s.ws.commit();
+    log_.info(
+        "upgraded the state from schema 1 to {}: indexed {} permission entries naming "
+        "domains",
+        kSchemaVersion, entries);
+  } else if (has_schema && schema != std::to_string(kSchemaVersion)) {
     return Status::error(EIO, fmt::format("state has schema version {}, this dxs-store reads {}",
                                           schema, kSchemaVersion));
   }
@@ -163,6 +174,7 @@ void Engine::init_tree() {
   CommitInfo info;
   info.author.set_kind(pb::CommitAuthor::STORE);
   info.summary = "dxs: initial tree";
+  domain_nodes::record(s.ws, changes);
   s.history.commit_main(s.ws, info, changes, now_ns());
 }
 
@@ -731,6 +743,7 @@ void Engine::take_effect(Request& r) {
   info.summary = std::move(r.summary);
   info.note = std::move(r.note);
   info.state = std::move(r.state_changes);
+  domain_nodes::record(s.ws, r.changes);
   s.history.commit_main(s.ws, info, r.changes, now_ns(), r.merged_branch);
   ++s.stats.commits;
   fire_watches(s, r);

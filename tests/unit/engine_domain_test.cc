@@ -4,8 +4,11 @@
 // privileged-only operations.
 #include <doctest/doctest.h>
 
+#include <algorithm>
+
 #include "engine_fixture.h"
 
+using dxs::store::Cf;
 using dxs::testing::args;
 using dxs::testing::EngineFixture;
 using dxs::testing::write_payload;
@@ -308,4 +311,94 @@ TEST_CASE("a transaction that created nodes below a domain released meanwhile fa
   CHECK(f.commit(dom0, t) == "EAGAIN");
   CHECK(f.directory(dom0, "/local/domain/7") == Strings{});
   CHECK(f.usage(7, "nodes") == -1);
+}
+
+TEST_CASE("RELEASE finds the nodes naming the domain however their permissions got there") {
+  // RELEASE reads the domain index (store/domain_nodes.h), not the tree: each way a node
+  // comes to name a domain, or stops naming it, must reach the index.
+  EngineFixture f;
+  uint64_t dom0 = f.open_socket();
+  REQUIRE(f.introduce(7) == "");
+  make_home(f, dom0, 7);
+  uint64_t g7 = f.open_domain(7);
+  // Inherited from a parent the domain owns, created by the domain itself.
+  f.write(g7, "/local/domain/7/data/x/y", "1");
+  // Named in a transaction, and created in one.
+  f.write(dom0, "/tx/acl", "");
+  uint32_t t = f.start(dom0);
+  f.set_perms(dom0, "/tx/acl", {"n0", "r7"}, t);
+  f.write(dom0, "/tx/owned", "", t);
+  f.set_perms(dom0, "/tx/owned", {"n7"}, t);
+  REQUIRE(f.commit(dom0, t) == "");
+  // Named, then no longer: the release leaves it as it is.
+  f.write(dom0, "/was/named", "v");
+  f.set_perms(dom0, "/was/named", {"n0", "w7"});
+  f.set_perms(dom0, "/was/named", {"n0", "r8"});
+  // Owned by the domain, removed, and created again by dom0.
+  f.write(dom0, "/again", "");
+  f.set_perms(dom0, "/again", {"n7"});
+  f.ok(dom0, MsgType::kRm, args({"/again"}));
+  f.write(dom0, "/again", "dom0's");
+  // Named by a node a transaction removes.
+  f.write(dom0, "/tx/gone", "");
+  f.set_perms(dom0, "/tx/gone", {"n0", "b7"});
+  t = f.start(dom0);
+  f.ok(dom0, MsgType::kRm, args({"/tx/gone"}), t);
+  REQUIRE(f.commit(dom0, t) == "");
+  CHECK(f.control({"check"}) == "OK");
+
+  const uint64_t before = f.engine().head();
+  f.ok(dom0, MsgType::kRelease, args({"7"}));
+  CHECK(f.directory(dom0, "/local/domain/7") == Strings{});
+  CHECK(f.get_perms(dom0, "/tx/acl") == Strings{"n0"});
+  CHECK(f.err(dom0, MsgType::kRead, args({"/tx/owned"})) == "ENOENT");
+  CHECK(f.read(dom0, "/again") == "dom0's");
+  CHECK(f.get_perms(dom0, "/was/named") == Strings{"n0", "r8"});
+  // The release's commit changed those nodes and no other (the special nodes named no one).
+  Strings changed;
+  for (const auto& [seq, c] : f.commits()) {
+    if (seq <= before) continue;
+    for (const auto& ch : c.changes()) changed.push_back(ch.path());
+  }
+  std::sort(changed.begin(), changed.end());
+  CHECK(changed == Strings{"/local/domain/7", "/local/domain/7/data", "/local/domain/7/data/x",
+                           "/local/domain/7/data/x/y", "/local/domain/7/device", "/tx/acl",
+                           "/tx/owned"});
+  CHECK(f.control({"check"}) == "OK");
+}
+
+TEST_CASE("a state from before the domain index gets one when the store opens") {
+  EngineFixture f;
+  uint64_t dom0 = f.open_socket();
+  REQUIRE(f.introduce(7) == "");
+  make_home(f, dom0, 7);
+  f.write(dom0, "/elsewhere/shared", "x");
+  f.set_perms(dom0, "/elsewhere/shared", {"n8", "r7"});
+  // As schema 1 left it: no index.
+  {
+    rocksdb::WriteBatch batch;
+    auto it = f.db().iterate(Cf::kDomainNodes);
+    size_t entries = 0;
+    for (it->SeekToFirst(); it->Valid(); it->Next(), ++entries)
+      batch.Delete(f.db().cf(Cf::kDomainNodes), it->key());
+    CHECK(entries == 5);  // /local/domain/7 (r7), data and device (n7), shared (n8, r7)
+    batch.Put(f.db().cf(Cf::kMeta), "schema_version", "1");
+    f.db().write(&batch);
+  }
+  // The check sees what is missing.
+  const std::string problems = f.control({"check"});
+  CHECK(problems.find("/elsewhere/shared names domain 7, not listed") != std::string::npos);
+  CHECK(problems.find("/local/domain/7/data names domain 7, not listed") != std::string::npos);
+
+  f.restart();
+  CHECK(f.log().contains({"upgraded the state from schema 1 to 2", "5 permission entries"}));
+  std::string schema;
+  REQUIRE(f.db().get(Cf::kMeta, "schema_version", &schema));
+  CHECK(schema == "2");
+  CHECK(f.control({"check"}) == "OK");
+  dom0 = f.open_socket();
+  f.ok(dom0, MsgType::kRelease, args({"7"}));
+  CHECK(f.directory(dom0, "/local/domain/7") == Strings{});
+  CHECK(f.get_perms(dom0, "/elsewhere/shared") == Strings{"n8"});
+  CHECK(f.control({"check"}) == "OK");
 }

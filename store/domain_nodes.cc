@@ -1,0 +1,102 @@
+#include "store/domain_nodes.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "common/path.h"
+
+namespace dxs::store::domain_nodes {
+namespace {
+
+// The domains other than dom0 that perms names, sorted, each once.
+std::vector<uint32_t> named(const Perms& perms) {
+  std::vector<uint32_t> out;
+  for (const PermEntry& e : perms) {
+    if (e.domid != 0) out.push_back(e.domid);
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+std::vector<uint32_t> named(const std::optional<Node>& n) {
+  return n ? named(n->perms) : std::vector<uint32_t>();
+}
+
+}  // namespace
+
+void record(WriteSet& ws, const ChangeList& changes) {
+  for (const Change& c : changes) {
+    // Most changes are of a value or of a list of children.
+    if (c.before && c.after && c.before->perms == c.after->perms) continue;
+    if (path::is_special(c.path)) continue;
+    const std::vector<uint32_t> before = named(c.before);
+    const std::vector<uint32_t> after = named(c.after);
+    for (uint32_t d : before) {
+      if (!std::binary_search(after.begin(), after.end(), d))
+        ws.del(Cf::kDomainNodes, keys::domain_node(d, c.path));
+    }
+    for (uint32_t d : after) {
+      if (!std::binary_search(before.begin(), before.end(), d))
+        ws.put(Cf::kDomainNodes, keys::domain_node(d, c.path), {});
+    }
+  }
+}
+
+std::vector<std::string> of(StateReader& state, uint32_t domid) {
+  std::vector<std::string> paths;
+  const std::string prefix = keys::domain_nodes_of(domid);
+  auto it = state.iterate(Cf::kDomainNodes, prefix);
+  for (it->Seek(prefix); it->Valid() && keys::starts_with(it->key(), prefix); it->Next()) {
+    paths.emplace_back(it->key().data() + prefix.size(), it->key().size() - prefix.size());
+  }
+  return paths;
+}
+
+size_t build(WriteSet& ws) {
+  ws.del_prefix(Cf::kDomainNodes, {});
+  std::vector<std::string> entries;
+  for_each_record<pb::NodeRecord>(ws, Cf::kNodes, {},
+                                  [&](std::string_view key, const pb::NodeRecord& rec) {
+                                    const std::string p = keys::path_of_node_key(key);
+                                    for (uint32_t d : named(perms_from_packed(rec.perms())))
+                                      entries.push_back(keys::domain_node(d, p));
+                                  });
+  // Written after the scan: the batch is not written while an iterator walks it.
+  for (const std::string& k : entries) ws.put(Cf::kDomainNodes, k, {});
+  return entries.size();
+}
+
+std::string verify(StateReader& state) {
+  std::set<std::string> expected;
+  for_each_record<pb::NodeRecord>(state, Cf::kNodes, {},
+                                  [&](std::string_view key, const pb::NodeRecord& rec) {
+                                    const std::string p = keys::path_of_node_key(key);
+                                    for (uint32_t d : named(perms_from_packed(rec.perms())))
+                                      expected.insert(keys::domain_node(d, p));
+                                  });
+  std::string problems;
+  auto it = state.iterate(Cf::kDomainNodes);
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    const std::string key(it->key().data(), it->key().size());
+    if (expected.erase(key) != 0) continue;
+    const auto parsed = keys::parse_domain_node(key);
+    if (!parsed) {
+      problems += fmt::format("domain index: malformed key of {} bytes\n", key.size());
+    } else {
+      problems += fmt::format("domain index: {} listed for domain {}, which it does not name\n",
+                              parsed->second, parsed->first);
+    }
+  }
+  for (const std::string& key : expected) {
+    const auto parsed = keys::parse_domain_node(key);
+    problems += fmt::format("domain index: {} names domain {}, not listed\n", parsed->second,
+                            parsed->first);
+  }
+  return problems;
+}
+
+}  // namespace dxs::store::domain_nodes
