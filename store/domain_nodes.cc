@@ -3,7 +3,6 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <map>
 #include <set>
 
 #include "common/path.h"
@@ -24,6 +23,18 @@ std::vector<uint32_t> named(const Perms& perms) {
 
 std::vector<uint32_t> named(const std::optional<Node>& n) {
   return n ? named(n->perms) : std::vector<uint32_t>();
+}
+
+// The index's keys as the tree says they should be, in scan order.
+std::vector<std::string> keys_of_tree(StateReader& state) {
+  std::vector<std::string> out;
+  for_each_record<pb::NodeRecord>(state, Cf::kNodes, {},
+                                  [&](std::string_view key, const pb::NodeRecord& rec) {
+                                    const std::string p = keys::path_of_node_key(key);
+                                    for (uint32_t d : named(perms_from_packed(rec.perms())))
+                                      out.push_back(keys::domain_node(d, p));
+                                  });
+  return out;
 }
 
 }  // namespace
@@ -58,26 +69,15 @@ std::vector<std::string> of(StateReader& state, uint32_t domid) {
 
 size_t build(WriteSet& ws) {
   ws.del_prefix(Cf::kDomainNodes, {});
-  std::vector<std::string> entries;
-  for_each_record<pb::NodeRecord>(ws, Cf::kNodes, {},
-                                  [&](std::string_view key, const pb::NodeRecord& rec) {
-                                    const std::string p = keys::path_of_node_key(key);
-                                    for (uint32_t d : named(perms_from_packed(rec.perms())))
-                                      entries.push_back(keys::domain_node(d, p));
-                                  });
   // Written after the scan: the batch is not written while an iterator walks it.
+  const std::vector<std::string> entries = keys_of_tree(ws);
   for (const std::string& k : entries) ws.put(Cf::kDomainNodes, k, {});
   return entries.size();
 }
 
 std::string verify(StateReader& state) {
-  std::set<std::string> expected;
-  for_each_record<pb::NodeRecord>(state, Cf::kNodes, {},
-                                  [&](std::string_view key, const pb::NodeRecord& rec) {
-                                    const std::string p = keys::path_of_node_key(key);
-                                    for (uint32_t d : named(perms_from_packed(rec.perms())))
-                                      expected.insert(keys::domain_node(d, p));
-                                  });
+  const std::vector<std::string> of_tree = keys_of_tree(state);
+  std::set<std::string> expected(of_tree.begin(), of_tree.end());
   std::string problems;
   auto it = state.iterate(Cf::kDomainNodes);
   for (it->SeekToFirst(); it->Valid(); it->Next()) {

@@ -34,7 +34,7 @@ std::vector<std::string> of(StateReader& state, uint32_t domid);
 size_t build(WriteSet& ws);
 
 // Each difference between the index and the tree, a line each ("" if none): for
-// dxsctl's check.
+// `control check`.
 std::string verify(StateReader& state);
 
 }  // namespace domain_nodes
