@@ -5,7 +5,8 @@
 set -eu
 
 build="meson ninja-build pkg-config g++ protobuf-compiler protobuf-compiler-grpc
-  libgrpc++-dev libprotobuf-dev librocksdb-dev libssl-dev libfmt-dev libsystemd-dev libxen-dev"
+  libgrpc++-dev libprotobuf-dev librocksdb-dev libssl-dev libfmt-dev libsystemd-dev libxen-dev
+  libjemalloc-dev"
 run="xenstore-utils git"   # the clients deploy/up.sh tells you to try; dxsctl export-git
 # systemd: systemd-analyze, -sysusers, -tmpfiles (tests/integration/systemd_units.py);
 # openssl, util-linux: certificates and setpriv (tests/integration/ops_auth.py).
