@@ -300,14 +300,29 @@ std::unique_ptr<rocksdb::Iterator> WriteSet::iterate(Cf c, std::string_view pref
       batch_.NewIteratorWithBase(db_.cf(c), db_.iterate(c, prefix).release()));
 }
 
+void WriteSet::set_savepoint() {
+  batch_.SetSavePoint();
+  savepoint_counts_.push_back(batch_.GetWriteBatch()->Count());
+}
+
 void WriteSet::rollback_to_savepoint() {
+  // Most failing requests fail before writing (ENOENT, EACCES, a quota): their rollback
+  // has nothing to undo, and RollbackToSavePoint would still rebuild the index of every
+  // write the batch's earlier requests made.
+  if (!savepoint_counts_.empty() && savepoint_counts_.back() == batch_.GetWriteBatch()->Count()) {
+    pop_savepoint();
+    return;
+  }
   rocksdb::Status s = batch_.RollbackToSavePoint();
   if (!s.ok()) die("rollback", s.ToString());
+  if (!savepoint_counts_.empty()) savepoint_counts_.pop_back();
+  ++counts_.index_rebuilds;
 }
 
 void WriteSet::pop_savepoint() {
   rocksdb::Status s = batch_.PopSavePoint();
   if (!s.ok()) die("pop savepoint", s.ToString());
+  if (!savepoint_counts_.empty()) savepoint_counts_.pop_back();
 }
 
 void WriteSet::commit() {
@@ -330,6 +345,7 @@ void WriteSet::commit() {
     nodes_cache_.clear();
   }
   batch_.Clear();
+  savepoint_counts_.clear();
   dirty_ = 0;
   nodes_as_of_ = db_.writes();
   written_nodes_.clear();

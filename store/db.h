@@ -41,6 +41,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "common/log.h"
 #include "common/result.h"
@@ -164,11 +165,13 @@ class DbSnapshot final : public StateReader {
 
 // The RocksDB operations made through a WriteSet since it was created: point reads,
 // iterators opened, and the puts and deletes put into its batches (what a request costs
-// the database, for tests and benchmarks).
+// the database, for tests and benchmarks); and how often a rollback rebuilt the batch's
+// index, which costs as much as every write in the batch again (not counted in total()).
 struct DbOpCounts {
   uint64_t reads = 0;
   uint64_t iterators = 0;
   uint64_t writes = 0;
+  uint64_t index_rebuilds = 0;
   uint64_t total() const { return reads + iterators + writes; }
 };
 
@@ -189,7 +192,9 @@ class WriteSet final : public StateReader {
   // Iterates the database with this set's writes applied (prefix as StateReader's).
   std::unique_ptr<rocksdb::Iterator> iterate(Cf c, std::string_view prefix = {}) override;
 
-  void set_savepoint() { batch_.SetSavePoint(); }
+  // Savepoints nest. Rolling back to one that nothing was written since is as cheap as
+  // popping it; otherwise RocksDB rebuilds the whole batch's index.
+  void set_savepoint();
   void rollback_to_savepoint();
   void pop_savepoint();
 
@@ -219,6 +224,8 @@ class WriteSet final : public StateReader {
   // Column families this set has written to since its last commit (a savepoint rolled
   // back leaves its bits set: harmless). Reads of the others skip the batch's index.
   uint32_t dirty_ = 0;
+  // The batch's operation count at each savepoint still set, innermost last.
+  std::vector<uint32_t> savepoint_counts_;
   DbOpCounts counts_;
 };
 

@@ -388,6 +388,38 @@ TEST_CASE("WriteSet: rolling back to a savepoint undoes only the last request's 
   REQUIRE(t.db().get(Cf::kNodes, "n", &v));
 }
 
+TEST_CASE("WriteSet: a rollback with nothing to undo keeps the batch and rebuilds no index") {
+  TempDb t;
+  WriteSet ws(t.db());
+  ws.set_savepoint();
+  ws.put(Cf::kMeta, "a", "1");
+  ws.pop_savepoint();
+
+  // A request that fails before writing: its rollback is free.
+  ws.set_savepoint();
+  std::string v;
+  CHECK_FALSE(ws.get(Cf::kMeta, "missing", &v));
+  ws.rollback_to_savepoint();
+  CHECK(ws.op_counts().index_rebuilds == 0);
+  REQUIRE(ws.get(Cf::kMeta, "a", &v));
+  CHECK(v == "1");
+
+  // Nested: the inner savepoint wrote nothing, the outer one did.
+  ws.set_savepoint();
+  ws.put(Cf::kMeta, "b", "2");
+  ws.set_savepoint();
+  ws.rollback_to_savepoint();
+  CHECK(ws.op_counts().index_rebuilds == 0);
+  REQUIRE(ws.get(Cf::kMeta, "b", &v));
+  ws.rollback_to_savepoint();
+  CHECK(ws.op_counts().index_rebuilds == 1);
+  CHECK_FALSE(ws.get(Cf::kMeta, "b", &v));
+  REQUIRE(ws.get(Cf::kMeta, "a", &v));
+
+  ws.commit();
+  CHECK(committed_keys(t.db(), Cf::kMeta) == std::vector<std::string>{"a"});
+}
+
 TEST_CASE("WriteSet::del_prefix deletes committed and batched keys with the prefix, only them") {
   TempDb t;
   WriteSet ws(t.db());
