@@ -96,6 +96,14 @@ bool StateReader::get_record(Cf c, std::string_view key, google::protobuf::Messa
   return true;
 }
 
+std::vector<std::string> key_suffixes(StateReader& reader, Cf c, std::string_view prefix) {
+  std::vector<std::string> suffixes;
+  for_each_entry(reader, c, prefix, [&](std::string_view key, std::string_view) {
+    suffixes.emplace_back(key.substr(prefix.size()));
+  });
+  return suffixes;
+}
+
 Result<std::unique_ptr<Db>> Db::open(const DbOptions& options, Logger& log) {
   DXS_RETURN_IF_ERROR(make_directories(options.dir, 0700));
 

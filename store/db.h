@@ -104,11 +104,17 @@ class StateReader {
   bool get_record(Cf c, std::string_view key, google::protobuf::MessageLite* record);
 };
 
-// The one scan of records: calls fn(key, record) for every key of column family c that
-// starts with prefix, in key order, with its value parsed as R. A value that does not
-// parse stops the store. fn must not write to the WriteSet being iterated.
+// The one scan of a prefix: calls fn(key, value) for every key of column family c that
+// starts with prefix, in key order. fn must not write to the WriteSet being iterated.
+template <typename Fn>
+void for_each_entry(StateReader& reader, Cf c, std::string_view prefix, Fn&& fn);
+// As for_each_entry, with each value parsed as R. A value that does not parse stops the
+// store.
 template <typename R, typename Fn>
 void for_each_record(StateReader& reader, Cf c, std::string_view prefix, Fn&& fn);
+// The rest of every key of column family c after prefix, in key order: the names below a
+// prefix, as the children of a node are.
+std::vector<std::string> key_suffixes(StateReader& reader, Cf c, std::string_view prefix);
 
 // Stops the store over a record of column family c that does not parse.
 [[noreturn]] void fail_stop_corrupt(Cf c, std::string_view key);
@@ -294,18 +300,26 @@ bool starts_with(const rocksdb::Slice& key, std::string_view prefix);
 
 }  // namespace keys
 
-template <typename R, typename Fn>
-void for_each_record(StateReader& reader, Cf c, std::string_view prefix, Fn&& fn) {
+template <typename Fn>
+void for_each_entry(StateReader& reader, Cf c, std::string_view prefix, Fn&& fn) {
   auto it = reader.iterate(c, prefix);
   const rocksdb::Slice start(prefix.data(), prefix.size());
   for (prefix.empty() ? it->SeekToFirst() : it->Seek(start);
        it->Valid() && keys::starts_with(it->key(), prefix); it->Next()) {
-    R record;
-    if (!record.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
-      fail_stop_corrupt(c, std::string_view(it->key().data(), it->key().size()));
-    }
-    fn(std::string_view(it->key().data(), it->key().size()), record);
+    fn(std::string_view(it->key().data(), it->key().size()),
+       std::string_view(it->value().data(), it->value().size()));
   }
+}
+
+template <typename R, typename Fn>
+void for_each_record(StateReader& reader, Cf c, std::string_view prefix, Fn&& fn) {
+  for_each_entry(reader, c, prefix, [&](std::string_view key, std::string_view value) {
+    R record;
+    if (!record.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+      fail_stop_corrupt(c, key);
+    }
+    fn(key, record);
+  });
 }
 
 // Names of the meta column family's entries.

@@ -58,13 +58,7 @@ void record(WriteSet& ws, const ChangeList& changes) {
 }
 
 std::vector<std::string> of(StateReader& state, uint32_t domid) {
-  std::vector<std::string> paths;
-  const std::string prefix = keys::domain_nodes_of(domid);
-  auto it = state.iterate(Cf::kDomainNodes, prefix);
-  for (it->Seek(prefix); it->Valid() && keys::starts_with(it->key(), prefix); it->Next()) {
-    paths.emplace_back(it->key().data() + prefix.size(), it->key().size() - prefix.size());
-  }
-  return paths;
+  return key_suffixes(state, Cf::kDomainNodes, keys::domain_nodes_of(domid));
 }
 
 size_t build(WriteSet& ws) {

@@ -114,16 +114,15 @@ Status Engine::recover() {
     if (t.view_pending) rebuild_view(s, t);
   });
   // Quotas set at run time (control quota set) outlive restarts and win over the config.
-  auto it = s.db.iterate(Cf::kMeta, meta::kQuotaPrefix);
-  for (it->Seek(meta::kQuotaPrefix);
-       it->Valid() && keys::starts_with(it->key(), meta::kQuotaPrefix); it->Next()) {
-    QuotaKind kind;
-    int64_t value = 0;
-    const std::string name = it->key().ToString().substr(meta::kQuotaPrefix.size());
-    if (quota_from_name(name, kind) && parse_int(it->value().ToString(), 1, INT32_MAX, value)) {
-      s.options.quota.set(kind, value);
-    }
-  }
+  for_each_entry(s.db, Cf::kMeta, meta::kQuotaPrefix,
+                 [&](std::string_view key, std::string_view v) {
+                   QuotaKind kind;
+                   int64_t value = 0;
+                   const std::string name(key.substr(meta::kQuotaPrefix.size()));
+                   if (quota_from_name(name, kind) && parse_int(v, 1, INT32_MAX, value)) {
+                     s.options.quota.set(kind, value);
+                   }
+                 });
 
   if (s.history.head() == 0) {
     init_tree();

@@ -140,13 +140,12 @@ std::vector<uint64_t> path_commits(StateReader& state, const std::string& path, 
   };
   const std::string prefixes[] = {keys::versions_prefix(path), path + '\0', path + '/'};
   for (const std::string& prefix : prefixes) {
-    auto it = state.iterate(Cf::kVersions, prefix);
-    for (it->Seek(prefix); it->Valid() && keys::starts_with(it->key(), prefix); it->Next()) {
-      const uint64_t seq = keys::version_seq(std::string_view(it->key().data(), it->key().size()));
-      if (seq < lo || seq > hi) continue;
+    for_each_entry(state, Cf::kVersions, prefix, [&](std::string_view key, std::string_view) {
+      const uint64_t seq = keys::version_seq(key);
+      if (seq < lo || seq > hi) return;
       seqs.push_back(seq);
       if (seqs.size() >= 2 * kMaxPathCommits) keep_newest();
-    }
+    });
   }
   keep_newest();
   return seqs;

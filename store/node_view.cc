@@ -31,13 +31,7 @@ std::optional<Node> CurrentNodes::get(std::string_view path) {
 }
 
 std::vector<std::string> CurrentNodes::children(std::string_view path) {
-  std::vector<std::string> names;
-  const std::string prefix = keys::children_prefix(path);
-  auto it = state_.iterate(Cf::kNodes, prefix);
-  for (it->Seek(prefix); it->Valid() && keys::starts_with(it->key(), prefix); it->Next()) {
-    names.emplace_back(it->key().data() + prefix.size(), it->key().size() - prefix.size());
-  }
-  return names;
+  return key_suffixes(state_, Cf::kNodes, keys::children_prefix(path));
 }
 
 void MainNodes::put(std::string_view path, const Node& node) {
