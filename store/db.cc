@@ -235,6 +235,7 @@ WriteSet::WriteSet(Db& db) : db_(db), batch_(rocksdb::BytewiseComparator(), 0, t
 
 bool WriteSet::get(Cf c, std::string_view key, std::string* value) {
   ++counts_.reads;
+  check_readable(c);
   if (c == Cf::kNodes && !written_nodes_.contains(key)) return get_node(key, value);
   const rocksdb::Slice k(key.data(), key.size());
   rocksdb::Status s =
@@ -267,16 +268,28 @@ bool WriteSet::get_node(std::string_view key, std::string* value) {
   return true;
 }
 
+void WriteSet::check_readable(Cf c) const {
+  // The batch's index does not hold this column family's writes: reading them back
+  // would return what was committed before, silently.
+  if (!indexed(c) && dirty(c)) {
+    fail_stop(fmt::format("column family {} read back in the batch that wrote it",
+                          kCfNames[static_cast<size_t>(c)]));
+  }
+}
+
 void WriteSet::note_written(Cf c, std::string_view key) {
   mark_dirty(c);
+  if (!indexed(c)) ++counts_.unindexed_writes;
   if (c == Cf::kNodes && !written_nodes_.contains(key)) written_nodes_.emplace(key);
 }
 
 void WriteSet::put(Cf c, std::string_view key, std::string_view value) {
   ++counts_.writes;
   note_written(c, key);
-  rocksdb::Status s = batch_.Put(db_.cf(c), rocksdb::Slice(key.data(), key.size()),
-                                 rocksdb::Slice(value.data(), value.size()));
+  const rocksdb::Slice k(key.data(), key.size());
+  const rocksdb::Slice v(value.data(), value.size());
+  rocksdb::Status s =
+      indexed(c) ? batch_.Put(db_.cf(c), k, v) : batch_.GetWriteBatch()->Put(db_.cf(c), k, v);
   if (!s.ok()) die("batch put", s.ToString());
 }
 
@@ -287,7 +300,9 @@ void WriteSet::put_record(Cf c, std::string_view key, const google::protobuf::Me
 void WriteSet::del(Cf c, std::string_view key) {
   ++counts_.writes;
   note_written(c, key);
-  rocksdb::Status s = batch_.Delete(db_.cf(c), rocksdb::Slice(key.data(), key.size()));
+  const rocksdb::Slice k(key.data(), key.size());
+  rocksdb::Status s =
+      indexed(c) ? batch_.Delete(db_.cf(c), k) : batch_.GetWriteBatch()->Delete(db_.cf(c), k);
   if (!s.ok()) die("batch delete", s.ToString());
 }
 
@@ -303,6 +318,7 @@ void WriteSet::del_prefix(Cf c, std::string_view prefix) {
 
 std::unique_ptr<rocksdb::Iterator> WriteSet::iterate(Cf c, std::string_view prefix) {
   ++counts_.iterators;
+  check_readable(c);
   if (!dirty(c)) return db_.iterate(c, prefix);
   return std::unique_ptr<rocksdb::Iterator>(
       batch_.NewIteratorWithBase(db_.cf(c), db_.iterate(c, prefix).release()));
