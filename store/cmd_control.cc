@@ -61,10 +61,11 @@ Result<std::string> memreport(StoreState& s, const Args& args) {
   return text_reply(fmt::format(
       "head commit: {}\nconnections: {}\ndomains known: {}\nopen transactions: {}\n"
       "requests: {}\nbatches: {}\ncommits: {}\ntransaction conflicts: {}\nbytes on disk: {}\n"
-      "guarded transactions: {}\nrequests held for them: {}\n",
+      "guarded transactions: {}\nrequests held for them: {}\n"
+      "writers held for a watcher behind: {}\nrequests held for them: {}\n",
       s.history.head(), s.connections.size(), domains, s.txns.size(), s.stats.requests,
       s.stats.batches, s.stats.commits, s.stats.eagain, s.db.disk_bytes(), s.stats.guards,
-      s.stats.held));
+      s.stats.held, s.stats.backpressure_holds, s.stats.held_behind));
 }
 
 // quota set <name> <value> [<domid>]: the global limit, or one domain's override. Both

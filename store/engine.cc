@@ -306,7 +306,7 @@ void Engine::apply(const google::protobuf::RepeatedPtrField<pb::Inbound>& items,
                    std::vector<pb::Outbound>& out) {
   state_.delivery.begin(&out);
   ++state_.stats.batches;
-  state_.guard.expire(steady_ns());
+  expire_holds(steady_ns());
   release_held();
   for (const pb::Inbound& item : items) {
     switch (item.item_case()) {
@@ -337,17 +337,34 @@ void Engine::apply(const google::protobuf::RepeatedPtrField<pb::Inbound>& items,
   commit_batch();
 }
 
-void Engine::lift_expired_guards(int64_t now, std::vector<pb::Outbound>& out) {
-  if (!state_.guard.expire(now)) return;
+std::optional<int64_t> Engine::hold_deadline() const {
+  const std::optional<int64_t> guard = state_.guard.next_expiry();
+  const std::optional<int64_t> behind = state_.backpressure.next_expiry();
+  if (guard && behind) return std::min(*guard, *behind);
+  return guard ? guard : behind;
+}
+
+bool Engine::expire_holds(int64_t now) {
+  const bool guards = state_.guard.expire(now);
+  const bool behind = state_.backpressure.expire(now);
+  return guards || behind;
+}
+
+void Engine::lift_expired_holds(int64_t now, std::vector<pb::Outbound>& out) {
+  if (!expire_holds(now)) return;
   state_.delivery.begin(&out);
   release_held();
   state_.delivery.end();
   commit_batch();
 }
 
+uint64_t Engine::lifted() const {
+  return state_.guard.lifted() + state_.backpressure.lifted();
+}
+
 void Engine::release_held() {
-  while (!held_.empty() && state_.guard.lifted() != lifted_seen_) {
-    lifted_seen_ = state_.guard.lifted();
+  while (!held_.empty() && lifted() != lifted_seen_) {
+    lifted_seen_ = lifted();
     for (uint64_t conn : held_.connections()) {
       Connection* c = state_.connections.find(conn);
       if (c == nullptr) {
@@ -355,7 +372,7 @@ void Engine::release_held() {
         continue;
       }
       while (held_.holds(conn)) {
-        if (waits_for_guard(*c, held_.front(conn))) break;
+        if (state_.backpressure.holds(conn) || waits_for_guard(*c, held_.front(conn))) break;
         serve_request(held_.pop(conn), true);
         // Serving it may have closed its connection (a privileged domain released
         // itself).
@@ -517,6 +534,8 @@ void Engine::ack_events(const pb::EventAck& ack) {
   if (c == nullptr) return;
   const uint64_t upto = std::min(ack.event_id(), c->record.next_event_id());
   if (upto > c->record.acked_event_id()) state_.events.acknowledge(state_.ws, *c, upto);
+  state_.backpressure.acknowledged(ack.conn(),
+                                   c->record.next_event_id() - c->record.acked_event_id());
   state_.delivery.pump(*c);
 }
 
@@ -549,13 +568,16 @@ bool Engine::answer_resent(Connection& c, const pb::Request& req, bool unrecorde
 void Engine::handle_request(const pb::Request& req, bool record) {
   // The ops API's requests are answered at once (and are dom0's); a re-sent request is
   // answered as it was the first time.
-  if (record && (!held_.empty() || state_.guard.any_guarded()) && req.conn() != kOpsConnection) {
+  if (record && (!held_.empty() || state_.guard.any_guarded() || state_.backpressure.any()) &&
+      req.conn() != kOpsConnection) {
     if (Connection* c = state_.connections.find(req.conn())) {
-      const bool waits = held_.holds(req.conn()) ||
-                         (req.seq() > c->record.applied_seq() && waits_for_guard(*c, req));
-      if (waits) {
+      // One already applied is answered as it was, whatever it would wait for now.
+      const bool fresh = req.seq() > c->record.applied_seq();
+      const bool behind = fresh && state_.backpressure.holds(req.conn());
+      const bool guarded = fresh && !behind && waits_for_guard(*c, req);
+      if (held_.holds(req.conn()) || behind || guarded) {
         held_.hold(req);
-        ++state_.stats.held;
+        ++(state_.backpressure.holds(req.conn()) ? state_.stats.held_behind : state_.stats.held);
         return;
       }
     }

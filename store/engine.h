@@ -68,12 +68,13 @@ class Engine {
   // The oldest commit history holds.
   uint64_t history_horizon() const { return keeper_.horizon(); }
 
-  // When a guarded transaction's hold ends by itself (steady_ns(), state.h), if one is
-  // up: lift_expired_guards() is then due, should no batch come first.
-  std::optional<int64_t> guard_deadline() const { return state_.guard.next_expiry(); }
-  // Lifts the guards held up to `now` (steady_ns()) and applies, as one group commit,
-  // the requests that waited for them; `out` as apply()'s.
-  void lift_expired_guards(int64_t now, std::vector<pb::Outbound>& out);
+  // When the first hold ends by itself (steady_ns(), state.h), a guarded transaction's
+  // (conflict_guard.h) or a watcher's far behind (backpressure.h), if one is up:
+  // lift_expired_holds() is then due, should no batch come first.
+  std::optional<int64_t> hold_deadline() const;
+  // Lifts the holds that are over at `now` (steady_ns()) and applies, as one group
+  // commit, the requests that waited for them; `out` as apply()'s.
+  void lift_expired_holds(int64_t now, std::vector<pb::Outbound>& out);
 
   using Stats = EngineStats;
   const Stats& stats() const { return state_.stats; }
@@ -102,11 +103,16 @@ class Engine {
   void dom0_ring(uint32_t port, std::vector<pb::Outbound>& commands);
   void domain_states(const pb::DomainStates& states);
   void reset_ring(const pb::ResetRing& reset);
-  // Holds req back if it must wait for a guarded transaction (conflict_guard.h), or
-  // behind its connection's held requests; else serves it.
+  // Holds req back if it must wait for a guarded transaction (conflict_guard.h), for a
+  // watcher its connection feeds to catch up (backpressure.h), or behind its
+  // connection's held requests; else serves it.
   void handle_request(const pb::Request& req, bool record);
   void serve_request(const pb::Request& req, bool record);
-  // Serves the held requests that need wait no more, once a guard has lifted.
+  // Lifts the holds that are over at `now`; true if any was.
+  bool expire_holds(int64_t now);
+  // How many holds of either kind have lifted so far.
+  uint64_t lifted() const;
+  // Serves the held requests that need wait no more, once a hold has lifted.
   void release_held();
   // Whether req, of c, would change what a guarded transaction observes (and must wait).
   bool waits_for_guard(const Connection& c, const pb::Request& req);

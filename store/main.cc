@@ -76,6 +76,10 @@ store::EngineOptions engine_options_from(const Cli& cli, const Settings& setting
       static_cast<uint32_t>(cli.must(settings.get_int(config, "store.txn-guard-after"), "config"));
   options.guard.hold_ns =
       cli.must(settings.get_int(config, "store.txn-guard-ms"), "config") * int64_t{1'000'000};
+  options.backpressure.behind =
+      static_cast<uint64_t>(cli.must(settings.get_int(config, "store.watcher-behind"), "config"));
+  options.backpressure.hold_ns =
+      cli.must(settings.get_int(config, "store.watcher-hold-ms"), "config") * int64_t{1'000'000};
   options.private_paths = cli.must(
       store::PrivatePaths::parse(settings.get_string(config, "history.private-paths")), "config");
   return options;

@@ -243,13 +243,14 @@ void SessionServer::run() {
   // Pinged from the thread that runs the engine, so a hung engine is caught. When it
   // is enabled, an idle wait ends after a ping period (TIMEOUT, handled as a spin).
   Watchdog watchdog;
-  // A guarded transaction's hold (conflict_guard.h) also ends a wait, so that what it
-  // held goes on when no batch comes to release it.
+  // The end of a hold (a guarded transaction's, a watcher's far behind: Engine::
+  // hold_deadline) also ends a wait, so that what it held goes on when no batch comes to
+  // release it.
   auto idle_deadline = [this, &watchdog] {
     std::optional<int64_t> lift;
     {
       std::lock_guard lock(engine_mu_);
-      lift = engine_.guard_deadline();
+      lift = engine_.hold_deadline();
     }
     gpr_timespec deadline = gpr_inf_future(GPR_CLOCK_MONOTONIC);
     if (watchdog.enabled()) {
@@ -272,7 +273,7 @@ void SessionServer::run() {
         cq_->AsyncNext(&tag, &ok, spinning ? gpr_time_0(GPR_CLOCK_MONOTONIC) : idle_deadline());
     if (status == grpc::CompletionQueue::SHUTDOWN) break;
     if (status == grpc::CompletionQueue::TIMEOUT) {
-      if (!spinning) lift_expired_guards();
+      if (!spinning) lift_expired_holds();
       // Polling: let any other runnable thread (a client, the frontend) have the CPU.
       sched_yield();
       continue;
@@ -286,11 +287,11 @@ void SessionServer::run() {
   }
 }
 
-void SessionServer::lift_expired_guards() {
+void SessionServer::lift_expired_holds() {
   std::vector<pb::Outbound> out;
   {
     std::lock_guard lock(engine_mu_);
-    engine_.lift_expired_guards(steady_ns(), out);
+    engine_.lift_expired_holds(steady_ns(), out);
   }
   deliver(std::move(out));
 }

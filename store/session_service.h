@@ -52,8 +52,8 @@ class SessionServer {
   class Stream;
   void listen_for_next_stream();
   void close_queue();
-  // Applies what waited for guards whose hold is over (Engine::lift_expired_guards).
-  void lift_expired_guards();
+  // Applies what waited for holds that are over (Engine::lift_expired_holds).
+  void lift_expired_holds();
   void adopt(Stream* s);   // s becomes the stream outbound items go to
   void forget(Stream* s);  // s is about to be deleted
   bool is_current(const Stream* s);

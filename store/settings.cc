@@ -42,6 +42,12 @@ std::vector<Setting> declare() {
       {"store.txn-guard-ms", Type::kInt, std::to_string(engine.guard.hold_ns / 1'000'000), 1, 60000,
        "the longest a guarded transaction holds others' changes back, in milliseconds\n"
        "(a guest's guard holds up other guests only, never dom0)"},
+      {"store.watcher-behind", Type::kInt, std::to_string(engine.backpressure.behind), 0, 1 << 20,
+       "a watcher with this many events unread holds up the connections whose changes\n"
+       "feed it, until it catches up or watcher-hold-ms pass (0: never; a guest watcher\n"
+       "holds up other guests only, never dom0; docs/design.md, \"A watcher far behind\")"},
+      {"store.watcher-hold-ms", Type::kInt, std::to_string(engine.backpressure.hold_ns / 1'000'000),
+       1, 60000, "the longest one hold of watcher-behind lasts, in milliseconds"},
       {"ops.group", Type::kString, "", 0, 0,
        "the ops socket's group (a name or a gid): its members get the read role\n"
        "(state and history); empty: the store's own group. Root and the store's user\n"

@@ -14,7 +14,8 @@ StoreState::StoreState(Db& db, const EngineOptions& options, Logger& log)
       events(ws),
       delivery(events),
       privacy(options.private_paths),
-      guard(options.guard) {
+      guard(options.guard),
+      backpressure(options.backpressure) {
   history.set_privacy(&privacy);
 }
 
@@ -47,6 +48,7 @@ void StoreState::drop_connection_state(uint64_t conn) {
 void StoreState::forget_connection(uint64_t conn) {
   drop_connection_state(conn);
   if (const Connection* c = connections.find(conn)) events.forget(*c);
+  backpressure.forget(conn);
   connections.remove(ws, conn);
 }
 

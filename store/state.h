@@ -14,6 +14,7 @@
 #include <string>
 
 #include "common/log.h"
+#include "store/backpressure.h"
 #include "store/conflict_guard.h"
 #include "store/connection.h"
 #include "store/db.h"
@@ -44,6 +45,8 @@ struct EngineOptions {
   PrivatePaths private_paths;
   // When a connection that keeps losing conflicts gets a guarded transaction.
   ConflictGuardOptions guard;
+  // When a watcher far behind holds up the connections that feed it.
+  BackpressureOptions backpressure;
 };
 
 // Memory for recent DIRECTORY answers (listing_cache.h).
@@ -64,6 +67,10 @@ struct EngineStats {
   // Transactions guarded after losing (conflict_guard.h), and requests held for them.
   uint64_t guards = 0;
   uint64_t held = 0;
+  // Connections held up for feeding a watcher far behind (backpressure.h), and their
+  // requests held meanwhile.
+  uint64_t backpressure_holds = 0;
+  uint64_t held_behind = 0;
 };
 
 struct StoreState {
@@ -85,6 +92,7 @@ struct StoreState {
   Delivery delivery;
   Privacy privacy;
   ConflictGuard guard;
+  Backpressure backpressure;
   EngineStats stats;
 
   // The identity c's requests are checked against.

@@ -125,6 +125,15 @@ void queue_event(StoreState& s, Request& r, uint64_t conn, std::string_view path
   // Not saved: the event log holds the new id (event_log.h).
   const uint64_t id = c->record.next_event_id() + 1;
   c->record.set_next_event_id(id);
+  // A watcher this far behind holds its feeder up (backpressure.h); the ops API's
+  // requests and the store's own are never held.
+  const uint64_t source = r.conn.record.id();
+  if (s.backpressure.behind(pending + 1) && source != kOpsConnection &&
+      source != kStoreConnection &&
+      s.backpressure.fed(source, r.caller.privileged, conn, watcher.privileged, pending + 1,
+                         steady_ns())) {
+    ++s.stats.backpressure_holds;
+  }
 
   pb::Outbound o;
   pb::WatchEvent* e = o.mutable_event();

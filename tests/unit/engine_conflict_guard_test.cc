@@ -123,13 +123,13 @@ TEST_CASE("a guard's hold ends by itself, and a guard is paid for by a lost comm
   f.read(loser, "/vm/state", t);
   replies(f, rival);
   CHECK_FALSE(f.submit(rival, MsgType::kWrite, write_payload("/vm/state", "late")));
-  CHECK(f.engine().guard_deadline().has_value());
+  CHECK(f.engine().hold_deadline().has_value());
   // Before its time nothing moves; after it, the write is applied and answered.
-  f.lift_guards(dxs::store::steady_ns());
+  f.lift_holds(dxs::store::steady_ns());
   CHECK(replies(f, rival).empty());
-  f.lift_guards(*f.engine().guard_deadline());
+  f.lift_holds(*f.engine().hold_deadline());
   CHECK(replies(f, rival) == std::vector<std::string>{"OK"});
-  CHECK_FALSE(f.engine().guard_deadline().has_value());
+  CHECK_FALSE(f.engine().hold_deadline().has_value());
   f.write(loser, "/vm/mine", "x", t);
   CHECK(f.commit(loser, t) == "EAGAIN");
 
@@ -183,7 +183,7 @@ TEST_CASE("a connection that goes away takes what it had held with it") {
   f.close(rival);
   // The guarded connection goes too: nothing is held any more.
   f.close(loser);
-  CHECK_FALSE(f.engine().guard_deadline().has_value());
+  CHECK_FALSE(f.engine().hold_deadline().has_value());
   const uint64_t later = f.open_socket();
   CHECK(f.read(later, "/vm/state") == "rival 2");
 }

@@ -201,9 +201,9 @@ std::optional<Answer> EngineFixture::submit(uint64_t conn, wire::MsgType type,
   return send(conn, ++next_seq_[conn], type, payload, tx_id);
 }
 
-void EngineFixture::lift_guards(int64_t now) {
+void EngineFixture::lift_holds(int64_t now) {
   std::vector<pb::Outbound> out;
-  engine_->lift_expired_guards(now, out);
+  engine_->lift_expired_holds(now, out);
   route(out, 0, nullptr);
 }
 

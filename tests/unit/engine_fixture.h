@@ -71,9 +71,9 @@ class EngineFixture {
   // or nullopt; a later answer is among take_sent(conn).
   std::optional<Answer> submit(uint64_t conn, wire::MsgType type, std::string_view payload,
                                uint32_t tx_id = 0);
-  // The engine lifts the guards held up to `now` (store::steady_ns()); what it then
-  // sends is routed as call()'s output.
-  void lift_guards(int64_t now);
+  // The engine lifts the holds (guards, watchers behind) that are over at `now`
+  // (store::steady_ns()); what it then sends is routed as call()'s output.
+  void lift_holds(int64_t now);
   // The payload of a successful request; fails the test otherwise.
   std::string ok(uint64_t conn, wire::MsgType type, std::string_view payload, uint32_t tx_id = 0);
   // The error name of a failing request; fails the test if it succeeds.
